@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what Spool needs on a fresh Debian machine, non-interactively, as root:
+# Debian's Chromium (never a downloaded browser build), jq and curl for the generated shell
+# scripts, and Python's `requests` for the generated Python scripts. Idempotent: it only
+# installs what is missing.
+set -euo pipefail
+
+need_apt=()
+chrome="${SPOOL_CHROME:-/usr/bin/chromium}"
+[ -x "$chrome" ] || need_apt+=(chromium)
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3 python3-pip)
+
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "setup: installing ${need_apt[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! python3 -c 'import requests' >/dev/null 2>&1; then
+  echo "setup: installing the Python package requests" >&2
+  python3 -m pip install --quiet requests || python3 -m pip install --quiet --break-system-packages requests
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: cargo is missing; Spool builds with the machine's Rust toolchain (rustup)" >&2
+  exit 1
+fi

@@ -1,0 +1,189 @@
+//! The session model: what one recording is made of, and what is persisted.
+//!
+//! These types are the contract between the engine (which produces them from CDP) and the
+//! store (which persists them). They know nothing of CDP.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How much a capture records; see the capture-level table in DESIGN.md.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum CaptureLevel {
+    /// HAR entries without response bodies; console errors only; actions.
+    Metadata = 1,
+    /// + bodies of documents, XHR/fetch and text-like responses (capped); all console entries.
+    Api = 2,
+    /// + every response body, WebSocket frames: enough to replay offline.
+    Full = 3,
+    /// + console stack traces and every raw CDP event.
+    Forensic = 4,
+}
+
+impl CaptureLevel {
+    pub fn as_u8(self) -> u8 {
+        self as u8
+    }
+}
+
+impl TryFrom<u8> for CaptureLevel {
+    type Error = String;
+    fn try_from(v: u8) -> Result<Self, String> {
+        match v {
+            1 => Ok(CaptureLevel::Metadata),
+            2 => Ok(CaptureLevel::Api),
+            3 => Ok(CaptureLevel::Full),
+            4 => Ok(CaptureLevel::Forensic),
+            other => Err(format!("capture level must be 1, 2, 3 or 4, got {other}")),
+        }
+    }
+}
+
+impl From<CaptureLevel> for u8 {
+    fn from(l: CaptureLevel) -> u8 {
+        l as u8
+    }
+}
+
+impl fmt::Display for CaptureLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", *self as u8)
+    }
+}
+
+/// Severity of a console entry, normalised across `console.*`, exceptions and browser logs.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum ConsoleLevel {
+    Debug,
+    Log,
+    Info,
+    Warning,
+    Error,
+}
+
+/// Where a console entry came from.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[serde(rename_all = "camelCase")]
+pub enum ConsoleSource {
+    /// `console.log` and friends (`Runtime.consoleAPICalled`).
+    ConsoleApi,
+    /// An uncaught exception (`Runtime.exceptionThrown`).
+    Exception,
+    /// The browser's own log (`Log.entryAdded`): network errors, violations, interventions.
+    Browser,
+}
+
+/// One frame of a JavaScript stack trace (kept at capture level 4).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StackFrame {
+    pub function_name: String,
+    pub url: String,
+    pub line_number: i64,
+    pub column_number: i64,
+}
+
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConsoleEntry {
+    pub level: ConsoleLevel,
+    pub source: ConsoleSource,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// 1-based line number in `url`, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<i64>,
+    /// RFC 3339 wall-clock time.
+    pub timestamp: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stack: Vec<StackFrame>,
+}
+
+/// Something the user (or a script) did to the page.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Action {
+    /// `navigate`, `click`, `type`, `submit`, `scroll`, `evaluate`, ...
+    pub kind: String,
+    /// A CSS selector or URL the action applies to, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// Typed text, a navigated URL or script, when the action has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+    /// RFC 3339 wall-clock time.
+    pub timestamp: String,
+}
+
+/// Image encodings a screenshot can be taken in.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageFormat {
+    Png,
+    Jpeg,
+    #[default]
+    Webp,
+}
+
+impl ImageFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "png",
+            ImageFormat::Jpeg => "jpg",
+            ImageFormat::Webp => "webp",
+        }
+    }
+
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            ImageFormat::Png => "image/png",
+            ImageFormat::Jpeg => "image/jpeg",
+            ImageFormat::Webp => "image/webp",
+        }
+    }
+}
+
+/// A screenshot: the encoded image and what it shows.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Screenshot {
+    pub format: ImageFormat,
+    /// Why it was taken: `navigation`, `action`, `final`, ...
+    pub reason: String,
+    /// The page URL when it was taken.
+    pub url: String,
+    /// RFC 3339 wall-clock time.
+    pub timestamp: String,
+    pub width: u32,
+    pub height: u32,
+    /// The encoded image. Not serialised with the metadata; the store keeps it as a blob.
+    #[serde(skip)]
+    pub data: Vec<u8>,
+}
+
+/// The browser a session was recorded in.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct BrowserInfo {
+    pub user_agent: String,
+    #[serde(default)]
+    pub product: String,
+    pub viewport: Viewport,
+}
+
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Viewport {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl Default for Viewport {
+    fn default() -> Self {
+        Viewport {
+            width: 1280,
+            height: 720,
+        }
+    }
+}
