@@ -1,0 +1,545 @@
+//! Stage 5, graph: resolve every request value to its earliest earlier producer (a typed
+//! edge with evidence in a `petgraph` graph), and classify the values nothing produced.
+
+use std::collections::{BTreeSet, HashMap};
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::config::AnalysisConfig;
+use crate::endpoints::Inventory;
+use crate::filter::Filtered;
+use crate::index::{self, Consumer, Form, Hit, Index, Place};
+use crate::lists::LISTS;
+use crate::model::{ComputedKind, Edge, UnresolvedKind};
+use crate::util;
+use crate::UserInput;
+
+/// One producer of (part of) a request value.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub hit: Hit,
+    pub form: Form,
+    /// The value as matched (the pattern text).
+    pub value: String,
+}
+
+/// How a request value is obtained.
+#[derive(Debug, Clone)]
+pub enum Resolution {
+    /// From earlier responses (one source for whole values, several for composites).
+    Produced(Vec<Source>),
+    /// Typed by the person: input names and the values they stand for.
+    Input { inputs: Vec<(String, String)>, secret: bool },
+    Computed(ComputedKind),
+    /// A cookie that was already in the browser.
+    BrowserState { input: String },
+    Constant,
+    /// A literal path segment of the endpoint's route.
+    Route,
+}
+
+/// An unresolved value, before it is put in the report.
+#[derive(Debug, Clone)]
+pub struct Open {
+    pub consumer: usize,
+    pub kind: UnresolvedKind,
+    pub input: Option<String>,
+    pub computed: Option<ComputedKind>,
+    pub secret: bool,
+    pub reason: String,
+}
+
+/// The dependency graph.
+#[derive(Debug, Default)]
+pub struct DepGraph {
+    /// Node weight: the HAR entry index. Edge weight: index into `edges`.
+    pub graph: DiGraph<usize, usize>,
+    pub node_of: HashMap<usize, NodeIndex>,
+    pub edges: Vec<Edge>,
+    /// Per consumer (same order as `Index::consumers`).
+    pub resolution: Vec<Resolution>,
+    pub open: Vec<Open>,
+}
+
+fn class_name(c: u8) -> &'static str {
+    match c {
+        index::CLASS_JSON => "json",
+        index::CLASS_INPUT => "html:input",
+        index::CLASS_META => "html:meta",
+        index::CLASS_HEADER => "header",
+        index::CLASS_SET_COOKIE => "set-cookie",
+        index::CLASS_SCRIPT => "html:script",
+        index::CLASS_WS => "ws",
+        _ => "body",
+    }
+}
+
+fn place_name(p: Place) -> &'static str {
+    match p {
+        Place::Path(_) => "path",
+        Place::Query => "query",
+        Place::Form => "form",
+        Place::Json => "json",
+        Place::Header => "header",
+        Place::Cookie => "cookie",
+        Place::Body => "body",
+    }
+}
+
+/// A name usable as a script parameter: lowercase letters, digits and `_`.
+pub fn input_name(raw: &str) -> String {
+    let mut s: String = raw
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .collect();
+    while s.contains("__") {
+        s = s.replace("__", "_");
+    }
+    let s = s.trim_matches('_').to_string();
+    if s.is_empty() || s.starts_with(|c: char| c.is_ascii_digit()) {
+        format!("input_{s}")
+    } else {
+        s
+    }
+}
+
+/// Whether a consumer's value is a secret (never printed, never baked into code).
+pub fn is_secret(c: &Consumer) -> bool {
+    LISTS.is_credential_name(&c.name)
+}
+
+/// Builds the graph.
+pub fn build(
+    f: &Filtered,
+    idx: &Index,
+    inv: &Inventory,
+    inputs: &[UserInput],
+    task: Option<&str>,
+    cfg: &AnalysisConfig,
+) -> DepGraph {
+    let mut g = DepGraph::default();
+    let mut kept_of: HashMap<usize, usize> = HashMap::with_capacity(f.kept.len());
+    for (k, kept) in f.kept.iter().enumerate() {
+        let n = g.graph.add_node(kept.entry);
+        g.node_of.insert(kept.entry, n);
+        kept_of.insert(kept.entry, k);
+    }
+    let task_l = task.map(str::to_lowercase);
+    for (ci, c) in idx.consumers.iter().enumerate() {
+        let res = resolve(c, idx);
+        let res = match res {
+            Some(sources) => {
+                for s in &sources {
+                    let secret = is_secret(c);
+                    let edge = Edge {
+                        from: s.hit.entry,
+                        from_location: s.hit.location.clone(),
+                        to: c.entry,
+                        to_location: c.location.clone(),
+                        kind: format!("{}->{}", class_name(s.hit.class), place_name(c.place)),
+                        value: util::preview(&s.value, secret),
+                        evidence: evidence(s),
+                    };
+                    let ei = g.edges.len();
+                    g.edges.push(edge);
+                    if let (Some(&a), Some(&b)) = (g.node_of.get(&s.hit.entry), g.node_of.get(&c.entry)) {
+                        g.graph.add_edge(a, b, ei);
+                    }
+                }
+                Resolution::Produced(sources)
+            }
+            None => {
+                let k = kept_of[&c.entry];
+                if let Place::Path(i) = c.place {
+                    if inv.placeholders[k].get(i).copied().flatten().is_none() {
+                        g.resolution.push(Resolution::Route);
+                        continue;
+                    }
+                }
+                let (res, open) = classify(ci, c, idx, f, inputs, task_l.as_deref(), cfg);
+                g.open.push(open);
+                res
+            }
+        };
+        g.resolution.push(res);
+    }
+    g
+}
+
+fn evidence(s: &Source) -> String {
+    let how = if s.hit.exact {
+        "equals the response value".to_string()
+    } else {
+        "found inside the response value".to_string()
+    };
+    match s.form {
+        Form::Plain => format!("request value {how}"),
+        Form::Scheme => format!("request value after its auth scheme {how}"),
+        other => format!("{} form of the request value {how}", other.name()),
+    }
+}
+
+/// The earliest earlier producer(s) of a consumer, or `None`.
+fn resolve(c: &Consumer, idx: &Index) -> Option<Vec<Source>> {
+    if c.place == Place::Cookie {
+        if let Some(&(rank, entry)) = idx.set_cookies.get(&(c.name.clone(), c.raw.clone())) {
+            if rank < c.rank {
+                return Some(vec![Source {
+                    hit: Hit {
+                        rank,
+                        entry,
+                        location: format!("set-cookie:{}", c.name),
+                        exact: true,
+                        class: index::CLASS_SET_COOKIE,
+                        kind: crate::json::JsonKind::String,
+                        before: String::new(),
+                        after: String::new(),
+                    },
+                    form: Form::Plain,
+                    value: c.raw.clone(),
+                }]);
+            }
+        }
+    }
+    let mut best: Option<(&Hit, Form, u32)> = None;
+    for &(form, pid) in c.forms.iter().filter(|(f, _)| f.is_whole()) {
+        let Some(h) = &idx.hits[pid as usize] else { continue };
+        if h.rank >= c.rank {
+            continue;
+        }
+        let better = match best {
+            None => true,
+            Some((b, bf, _)) => (h.rank, form, !h.exact, h.class) < (b.rank, bf, !b.exact, b.class),
+        };
+        if better {
+            best = Some((h, form, pid));
+        }
+    }
+    if let Some((h, form, pid)) = best {
+        return Some(vec![Source {
+            hit: h.clone(),
+            form,
+            value: idx.patterns[pid as usize].to_string(),
+        }]);
+    }
+    let mut parts: Vec<Source> = Vec::new();
+    let mut seen: BTreeSet<(usize, String)> = BTreeSet::new();
+    for &(form, pid) in c.forms.iter().filter(|(f, _)| !f.is_whole()) {
+        let Some(h) = &idx.hits[pid as usize] else { continue };
+        if h.rank >= c.rank || !seen.insert((h.entry, h.location.clone())) {
+            continue;
+        }
+        parts.push(Source {
+            hit: h.clone(),
+            form,
+            value: idx.patterns[pid as usize].to_string(),
+        });
+    }
+    (!parts.is_empty()).then_some(parts)
+}
+
+/// Every string the consumer's value was searched as (its forms).
+fn form_strings<'i>(c: &Consumer, idx: &'i Index) -> impl Iterator<Item = &'i str> {
+    c.forms.iter().map(move |(_, pid)| &*idx.patterns[*pid as usize])
+}
+
+fn classify(
+    ci: usize,
+    c: &Consumer,
+    idx: &Index,
+    f: &Filtered,
+    inputs: &[UserInput],
+    task: Option<&str>,
+    cfg: &AnalysisConfig,
+) -> (Resolution, Open) {
+    let lists = &*LISTS;
+    let secret_name = LISTS.is_credential_name(&c.name);
+    let open = |kind, input: Option<String>, computed, secret, reason: String| Open {
+        consumer: ci,
+        kind,
+        input,
+        computed,
+        secret,
+        reason,
+    };
+    // 1. Explicit inputs / typed text: equal to a form of the value, else inside it.
+    let forms: Vec<&str> = form_strings(c, idx).collect();
+    for inp in inputs {
+        if !inp.value.is_empty() && (c.raw == inp.value || forms.contains(&inp.value.as_str())) {
+            let name = input_name(&inp.name);
+            let secret = secret_name || lists.is_credential_name(&inp.name);
+            return (
+                Resolution::Input {
+                    inputs: vec![(name.clone(), inp.value.clone())],
+                    secret,
+                },
+                open(
+                    UnresolvedKind::UserInput,
+                    Some(name.clone()),
+                    None,
+                    secret,
+                    format!("equals the user input `{name}`"),
+                ),
+            );
+        }
+    }
+    let mut parts: Vec<(String, String)> = Vec::new();
+    for inp in inputs {
+        if inp.value.chars().count() < cfg.min_value_len {
+            continue;
+        }
+        let inside = std::iter::once(c.raw.as_str()).chain(forms.iter().copied()).any(|s| {
+            s.match_indices(inp.value.as_str())
+                .any(|(at, m)| util::bounded(s, at, at + m.len()))
+        });
+        if inside && !parts.iter().any(|(n, _)| *n == input_name(&inp.name)) {
+            parts.push((input_name(&inp.name), inp.value.clone()));
+        }
+    }
+    if !parts.is_empty() {
+        let secret = secret_name || parts.iter().any(|(n, _)| lists.is_credential_name(n));
+        let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
+        let reason = format!("contains the user input(s) {}", names.join(", "));
+        return (
+            Resolution::Input {
+                inputs: parts.clone(),
+                secret,
+            },
+            open(
+                UnresolvedKind::UserInput,
+                Some(names.join(",")),
+                None,
+                secret,
+                reason,
+            ),
+        );
+    }
+    // 2. The task description.
+    if let Some(task) = task {
+        if matches!(c.place, Place::Query | Place::Form | Place::Json) && c.raw.chars().count() >= 3 {
+            let v = c.raw.to_lowercase();
+            if task
+                .match_indices(v.as_str())
+                .any(|(at, m)| util::bounded(task, at, at + m.len()))
+            {
+                let name = input_name(&c.name);
+                return (
+                    Resolution::Input {
+                        inputs: vec![(name.clone(), c.raw.clone())],
+                        secret: secret_name,
+                    },
+                    open(
+                        UnresolvedKind::UserInput,
+                        Some(name),
+                        None,
+                        secret_name,
+                        "appears in the task description".into(),
+                    ),
+                );
+            }
+        }
+    }
+    // 3. Cookies nothing set: browser state.
+    if c.place == Place::Cookie {
+        let name = input_name(&format!("cookie_{}", c.name));
+        return (
+            Resolution::BrowserState { input: name.clone() },
+            open(
+                UnresolvedKind::BrowserState,
+                Some(name),
+                None,
+                true,
+                "cookie set by no recorded response (already in the browser)".into(),
+            ),
+        );
+    }
+    // 4. Credential-like fields.
+    if secret_name {
+        let name = input_name(&c.name);
+        return (
+            Resolution::Input {
+                inputs: vec![(name.clone(), c.raw.clone())],
+                secret: true,
+            },
+            open(
+                UnresolvedKind::UserInput,
+                Some(name),
+                None,
+                true,
+                format!("field `{}` holds a credential", c.name),
+            ),
+        );
+    }
+    // 5. Literals of page scripts.
+    if let Some((_, e)) = c
+        .forms
+        .iter()
+        .filter_map(|(_, pid)| idx.page_hits[*pid as usize])
+        .min()
+    {
+        return (
+            Resolution::Constant,
+            open(
+                UnresolvedKind::Constant,
+                None,
+                None,
+                false,
+                format!("literal found in page script (entry {e})"),
+            ),
+        );
+    }
+    // 6. Computed in the page.
+    let raw = c.raw.trim();
+    if let Some(kind) = timestamp_kind(raw, f.start_ms.get(c.entry).copied().flatten()) {
+        return (
+            Resolution::Computed(kind),
+            open(
+                UnresolvedKind::Computed,
+                None,
+                Some(kind),
+                false,
+                "a timestamp within a day of the request (current time)".into(),
+            ),
+        );
+    }
+    if util::is_uuid(raw) {
+        return (
+            Resolution::Computed(ComputedKind::Uuid),
+            open(
+                UnresolvedKind::Computed,
+                None,
+                Some(ComputedKind::Uuid),
+                false,
+                "a UUID generated in the page".into(),
+            ),
+        );
+    }
+    // `Scheme value` headers: judge the value.
+    let token = match raw.rsplit_once(' ') {
+        Some((_, t)) if !t.is_empty() => t,
+        _ => raw,
+    };
+    if token.len() >= cfg.min_computed_len
+        && token.chars().filter(|&ch| util::is_token_char(ch)).count() * 10 >= token.chars().count() * 9
+        && util::entropy(token) >= cfg.entropy_bits
+        && token.chars().any(|ch| ch.is_ascii_digit())
+    {
+        return (
+            Resolution::Computed(ComputedKind::Opaque),
+            open(
+                UnresolvedKind::Computed,
+                None,
+                Some(ComputedKind::Opaque),
+                false,
+                format!(
+                    "high-entropy value ({:.1} bits/char, {} chars) found in no earlier response: computed in the page",
+                    util::entropy(token),
+                    token.chars().count()
+                ),
+            ),
+        );
+    }
+    // 7. Fields a person types.
+    if lists.is_user_input_name(&c.name) && matches!(c.place, Place::Query | Place::Form | Place::Json) {
+        let name = input_name(&c.name);
+        return (
+            Resolution::Input {
+                inputs: vec![(name.clone(), c.raw.clone())],
+                secret: false,
+            },
+            open(
+                UnresolvedKind::UserInput,
+                Some(name),
+                None,
+                false,
+                format!("field `{}` is typed by the user", c.name),
+            ),
+        );
+    }
+    (
+        Resolution::Constant,
+        open(
+            UnresolvedKind::Constant,
+            None,
+            None,
+            false,
+            "found in no earlier response: sent as recorded".into(),
+        ),
+    )
+}
+
+fn timestamp_kind(v: &str, at_ms: Option<f64>) -> Option<ComputedKind> {
+    let at = at_ms?;
+    if !v.bytes().all(|b| b.is_ascii_digit()) || !(10..=13).contains(&v.len()) {
+        return None;
+    }
+    let n: f64 = v.parse().ok()?;
+    const DAY: f64 = 86_400_000.0;
+    if (n - at).abs() <= DAY {
+        Some(ComputedKind::TimestampMs)
+    } else if (n * 1000.0 - at).abs() <= DAY {
+        Some(ComputedKind::TimestampS)
+    } else {
+        None
+    }
+}
+
+impl DepGraph {
+    /// All ancestors of `entry` (and itself), as entry indexes.
+    pub fn ancestors(&self, entry: usize) -> BTreeSet<usize> {
+        let mut out = BTreeSet::new();
+        let Some(&start) = self.node_of.get(&entry) else {
+            return out;
+        };
+        let mut stack = vec![start];
+        while let Some(n) = stack.pop() {
+            if out.insert(self.graph[n]) {
+                stack.extend(self.graph.neighbors_directed(n, Direction::Incoming));
+            }
+        }
+        out
+    }
+
+    /// The longest path (in edges) ending at `entry`, as the entry indexes along it.
+    pub fn longest_path_to(&self, entry: usize, rank: &[usize]) -> Vec<usize> {
+        let anc = self.ancestors(entry);
+        let mut order: Vec<usize> = anc.iter().copied().collect();
+        order.sort_by_key(|&e| rank[e]);
+        let mut best: HashMap<usize, (usize, Option<usize>)> = HashMap::new();
+        for &e in &order {
+            let n = self.node_of[&e];
+            let mut b = (0usize, None);
+            for p in self.graph.neighbors_directed(n, Direction::Incoming) {
+                let pe = self.graph[p];
+                if let Some(&(d, _)) = best.get(&pe) {
+                    if d + 1 > b.0 || (d + 1 == b.0 && b.1.is_some_and(|x: usize| rank[pe] < rank[x])) {
+                        b = (d + 1, Some(pe));
+                    }
+                }
+            }
+            best.insert(e, b);
+        }
+        let mut path = vec![entry];
+        let mut cur = entry;
+        while let Some(&(_, Some(p))) = best.get(&cur) {
+            path.push(p);
+            cur = p;
+        }
+        path.reverse();
+        path
+    }
+
+    /// Entries whose responses `entry` uses directly.
+    pub fn parents(&self, entry: usize) -> Vec<usize> {
+        let Some(&n) = self.node_of.get(&entry) else {
+            return Vec::new();
+        };
+        let set: BTreeSet<usize> = self
+            .graph
+            .neighbors_directed(n, Direction::Incoming)
+            .map(|p| self.graph[p])
+            .collect();
+        set.into_iter().collect()
+    }
+}

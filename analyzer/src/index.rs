@@ -1,0 +1,901 @@
+//! Stage 3, index: every value of every kept request (the consumers) and every value of
+//! every kept response (the producers), matched by an Aho–Corasick automaton.
+//!
+//! The automaton is built once over the request values in all their decoded forms (plain,
+//! scheme-stripped, URL-decoded, JSON-unescaped, JSON leaves, base64, JWT claims, tokens).
+//! Responses are then walked once, in time order, and each response value is run through
+//! the automaton: a match means "this response contains that request value". For every
+//! pattern only the earliest producer is kept (and, within that response, the best location),
+//! which is exactly what provenance needs: a request at time `t` depends on the pattern's
+//! earliest producer when that producer is earlier than `t`. Memory stays proportional to the
+//! request values, not to the bodies; no body is scanned more than once.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+
+use crate::config::AnalysisConfig;
+use crate::error::AnalyzeError;
+use crate::filter::{EntryKind, Filtered, is_data_mime, is_html_mime};
+use crate::har::{BodyIssue, Entry, Har};
+use crate::html::{self, HtmlValue};
+use crate::json::{self, JsonKind, Kinds, Leaf, Schema};
+use crate::lists::{LISTS, MarkerKind, MarkerWhere};
+use crate::util::{self, UrlParts};
+
+/// Where in a request a consumer value sits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Place {
+    Path(usize),
+    Query,
+    Form,
+    Json,
+    Header,
+    Cookie,
+    Body,
+}
+
+/// How a request value was transformed before it matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Form {
+    Plain,
+    /// `Bearer <token>` and other `scheme value` headers: the value after the scheme.
+    Scheme,
+    UrlDecoded,
+    JsonUnescaped,
+    /// A leaf of JSON text held in the value.
+    JsonLeaf,
+    Base64,
+    /// A claim of a JWT.
+    Jwt,
+    /// A delimiter-separated token of a composite value.
+    Token,
+}
+
+impl Form {
+    pub fn name(self) -> &'static str {
+        match self {
+            Form::Plain => "plain",
+            Form::Scheme => "scheme",
+            Form::UrlDecoded => "urlDecoded",
+            Form::JsonUnescaped => "jsonUnescaped",
+            Form::JsonLeaf => "jsonLeaf",
+            Form::Base64 => "base64",
+            Form::Jwt => "jwt",
+            Form::Token => "token",
+        }
+    }
+    /// The whole value (one producer) rather than a part of it.
+    pub fn is_whole(self) -> bool {
+        matches!(
+            self,
+            Form::Plain | Form::Scheme | Form::UrlDecoded | Form::JsonUnescaped | Form::Base64
+        )
+    }
+}
+
+/// A request value.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    pub entry: usize,
+    pub rank: usize,
+    /// `path:2`, `query:q`, `form:f`, `json:/a/b`, `header:x`, `cookie:c`, `body`.
+    pub location: String,
+    /// The field name used for heuristics (last pointer segment, header name, ...).
+    pub name: String,
+    pub place: Place,
+    /// The value as recorded (decoded for path, query and form).
+    pub raw: String,
+    /// The JSON type for `json:` locations.
+    pub kind: Option<JsonKind>,
+    /// The forms searched for, with their pattern ids.
+    pub forms: Vec<(Form, u32)>,
+}
+
+/// Producer location classes, in preference order within one response.
+pub const CLASS_JSON: u8 = 0;
+pub const CLASS_INPUT: u8 = 1;
+pub const CLASS_META: u8 = 2;
+pub const CLASS_HEADER: u8 = 3;
+pub const CLASS_SET_COOKIE: u8 = 4;
+pub const CLASS_SCRIPT: u8 = 5;
+pub const CLASS_BODY: u8 = 6;
+pub const CLASS_WS: u8 = 7;
+
+/// The earliest response value found to contain a pattern.
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub rank: usize,
+    pub entry: usize,
+    pub location: String,
+    /// The response value equals the pattern (else the pattern is inside it).
+    pub exact: bool,
+    pub class: u8,
+    /// The JSON type of the producing value (strings for non-JSON locations).
+    pub kind: JsonKind,
+    /// Up to 24 bytes before and after the match inside the producing value (contained
+    /// matches and `html:script`/`body` locations), so a script can find it again.
+    pub before: String,
+    pub after: String,
+}
+
+/// A marker of captcha / bot challenge / second factor / WebAuthn.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MarkerHit {
+    pub kind: MarkerKind,
+    pub entry: usize,
+    /// `field json:/g-recaptcha-response`, `cookie cf_clearance`, `host ...`, `body ...`.
+    pub place: String,
+    pub pattern: String,
+}
+
+/// What the index learned about one kept entry.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    pub request_mime: String,
+    pub request_schema: Option<Schema>,
+    pub form_keys: Vec<(String, Kinds)>,
+    pub query_keys: Vec<(String, Kinds)>,
+    pub response_mime: String,
+    pub response_schema: Option<Schema>,
+    /// Response shape signature for sibling collapse.
+    pub signature: String,
+    pub graphql_operation: Option<String>,
+    pub has_response_body: bool,
+    /// Words of the request (body keys) for task matching.
+    pub words: BTreeSet<String>,
+    pub notes: Vec<String>,
+}
+
+/// The index.
+#[derive(Debug, Default)]
+pub struct Index {
+    pub consumers: Vec<Consumer>,
+    pub patterns: Vec<Box<str>>,
+    pub hits: Vec<Option<Hit>>,
+    /// Earliest page script (dropped entry) containing the pattern: (rank, entry).
+    pub page_hits: Vec<Option<(usize, usize)>>,
+    /// Earliest `Set-Cookie` per (name, value): (rank, entry).
+    pub set_cookies: HashMap<(String, String), (usize, usize)>,
+    /// Per kept entry, same order as `Filtered::kept`.
+    pub facts: Vec<Facts>,
+    pub markers: Vec<MarkerHit>,
+}
+
+/// Is this value too common or too short to prove a dependency?
+pub fn trivial(v: &str, cfg: &AnalysisConfig) -> bool {
+    let t = v.trim();
+    if t.is_empty() {
+        return true;
+    }
+    if util::is_numeric(t) {
+        return t.len() < cfg.min_number_len;
+    }
+    if t.chars().count() < cfg.min_value_len {
+        return true;
+    }
+    let first = t.chars().next().unwrap_or(' ');
+    if t.chars().all(|c| c == first) {
+        return true;
+    }
+    t.len() <= 40 && LISTS.common_words.contains(t.to_ascii_lowercase().as_str())
+}
+
+struct Patterns<'c> {
+    map: HashMap<Box<str>, u32>,
+    list: Vec<Box<str>>,
+    cfg: &'c AnalysisConfig,
+}
+
+impl Patterns<'_> {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(&id) = self.map.get(s) {
+            return id;
+        }
+        let id = self.list.len() as u32;
+        self.list.push(s.into());
+        self.map.insert(s.into(), id);
+        id
+    }
+
+    /// All forms of a raw request value, deduplicated, trivial ones removed.
+    fn forms(&mut self, raw: &str, place: Place) -> Vec<(Form, u32)> {
+        let cfg = self.cfg;
+        let mut cands: Vec<(Form, String)> = Vec::new();
+        if raw.len() <= cfg.max_value_len {
+            cands.push((Form::Plain, raw.to_string()));
+        }
+        let mut whole = raw.to_string();
+        if place == Place::Header {
+            if let Some((scheme, rest)) = raw.trim().split_once(' ') {
+                let rest = rest.trim();
+                if scheme.chars().all(|c| c.is_ascii_alphabetic()) && !rest.contains(' ') {
+                    cands.push((Form::Scheme, rest.to_string()));
+                    whole = rest.to_string();
+                }
+            }
+        }
+        if raw.len() <= cfg.max_value_len {
+            if whole.contains('%') && matches!(place, Place::Header | Place::Cookie | Place::Body) {
+                let d = util::percent_decode(&whole, false).into_owned();
+                cands.push((Form::UrlDecoded, d.clone()));
+                whole = d;
+            }
+            if whole.contains('\\') {
+                if let Ok(s) = serde_json::from_str::<String>(&format!("\"{whole}\"")) {
+                    cands.push((Form::JsonUnescaped, s));
+                }
+            }
+            let t = whole.trim_start();
+            if t.starts_with('{') || t.starts_with('[') {
+                json_leaf_forms(&whole, Form::JsonLeaf, cfg, &mut cands);
+            }
+            if let Some((_, payload)) = util::decode_jwt(&whole) {
+                json_leaf_forms(&payload, Form::Jwt, cfg, &mut cands);
+            } else if whole.len() >= 12 {
+                if let Some(text) = util::decode_base64_text(&whole) {
+                    let t = text.trim_start();
+                    if t.starts_with('{') || t.starts_with('[') {
+                        json_leaf_forms(&text, Form::JsonLeaf, cfg, &mut cands);
+                    }
+                    for tok in tokens(&text, cfg.min_value_len) {
+                        if tok != text {
+                            cands.push((Form::Token, tok.to_string()));
+                        }
+                    }
+                    cands.push((Form::Base64, text));
+                }
+            }
+        }
+        if whole.len() >= 2 * cfg.min_contained_len {
+            for tok in tokens(&whole, cfg.min_contained_len).take(16) {
+                if tok != whole {
+                    cands.push((Form::Token, tok.to_string()));
+                }
+            }
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for (f, s) in cands {
+            if trivial(&s, cfg) || s.len() > cfg.max_value_len || !seen.insert(s.clone()) {
+                continue;
+            }
+            out.push((f, self.id(&s)));
+        }
+        out
+    }
+}
+
+fn tokens(s: &str, min: usize) -> impl Iterator<Item = &str> {
+    s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=')))
+        .filter(move |t| t.len() >= min)
+}
+
+fn json_leaf_forms(text: &str, form: Form, cfg: &AnalysisConfig, out: &mut Vec<(Form, String)>) {
+    let mut n = 0;
+    let _ = json::walk(text, cfg.max_json_depth, 64, &mut |_, l| {
+        if let Leaf::Str(s) | Leaf::Num(s) = l {
+            if n < 64 && !trivial(s, cfg) {
+                out.push((form, s.to_string()));
+                n += 1;
+            }
+        }
+    });
+}
+
+/// Kinds of a query/form value.
+fn scalar_kind(v: &str) -> Kinds {
+    let mut k = Kinds::default();
+    k.add(if v.parse::<i64>().is_ok() {
+        JsonKind::Integer
+    } else if util::is_numeric(v) {
+        JsonKind::Number
+    } else if v == "true" || v == "false" {
+        JsonKind::Boolean
+    } else {
+        JsonKind::String
+    });
+    k
+}
+
+/// The request's cookies: the HAR `cookies` list, else the `Cookie` header.
+pub fn request_cookies(e: &Entry<'_>) -> Vec<(String, String)> {
+    if !e.request.cookies.is_empty() {
+        return e
+            .request
+            .cookies
+            .iter()
+            .map(|c| (c.name.as_str().to_string(), c.value.as_str().to_string()))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for h in &e.request.headers {
+        if h.name.as_str().eq_ignore_ascii_case("cookie") {
+            for part in h.value.as_str().split(';') {
+                if let Some((k, v)) = part.trim().split_once('=') {
+                    out.push((k.trim().to_string(), v.trim().to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The response's cookies: the HAR `cookies` list, else the `Set-Cookie` headers.
+pub fn response_cookies(e: &Entry<'_>) -> Vec<(String, String)> {
+    let Some(r) = &e.response else {
+        return Vec::new();
+    };
+    if !r.cookies.is_empty() {
+        return r
+            .cookies
+            .iter()
+            .map(|c| (c.name.as_str().to_string(), c.value.as_str().to_string()))
+            .collect();
+    }
+    let mut out = Vec::new();
+    for h in &r.headers {
+        if h.name.as_str().eq_ignore_ascii_case("set-cookie") {
+            for line in h.value.as_str().split('\n') {
+                let first = line.split(';').next().unwrap_or("");
+                if let Some((k, v)) = first.trim().split_once('=') {
+                    out.push((k.trim().to_string(), v.trim().trim_matches('"').to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The request's body as text and its MIME type.
+pub fn request_body<'e>(e: &'e Entry<'_>) -> Option<(&'e str, &'e str)> {
+    let pd = e.request.post_data.as_ref()?;
+    let text = pd.text.as_ref().map(|t| t.as_str()).unwrap_or("");
+    Some((pd.mime_type.as_str(), text))
+}
+
+/// Collects the consumers of one request (used by the index and by the plan builder).
+pub fn request_values(
+    e: &Entry<'_>,
+    url: &UrlParts,
+    cfg: &AnalysisConfig,
+    facts: &mut Facts,
+    out: &mut Vec<(String, String, Place, String, Option<JsonKind>)>,
+) {
+    let lists = &*LISTS;
+    // Path segments.
+    for (i, seg) in url.segments.iter().enumerate() {
+        let name = if i > 0 {
+            url.segments[i - 1].clone()
+        } else {
+            "path".to_string()
+        };
+        out.push((format!("path:{i}"), name, Place::Path(i), seg.clone(), None));
+    }
+    // Query.
+    let mut qk: BTreeMap<String, Kinds> = BTreeMap::new();
+    for (k, v) in &url.query {
+        qk.entry(k.clone()).or_default().union(scalar_kind(v));
+        out.push((format!("query:{k}"), k.clone(), Place::Query, v.clone(), None));
+    }
+    facts.query_keys = qk.into_iter().collect();
+    // Headers.
+    for h in &e.request.headers {
+        let name = h.name.as_str().to_ascii_lowercase();
+        if name.starts_with(':') || name.starts_with("sec-") || lists.browser_headers.contains(name.as_str()) {
+            continue;
+        }
+        out.push((
+            format!("header:{name}"),
+            name.clone(),
+            Place::Header,
+            h.value.as_str().to_string(),
+            None,
+        ));
+    }
+    // Cookies.
+    for (k, v) in request_cookies(e) {
+        if lists.is_analytics_cookie(&k) {
+            continue;
+        }
+        out.push((format!("cookie:{k}"), k, Place::Cookie, v, None));
+    }
+    // Body.
+    let Some((mime, text)) = request_body(e) else {
+        return;
+    };
+    let mime_l = mime.to_ascii_lowercase();
+    facts.request_mime = mime_l.split(';').next().unwrap_or("").trim().to_string();
+    let pd = e.request.post_data.as_ref().expect("checked above");
+    let trimmed = text.trim_start();
+    if mime_l.contains("json") || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_l.contains("form")) {
+        let mut leaves = Vec::new();
+        match json::walk(text, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
+            let (v, k) = match l {
+                Leaf::Str(s) => (s.to_string(), JsonKind::String),
+                Leaf::Num(s) => (s.to_string(), l.kind()),
+                _ => return,
+            };
+            leaves.push((p.to_string(), v, k));
+        }) {
+            Ok((schema, notes)) => {
+                if notes.too_deep {
+                    facts.notes.push(format!(
+                        "request body nested deeper than {} levels: deeper values skipped",
+                        cfg.max_json_depth
+                    ));
+                }
+                if let Some(op) = schema
+                    .props
+                    .contains_key("query")
+                    .then(|| graphql_operation(text))
+                    .flatten()
+                {
+                    facts.graphql_operation = Some(op);
+                }
+                for k in schema.props.keys() {
+                    facts.words.insert(k.to_ascii_lowercase());
+                }
+                facts.request_schema = Some(schema);
+            }
+            Err(err) => facts
+                .notes
+                .push(format!("request body is not valid JSON ({err})")),
+        }
+        for (p, v, k) in leaves {
+            let name = json::pointer_segments(&p).pop().unwrap_or_default();
+            out.push((format!("json:{p}"), name, Place::Json, v, Some(k)));
+        }
+        return;
+    }
+    let params: Vec<(String, String)> = if !pd.params.is_empty() {
+        pd.params
+            .iter()
+            .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
+            .collect()
+    } else if mime_l.contains("x-www-form-urlencoded") {
+        util::parse_form(text)
+    } else {
+        Vec::new()
+    };
+    if !params.is_empty() {
+        let mut fk: BTreeMap<String, Kinds> = BTreeMap::new();
+        for (k, v) in params {
+            fk.entry(k.clone()).or_default().union(scalar_kind(&v));
+            facts.words.insert(k.to_ascii_lowercase());
+            out.push((format!("form:{k}"), k, Place::Form, v, None));
+        }
+        facts.form_keys = fk.into_iter().collect();
+        return;
+    }
+    if !text.is_empty() {
+        out.push(("body".into(), "body".into(), Place::Body, text.to_string(), None));
+    }
+}
+
+/// `operationName`, else the name after `query`/`mutation`/`subscription`.
+fn graphql_operation(body: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct G {
+        #[serde(rename = "operationName", default)]
+        op: Option<String>,
+        #[serde(default)]
+        query: Option<String>,
+    }
+    let g: G = serde_json::from_str(body).ok()?;
+    if let Some(op) = g.op.filter(|o| !o.is_empty()) {
+        return Some(op);
+    }
+    let q = g.query?;
+    let mut words = q.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty());
+    match words.next()? {
+        "query" | "mutation" | "subscription" => words.next().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Builds the index over the kept entries.
+pub fn build(har: &Har<'_>, f: &Filtered, cfg: &AnalysisConfig) -> Result<Index, AnalyzeError> {
+    let entries = &har.log.entries;
+    let lists = &*LISTS;
+    let mut idx = Index {
+        facts: vec![Facts::default(); f.kept.len()],
+        ..Index::default()
+    };
+    let mut pats = Patterns {
+        map: HashMap::new(),
+        list: Vec::new(),
+        cfg,
+    };
+    let mut cookie_pairs: HashSet<(String, String)> = HashSet::new();
+    let mut markers: BTreeSet<MarkerHit> = BTreeSet::new();
+
+    // 1. Consumers.
+    let mut vals = Vec::new();
+    for (k, kept) in f.kept.iter().enumerate() {
+        let e = &entries[kept.entry];
+        let rank = f.rank[kept.entry];
+        vals.clear();
+        request_values(e, &kept.url, cfg, &mut idx.facts[k], &mut vals);
+        for (location, name, place, raw, kind) in vals.drain(..) {
+            marker_field(&name, &location, kept.entry, place, &mut markers);
+            if trivial(&raw, cfg) {
+                continue;
+            }
+            let forms = pats.forms(&raw, place);
+            if forms.is_empty() {
+                continue;
+            }
+            if place == Place::Cookie {
+                cookie_pairs.insert((name.clone(), raw.clone()));
+            }
+            idx.consumers.push(Consumer {
+                entry: kept.entry,
+                rank,
+                location,
+                name,
+                place,
+                raw,
+                kind,
+                forms,
+            });
+        }
+    }
+    // Markers on URLs and cookies of every entry (kept or dropped).
+    for (i, e) in entries.iter().enumerate() {
+        marker_url_cookies(e, i, &mut markers);
+    }
+
+    idx.patterns = pats.list;
+    idx.hits = vec![None; idx.patterns.len()];
+    idx.page_hits = vec![None; idx.patterns.len()];
+    let ac = if idx.patterns.is_empty() {
+        None
+    } else {
+        Some(
+            AhoCorasickBuilder::new()
+                .match_kind(MatchKind::Standard)
+                .build(idx.patterns.iter().map(|p| p.as_bytes()))
+                .map_err(|e| AnalyzeError::AnalysisFailed(format!("value index: {e}")))?,
+        )
+    };
+    let body_markers: Vec<&'static str> = lists
+        .markers
+        .iter()
+        .filter(|m| m.place == MarkerWhere::Body)
+        .map(|m| m.pattern)
+        .collect();
+    let marker_ac = AhoCorasickBuilder::new()
+        .ascii_case_insensitive(true)
+        .build(&body_markers)
+        .map_err(|e| AnalyzeError::AnalysisFailed(format!("marker index: {e}")))?;
+
+    // 2. Producers, in time order.
+    let mut sc = Scanner {
+        ac: ac.as_ref(),
+        map: &pats.map,
+        hits: &mut idx.hits,
+        cfg,
+        rank: 0,
+        entry: 0,
+    };
+    for (k, kept) in f.kept.iter().enumerate() {
+        let e = &entries[kept.entry];
+        sc.rank = f.rank[kept.entry];
+        sc.entry = kept.entry;
+        let facts = &mut idx.facts[k];
+        facts.response_mime = e
+            .response_mime()
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let Some(resp) = &e.response else { continue };
+        for h in &resp.headers {
+            let name = h.name.as_str().to_ascii_lowercase();
+            if name.starts_with(':') || lists.boring_response_headers.contains(name.as_str()) {
+                continue;
+            }
+            sc.offer(&format!("header:{name}"), h.value.as_str(), CLASS_HEADER, JsonKind::String);
+        }
+        for (name, value) in response_cookies(e) {
+            if cookie_pairs.contains(&(name.clone(), value.clone())) {
+                idx.set_cookies
+                    .entry((name.clone(), value.clone()))
+                    .or_insert((sc.rank, sc.entry));
+            }
+            sc.offer(&format!("set-cookie:{name}"), &value, CLASS_SET_COOKIE, JsonKind::String);
+        }
+        for (i, m) in e.websocket_messages.iter().enumerate() {
+            if m.kind.as_str() != "receive" {
+                continue;
+            }
+            let data = m.data.as_str();
+            let loc = format!("ws:{i}");
+            let t = data.trim_start();
+            if t.starts_with('{') || t.starts_with('[') {
+                let _ = json::walk(data, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
+                    if let Leaf::Str(s) | Leaf::Num(s) = l {
+                        sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS, l.kind());
+                    }
+                });
+            } else {
+                sc.offer(&loc, data, CLASS_WS, JsonKind::String);
+            }
+        }
+        let text = match e.response_text(cfg.max_body_bytes) {
+            Ok(t) => t,
+            Err(issue) => {
+                facts.has_response_body = issue != BodyIssue::Missing;
+                match issue {
+                    BodyIssue::Missing => {}
+                    BodyIssue::Binary => facts.notes.push("binary response body: not indexed".into()),
+                    BodyIssue::TooLarge(n) => facts.notes.push(format!(
+                        "response body of {n} bytes is over the {}-byte limit: not indexed",
+                        cfg.max_body_bytes
+                    )),
+                }
+                facts.signature = format!("{}|{}", e.status() / 100, facts.response_mime);
+                continue;
+            }
+        };
+        facts.has_response_body = true;
+        let mime = facts.response_mime.clone();
+        let trimmed = text.trim_start();
+        let looks_json = trimmed.starts_with('{') || trimmed.starts_with('[');
+        let is_html = is_html_mime(&mime) || (!looks_json && trimmed.starts_with('<'));
+        if kept.kind == EntryKind::Document || is_html || is_data_mime(&mime) {
+            for m in marker_ac.find_iter(text.as_bytes()) {
+                markers.insert(MarkerHit {
+                    kind: lists
+                        .markers
+                        .iter()
+                        .find(|r| r.place == MarkerWhere::Body && r.pattern == body_markers[m.pattern().as_usize()])
+                        .map(|r| r.kind)
+                        .unwrap_or(MarkerKind::Captcha),
+                    entry: kept.entry,
+                    place: "response body".into(),
+                    pattern: body_markers[m.pattern().as_usize()].to_string(),
+                });
+            }
+        }
+        let mut schema = None;
+        if (mime.contains("json") || looks_json) && !is_html {
+            match json::walk(&text, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
+                if let Leaf::Str(s) | Leaf::Num(s) = l {
+                    sc.offer_json(p, s, l.kind());
+                }
+            }) {
+                Ok((s, notes)) => {
+                    if notes.too_deep {
+                        facts.notes.push(format!(
+                            "response body nested deeper than {} levels: deeper values skipped",
+                            cfg.max_json_depth
+                        ));
+                    }
+                    if notes.too_many {
+                        facts.notes.push(format!(
+                            "response body has more than {} values: the rest skipped",
+                            cfg.max_values_per_body
+                        ));
+                    }
+                    schema = Some(s);
+                }
+                Err(err) => {
+                    facts.notes.push(format!("response body is not valid JSON ({err}): searched as text"));
+                    sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+                }
+            }
+        } else if is_html {
+            html::scan(&text, cfg.min_value_len, &mut |v| match v {
+                HtmlValue::Input { name, value } => {
+                    sc.offer(&format!("html:input:{name}"), &value, CLASS_INPUT, JsonKind::String)
+                }
+                HtmlValue::Meta { name, content } => {
+                    sc.offer(&format!("html:meta:{name}"), &content, CLASS_META, JsonKind::String)
+                }
+                HtmlValue::ScriptLiteral(s, a, b) => sc.offer_script(&s, &text, a, b),
+                HtmlValue::ScriptJson(j) => {
+                    let _ = json::walk(j, cfg.max_json_depth, cfg.max_values_per_body, &mut |_, l| {
+                        if let Leaf::Str(s) | Leaf::Num(s) = l {
+                            sc.offer("html:script", s, CLASS_SCRIPT, l.kind());
+                        }
+                    });
+                }
+            });
+        } else {
+            sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+        }
+        facts.signature = format!(
+            "{}|{}|{}",
+            e.status() / 100,
+            mime,
+            schema.as_ref().map(|s| s.signature()).unwrap_or_default()
+        );
+        facts.response_schema = schema;
+    }
+
+    // 3. Page sources (dropped scripts): only to classify unresolved values as constants.
+    if let Some(ac) = &ac {
+        for &i in &f.page_sources {
+            let e = &entries[i];
+            let Ok(text) = e.response_text(cfg.max_body_bytes) else {
+                continue;
+            };
+            let rank = f.rank[i];
+            for m in ac.find_overlapping_iter(text.as_bytes()) {
+                let pid = m.pattern().as_usize();
+                if idx.page_hits[pid].is_some_and(|(r, _)| r <= rank) {
+                    continue;
+                }
+                if util::bounded(&text, m.start(), m.end()) {
+                    idx.page_hits[pid] = Some((rank, i));
+                }
+            }
+        }
+    }
+    idx.markers = markers.into_iter().collect();
+    Ok(idx)
+}
+
+struct Scanner<'s> {
+    ac: Option<&'s AhoCorasick>,
+    map: &'s HashMap<Box<str>, u32>,
+    hits: &'s mut Vec<Option<Hit>>,
+    cfg: &'s AnalysisConfig,
+    rank: usize,
+    entry: usize,
+}
+
+impl Scanner<'_> {
+    fn offer_json(&mut self, pointer: &str, value: &str, kind: JsonKind) {
+        self.offer_with(value, CLASS_JSON, kind, &mut |s: &mut String| {
+            s.push_str("json:");
+            s.push_str(pointer);
+        });
+    }
+
+    /// A script literal: exact matches take their context from the page source around it.
+    fn offer_script(&mut self, value: &str, page: &str, start: usize, end: usize) {
+        let mut ctx = Some((util::before(page, start, 24).to_string(), util::after(page, end, 1).to_string()));
+        self.offer_ctx(value, CLASS_SCRIPT, JsonKind::String, &mut ctx, &mut |s: &mut String| {
+            s.push_str("html:script")
+        });
+    }
+
+    fn offer(&mut self, location: &str, value: &str, class: u8, kind: JsonKind) {
+        self.offer_with(value, class, kind, &mut |s: &mut String| s.push_str(location));
+    }
+
+    /// Records `value` (found at the location `loc` writes) as a producer of every pattern
+    /// it equals or contains.
+    fn offer_with(&mut self, value: &str, class: u8, kind: JsonKind, loc: &mut dyn FnMut(&mut String)) {
+        self.offer_ctx(value, class, kind, &mut None, loc)
+    }
+
+    fn offer_ctx(
+        &mut self,
+        value: &str,
+        class: u8,
+        kind: JsonKind,
+        exact_ctx: &mut Option<(String, String)>,
+        loc: &mut dyn FnMut(&mut String),
+    ) {
+        if value.len() < self.cfg.min_value_len.min(self.cfg.min_number_len) {
+            return;
+        }
+        let needs_context = class == CLASS_SCRIPT || class == CLASS_BODY;
+        if value.len() <= self.cfg.min_contained_len || self.ac.is_none() {
+            if let Some(&pid) = self.map.get(value) {
+                self.record(pid as usize, true, class, kind, value, 0, value.len(), needs_context, exact_ctx, loc);
+            }
+            return;
+        }
+        let ac = self.ac.expect("checked");
+        for m in ac.find_overlapping_iter(value.as_bytes()) {
+            let pid = m.pattern().as_usize();
+            let exact = m.start() == 0 && m.end() == value.len();
+            if !exact
+                && (m.end() - m.start() < self.cfg.min_contained_len || !util::bounded(value, m.start(), m.end()))
+            {
+                continue;
+            }
+            self.record(pid, exact, class, kind, value, m.start(), m.end(), needs_context || !exact, exact_ctx, loc);
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        pid: usize,
+        exact: bool,
+        class: u8,
+        kind: JsonKind,
+        value: &str,
+        start: usize,
+        end: usize,
+        context: bool,
+        exact_ctx: &mut Option<(String, String)>,
+        loc: &mut dyn FnMut(&mut String),
+    ) {
+        if let Some(h) = &self.hits[pid] {
+            if h.rank < self.rank || (h.rank == self.rank && (!h.exact, h.class) <= (!exact, class)) {
+                return;
+            }
+        }
+        let mut location = String::new();
+        loc(&mut location);
+        let (before, after) = if exact && exact_ctx.is_some() {
+            exact_ctx.clone().unwrap_or_default()
+        } else if context {
+            (
+                util::before(value, start, 24).to_string(),
+                util::after(value, end, 24).to_string(),
+            )
+        } else {
+            (String::new(), String::new())
+        };
+        self.hits[pid] = Some(Hit {
+            rank: self.rank,
+            entry: self.entry,
+            location,
+            exact,
+            class,
+            kind: if exact { kind } else { JsonKind::String },
+            before,
+            after,
+        });
+    }
+}
+
+fn marker_field(name: &str, location: &str, entry: usize, place: Place, out: &mut BTreeSet<MarkerHit>) {
+    if matches!(place, Place::Path(_) | Place::Body | Place::Cookie) {
+        return;
+    }
+    let lname = name.to_ascii_lowercase();
+    for r in LISTS.markers.iter().filter(|r| r.place == MarkerWhere::Field) {
+        let hit = lname == r.pattern || (r.pattern.len() >= 8 && lname.contains(r.pattern));
+        if hit {
+            out.insert(MarkerHit {
+                kind: r.kind,
+                entry,
+                place: format!("field {location}"),
+                pattern: r.pattern.to_string(),
+            });
+        }
+    }
+}
+
+fn marker_url_cookies(e: &Entry<'_>, entry: usize, out: &mut BTreeSet<MarkerHit>) {
+    let url = e.url();
+    let (host, path) = match util::url_parts(url) {
+        Some(u) => (u.host, u.path.to_ascii_lowercase()),
+        None => return,
+    };
+    let mut cookies: Vec<String> = request_cookies(e).into_iter().map(|c| c.0).collect();
+    cookies.extend(response_cookies(e).into_iter().map(|c| c.0));
+    for r in &LISTS.markers {
+        let hit = match r.place {
+            MarkerWhere::Host => {
+                host == r.pattern || host.ends_with(&format!(".{}", r.pattern))
+            }
+            MarkerWhere::Path => path.contains(r.pattern),
+            MarkerWhere::Cookie => cookies.iter().any(|c| crate::lists::glob_prefix(r.pattern, c)),
+            _ => false,
+        };
+        if hit {
+            let place = match r.place {
+                MarkerWhere::Host => format!("host {host}"),
+                MarkerWhere::Path => format!("path {path}"),
+                _ => format!("cookie {}", r.pattern.trim_end_matches('*')),
+            };
+            out.insert(MarkerHit {
+                kind: r.kind,
+                entry,
+                place,
+                pattern: r.pattern.to_string(),
+            });
+        }
+    }
+}
