@@ -49,7 +49,11 @@ impl Har {
             let path = e.path().to_string();
             let inner = e.into_inner();
             HarParseError {
-                path: if path == "." { "the document".into() } else { path },
+                path: if path == "." {
+                    "the document".into()
+                } else {
+                    path
+                },
                 message: inner.to_string(),
                 line: inner.line(),
                 column: inner.column(),
