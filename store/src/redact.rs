@@ -159,7 +159,7 @@ fn redact_headers(headers: &mut [Header]) {
                 .map(redact_set_cookie)
                 .collect::<Vec<_>>()
                 .join("\n"),
-            "location" | "referer" | "content-location" => redact_url(&h.value),
+            "location" | "referer" | "content-location" | ":path" => redact_url(&h.value),
             _ if is_secret_name(&name) => REDACTED.into(),
             _ => continue,
         };
@@ -260,7 +260,111 @@ fn redact_body(text: &str, mime: &str) -> Option<String> {
     if mime.contains("x-www-form-urlencoded") {
         return redact_form(text);
     }
+    if mime.contains("html") {
+        return redact_html(text);
+    }
     None
+}
+
+/// Redacts the `value` of `<input>` and the `content` of `<meta>` tags whose `name` (or
+/// `id`) looks secret, such as a CSRF token in a hidden input; `None` when nothing changed.
+fn redact_html(text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut last = 0;
+    let mut changed = false;
+    let mut pos = 0;
+    while let Some(rel) = lower[pos..].find('<') {
+        let start = pos + rel;
+        let Some(end) = lower[start..].find('>').map(|e| start + e) else {
+            break;
+        };
+        pos = end + 1;
+        let tag = &lower[start..end];
+        let value_attr = if tag.starts_with("<input") {
+            "value"
+        } else if tag.starts_with("<meta") {
+            "content"
+        } else {
+            continue;
+        };
+        let attrs = html_attrs(&text[start..end]);
+        let secret = attrs.iter().any(|(n, v)| {
+            (n.eq_ignore_ascii_case("name") || n.eq_ignore_ascii_case("id"))
+                && is_secret_name(&text[start + v.0..start + v.1])
+        });
+        if !secret {
+            continue;
+        }
+        for (n, v) in attrs {
+            if n.eq_ignore_ascii_case(value_attr) && v.1 > v.0 {
+                out.push_str(&text[last..start + v.0]);
+                out.push_str(REDACTED);
+                last = start + v.1;
+                changed = true;
+            }
+        }
+    }
+    if !changed {
+        return None;
+    }
+    out.push_str(&text[last..]);
+    Some(out)
+}
+
+/// Attributes of one tag (without its closing `>`): name, and the byte range of the value
+/// (without quotes) relative to the tag's start.
+fn html_attrs(tag: &str) -> Vec<(String, (usize, usize))> {
+    let b = tag.as_bytes();
+    let mut out = Vec::new();
+    // Skip `<tagname`.
+    let mut i = 1;
+    while i < b.len() && !b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    loop {
+        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
+            i += 1;
+        }
+        if i >= b.len() {
+            break;
+        }
+        let ns = i;
+        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
+            i += 1;
+        }
+        let name = tag[ns..i].to_string();
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i < b.len() && b[i] == b'=' {
+            i += 1;
+            while i < b.len() && b[i].is_ascii_whitespace() {
+                i += 1;
+            }
+            let (vs, ve);
+            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
+                let q = b[i];
+                vs = i + 1;
+                i = vs;
+                while i < b.len() && b[i] != q {
+                    i += 1;
+                }
+                ve = i;
+                i += 1;
+            } else {
+                vs = i;
+                while i < b.len() && !b[i].is_ascii_whitespace() {
+                    i += 1;
+                }
+                ve = i;
+            }
+            out.push((name, (vs, ve.min(b.len()))));
+        } else {
+            out.push((name, (i, i)));
+        }
+    }
+    out
 }
 
 /// Redacts, at any depth, the values of JSON object members whose names look secret.
@@ -372,6 +476,17 @@ mod tests {
             redact_cookie_header("a=1; b=2"),
             "a=[REDACTED]; b=[REDACTED]"
         );
+    }
+
+    #[test]
+    fn html_hidden_inputs_and_meta() {
+        let html = r#"<form><input type=hidden name=csrf value=Zx81><input name="user" value="bob"><input value='T2' name='authenticity_token'/></form><meta name="csrf-token" content="M3"><p>csrf value=x</p>"#;
+        let out = redact_html(html).unwrap();
+        assert_eq!(
+            out,
+            r#"<form><input type=hidden name=csrf value=[REDACTED]><input name="user" value="bob"><input value='[REDACTED]' name='authenticity_token'/></form><meta name="csrf-token" content="[REDACTED]"><p>csrf value=x</p>"#
+        );
+        assert!(redact_html("<input name=q value=1>").is_none());
     }
 
     #[test]

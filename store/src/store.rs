@@ -341,7 +341,11 @@ impl Store {
         }
         let session = self.load(id, Mask::of(&streams))?;
         let mut out = serde_json::Map::new();
-        out.insert("metadata".into(), to_value(&session.metadata)?);
+        let mut metadata = session.metadata.clone();
+        if !opts.include_secrets {
+            metadata.start_url = metadata.start_url.as_deref().map(redact::redact_url);
+        }
+        out.insert("metadata".into(), to_value(&metadata)?);
         if opts.include_network {
             let mut har = session.to_har();
             if !opts.include_secrets {
