@@ -58,6 +58,16 @@ pub mod testing {
             Ok(())
         }
 
+        /// The raw value of a key in the chunks tree.
+        #[doc(hidden)]
+        pub fn debug_chunk_value(&self, key: &[u8]) -> Result<Vec<u8>, StoreError> {
+            Ok(self
+                .debug_chunks_tree()
+                .get(key)?
+                .map(|v| v.to_vec())
+                .unwrap_or_default())
+        }
+
         /// Number of keys in every tree that mention this session.
         #[doc(hidden)]
         pub fn debug_key_count(&self, id: Uuid) -> Result<usize, StoreError> {
