@@ -1,1 +1,81 @@
-fn main() {}
+//! `spool`: record browser sessions over CDP, analyze, store and replay them.
+//!
+//! This file only parses arguments, dispatches to a command module and maps errors to exit
+//! codes; the work lives in the library crates.
+
+mod cmd_capture;
+mod exit;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "spool", version, about = "Record, analyze, store and replay browser sessions over CDP")]
+struct Cli {
+    /// Where the session store lives (default: $SPOOL_DATA, else ~/.local/share/spool).
+    #[arg(long, global = true, env = "SPOOL_DATA")]
+    data: Option<PathBuf>,
+    /// Log what happens (repeat for more detail); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Capture a page in headless Chromium (or an attached browser) at a capture level.
+    Capture(cmd_capture::CaptureArgs),
+    /// Convert a recorded CDP event log (JSON array or JSON Lines of {method, params}) to HAR on stdout.
+    HarFromEvents {
+        /// The event log file.
+        log: PathBuf,
+    },
+    /// Serve the fixture web app (the flows Spool is tested against) on 127.0.0.1.
+    FixtureSite {
+        /// Port to listen on (0 picks a free one).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Start the fixture app, capture its shop flow at level 3 and print the summary.
+    Demo(cmd_capture::DemoArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Capture(args) => cmd_capture::run(args).await,
+            Command::HarFromEvents { log } => cmd_capture::har_from_events(&log),
+            Command::FixtureSite { port } => cmd_capture::fixture_site(port).await,
+            Command::Demo(args) => cmd_capture::demo(args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => exit::report(&e),
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info,spool=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

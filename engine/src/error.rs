@@ -1,0 +1,69 @@
+//! The engine's one error type, and the stable codes of DESIGN.md.
+
+use crate::capture::Capture;
+use crate::cdp::CdpError;
+use std::path::PathBuf;
+
+/// Every way an engine operation can fail. [`EngineError::code`] gives the stable code a
+/// user sees over the CLI, REST and MCP.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(
+        "could not start Chromium at {path}: {reason}. Install it with `apt-get update && apt-get install -y --no-install-recommends chromium` (or run scripts/setup.sh), or point SPOOL_CHROME at a Chromium binary"
+    )]
+    BrowserLaunchFailed { path: PathBuf, reason: String },
+
+    #[error("could not attach to the browser at {endpoint}: {reason}")]
+    AttachFailed { endpoint: String, reason: String },
+
+    #[error("invalid {field}: {rule}")]
+    InvalidParams { field: String, rule: String },
+
+    /// The deadline passed before the work was done. `partial` holds what was captured so far.
+    #[error("{what} timed out after {secs} s")]
+    Timeout {
+        what: String,
+        secs: f64,
+        partial: Option<Box<Capture>>,
+    },
+
+    #[error("network capture failed: {0}")]
+    NetworkCaptureFailed(String),
+
+    #[error("invalid CDP event log: event {index}: {message}")]
+    EventLogInvalid { index: usize, message: String },
+
+    #[error("invalid CDP event log: {0}")]
+    EventLogUnreadable(String),
+
+    #[error(transparent)]
+    Cdp(#[from] CdpError),
+
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl EngineError {
+    /// The stable error code of DESIGN.md's table.
+    pub fn code(&self) -> i32 {
+        match self {
+            EngineError::BrowserLaunchFailed { .. } | EngineError::AttachFailed { .. } => -32001,
+            EngineError::InvalidParams { .. }
+            | EngineError::EventLogInvalid { .. }
+            | EngineError::EventLogUnreadable(_) => -32602,
+            EngineError::Timeout { .. } => -32604,
+            EngineError::NetworkCaptureFailed(_) => -32101,
+            EngineError::Cdp(CdpError::Timeout { .. }) => -32604,
+            EngineError::Cdp(_) => -32101,
+            EngineError::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => -32202,
+            EngineError::Io(_) => -32603,
+        }
+    }
+
+    pub(crate) fn invalid(field: &str, rule: impl Into<String>) -> EngineError {
+        EngineError::InvalidParams {
+            field: field.to_string(),
+            rule: rule.into(),
+        }
+    }
+}

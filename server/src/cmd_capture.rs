@@ -1,0 +1,250 @@
+//! `spool capture`, `spool har-from-events`, `spool fixture-site` and `spool demo`.
+
+use crate::exit::CodedError;
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use spool_engine::{
+    BrowserSource, BrowserState, Capture, CaptureConfig, CaptureSink, EngineError, LaunchConfig,
+    Progress, ScreenshotOptions, StopSignal,
+};
+use spool_store::model::{CaptureLevel, ConsoleLevel};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(clap::Args)]
+pub struct CaptureArgs {
+    /// The page to open (http:// or https://).
+    #[arg(long)]
+    url: String,
+    /// What the session is for, in words (used by analysis).
+    #[arg(long)]
+    task: Option<String>,
+    /// Capture level 1–4 (see README): 1 metadata, 2 API bodies, 3 everything for offline
+    /// replay, 4 forensic (raw CDP events, stacks).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=4))]
+    level: u8,
+    /// Stop after this many seconds at the latest.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
+    /// Take screenshots (on navigation, after actions at level 3+, and at the end).
+    #[arg(long)]
+    screenshots: bool,
+    /// Screenshot format.
+    #[arg(long, default_value = "webp", value_parser = ["webp", "png", "jpeg"])]
+    screenshot_format: String,
+    /// A JSON file of browser state to apply first: {cookies, localStorage, sessionStorage}.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Record a browser that is already running (http://host:port or ws://…) instead of
+    /// launching one.
+    #[arg(long)]
+    attach: Option<String>,
+    /// A JavaScript expression that must be true before an idle page ends the capture.
+    #[arg(long)]
+    wait_for: Option<String>,
+    /// Write session.har, console.json, actions.json, screenshots/ and events.jsonl here.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Write the demo's files here too.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub async fn run(args: CaptureArgs) -> anyhow::Result<()> {
+    let level = CaptureLevel::try_from(args.level).map_err(CodedError::invalid)?;
+    let mut config = CaptureConfig::new(&args.url);
+    config.task = args.task.clone();
+    config.level = level;
+    config.timeout = Duration::from_secs(args.timeout);
+    config.wait_for = args.wait_for.clone();
+    if args.screenshots {
+        config.screenshots = Some(ScreenshotOptions {
+            format: match args.screenshot_format.as_str() {
+                "png" => spool_store::model::ImageFormat::Png,
+                "jpeg" => spool_store::model::ImageFormat::Jpeg,
+                _ => spool_store::model::ImageFormat::Webp,
+            },
+            ..Default::default()
+        });
+    }
+    if let Some(path) = &args.state {
+        let bytes = std::fs::read(path)
+            .map_err(|e| CodedError::invalid(format!("cannot read --state {}: {e}", path.display())))?;
+        config.state = BrowserState::from_json(&bytes)?;
+    }
+    config.browser = match &args.attach {
+        Some(endpoint) => BrowserSource::Attach(endpoint.clone()),
+        None => BrowserSource::Launch(LaunchConfig::default()),
+    };
+    let capture = capture_with_progress(&config).await?;
+    if let Some(out) = &args.out {
+        write_outputs(&capture, out)?;
+    }
+    print_summary(&capture, &config, args.out.as_deref());
+    Ok(())
+}
+
+/// Runs a capture with a spinner on stderr and Ctrl-C as the stop signal. On a timeout
+/// before the page loaded, what was captured so far is still summarised, then the error
+/// is returned.
+pub async fn capture_with_progress(config: &CaptureConfig) -> anyhow::Result<Capture> {
+    let stop = StopSignal::new();
+    let ctrl_c = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            ctrl_c.stop();
+        }
+    });
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar.set_message(format!("capturing {} …", config.url));
+    let mut sink = SpinnerSink { bar: bar.clone() };
+    let result = spool_engine::capture(config, &mut sink, Some(stop)).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(c) => Ok(c),
+        Err(EngineError::Timeout { what, secs, partial }) => {
+            if let Some(partial) = &partial {
+                eprintln!(
+                    "timed out; captured so far: {} requests, {} console entries",
+                    partial.har.log.entries.len(),
+                    partial.console.len()
+                );
+            }
+            Err(EngineError::Timeout { what, secs, partial }.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+struct SpinnerSink {
+    bar: ProgressBar,
+}
+
+impl CaptureSink for SpinnerSink {
+    fn progress(&mut self, p: &Progress) {
+        self.bar.set_message(format!(
+            "{:.1} s: {} requests, {} in flight",
+            p.elapsed.as_secs_f64(),
+            p.entries,
+            p.in_flight
+        ));
+    }
+}
+
+/// Writes a capture's files into `dir`.
+pub fn write_outputs(capture: &Capture, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let write = |name: &str, bytes: &[u8]| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
+    };
+    write("session.har", &serde_json::to_vec_pretty(&capture.har)?)?;
+    write("console.json", &serde_json::to_vec_pretty(&capture.console)?)?;
+    write("actions.json", &serde_json::to_vec_pretty(&capture.actions)?)?;
+    if let Some(raw) = &capture.raw_events {
+        write("events.jsonl", raw)?;
+    }
+    if !capture.screenshots.is_empty() {
+        let shots = dir.join("screenshots");
+        std::fs::create_dir_all(&shots)?;
+        for (i, shot) in capture.screenshots.iter().enumerate() {
+            let name = format!("{:03}-{}.{}", i + 1, shot.reason, shot.format.extension());
+            std::fs::write(shots.join(&name), &shot.data)
+                .with_context(|| format!("writing screenshot {name}"))?;
+        }
+    }
+    Ok(())
+}
+
+pub fn print_summary(capture: &Capture, config: &CaptureConfig, out: Option<&Path>) {
+    let entries = &capture.har.log.entries;
+    let failed = entries
+        .iter()
+        .filter(|e| e.response.custom.contains_key("_error"))
+        .count();
+    let bodies = entries.iter().filter(|e| e.response.content.text.is_some()).count();
+    let errors = capture
+        .console
+        .iter()
+        .filter(|c| c.level == ConsoleLevel::Error)
+        .count();
+    println!(
+        "Captured {} at level {} ({:?}, {} → {})",
+        config.url, capture.level, capture.stop_reason, capture.started_at, capture.ended_at
+    );
+    println!(
+        "  {} requests ({} failed, {} with bodies), {} pages, {} console entries ({} errors), {} actions, {} screenshots",
+        entries.len(),
+        failed,
+        bodies,
+        capture.har.log.pages.len(),
+        capture.console.len(),
+        errors,
+        capture.actions.len(),
+        capture.screenshots.len()
+    );
+    for e in entries.iter().take(40) {
+        let kind = e.custom_str("_resourceType").unwrap_or("other");
+        let status = match e.response.custom.get("_error") {
+            Some(err) => format!("ERR {}", err.as_str().unwrap_or("")),
+            None => e.response.status.to_string(),
+        };
+        println!("  {:<6} {:<8} {:<10} {}", e.request.method, status, kind, e.request.url);
+    }
+    if entries.len() > 40 {
+        println!("  … and {} more", entries.len() - 40);
+    }
+    if let Some(out) = out {
+        println!("  files in {}", out.display());
+    }
+}
+
+pub fn har_from_events(log: &Path) -> anyhow::Result<()> {
+    let bytes = std::fs::read(log)
+        .map_err(|e| CodedError::invalid(format!("cannot read {}: {e}", log.display())))?;
+    let har = spool_engine::har_from_events(&bytes)?;
+    let stdout = std::io::stdout();
+    let mut lock = std::io::BufWriter::new(stdout.lock());
+    serde_json::to_writer(&mut lock, &har)?;
+    use std::io::Write;
+    writeln!(lock)?;
+    lock.flush()?;
+    Ok(())
+}
+
+pub async fn fixture_site(port: u16) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
+    let addr = listener.local_addr()?;
+    println!("fixture app on http://{addr}/ (flows: /shop/?auto=1 /signed/ /captcha/?auto=1 /static/ /noisy/ /state/); Ctrl-C stops it");
+    spool_fixtures::serve_listener(listener, spool_fixtures::FixtureConfig::default()).await?;
+    Ok(())
+}
+
+pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let server = spool_fixtures::FixtureServer::start()
+        .await
+        .context("starting the fixture app")?;
+    println!("fixture app on {}", server.base_url());
+    let mut config = CaptureConfig::new(server.url("/shop/?auto=1"));
+    config.task = Some("log in to the shop and order the first item".into());
+    config.level = CaptureLevel::Full;
+    config.timeout = Duration::from_secs(60);
+    config.wait_for = Some("document.title === 'done' || document.title === 'error'".into());
+    let capture = capture_with_progress(&config).await?;
+    if let Some(out) = &args.out {
+        write_outputs(&capture, out)?;
+    }
+    print_summary(&capture, &config, args.out.as_deref());
+    println!("orders placed on the fixture app: {}", server.orders().len());
+    Ok(())
+}
