@@ -211,7 +211,8 @@ fn classify(e: &Entry<'_>, url: Option<&UrlParts>) -> Result<(EntryKind, String)
     if let Some(last) = url.segments.last() {
         if let Some((_, ext)) = last.rsplit_once('.') {
             let ext = ext.to_ascii_lowercase();
-            if lists.static_extensions.contains(ext.as_str()) && !is_data_mime(&mime) && !is_html_mime(&mime) {
+            let fetched = matches!(rt.as_deref(), Some("xhr" | "fetch"));
+            if lists.static_extensions.contains(ext.as_str()) && !fetched {
                 return Err((DropCategory::Static, format!("static asset (extension `.{ext}`)")));
             }
         }

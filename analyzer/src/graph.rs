@@ -127,6 +127,17 @@ pub fn build(
     }
     let task_l = task.map(str::to_lowercase);
     for (ci, c) in idx.consumers.iter().enumerate() {
+        // A literal segment of the endpoint's route is part of the route, not a value:
+        // only templated segments (ids, tokens, slugs) and literal ones holding digits
+        // (one-off ids) are looked up.
+        if let Place::Path(i) = c.place {
+            let k = kept_of[&c.entry];
+            let templated = inv.placeholders[k].get(i).copied().flatten().is_some();
+            if !templated && !c.raw.bytes().any(|b| b.is_ascii_digit()) {
+                g.resolution.push(Resolution::Route);
+                continue;
+            }
+        }
         let res = resolve(c, idx);
         let res = match res {
             Some(sources) => {

@@ -114,7 +114,7 @@ pub struct Target {
     pub method: String,
     pub url: String,
     pub endpoint: String,
-    /// `explicit`, `task`, `lastStateChanging` or `lastDataRequest`.
+    /// `explicit`, `task`, `lastStateChanging`, `lastDataRequest` or `lastDocument`.
     pub selected_by: String,
     pub reason: String,
     /// Other entries that matched as well.

@@ -396,8 +396,14 @@ pub fn score(
                     "explicit" => 0.95,
                     "task" => 0.9,
                     "lastStateChanging" => 0.85,
+                    "lastDocument" => 0.6,
                     _ => 0.7,
                 };
+                if t.selected_by == "lastDocument" {
+                    reasons.push(
+                        "No API calls were recorded (no XHR/fetch, JSON, form or GraphQL request): only page documents, so a plain GET of the page is all there is to do.".into(),
+                    );
+                }
                 if heuristic_inputs > 0 {
                     conf -= 0.05;
                 }

@@ -135,7 +135,17 @@ pub fn pick(
         }));
     }
     if api.is_empty() {
-        return Ok(None);
+        // No API call: the last page document (a plain GET fetches it), if any.
+        let docs: Vec<usize> = (0..f.kept.len())
+            .filter(|&k| f.kept[k].kind == EntryKind::Document)
+            .collect();
+        let ok = |k: &&usize| (200..300).contains(&entries[f.kept[**k].entry].status());
+        return Ok(docs.iter().rev().find(ok).or(docs.last()).map(|&k| Pick {
+            entry: f.kept[k].entry,
+            selected_by: "lastDocument",
+            reason: "no API call was recorded, so the page itself is the target".into(),
+            alternatives: Vec::new(),
+        }));
     }
 
     if let Some(task) = task {
@@ -200,11 +210,13 @@ pub fn pick(
         }
     }
 
-    if let Some(&k) = api
+    let ok = |k: usize| (200..400).contains(&entries[f.kept[k].entry].status());
+    let changing: Vec<usize> = api
         .iter()
-        .rev()
-        .find(|&&k| state_changing(entries[f.kept[k].entry].method()))
-    {
+        .copied()
+        .filter(|&k| state_changing(entries[f.kept[k].entry].method()))
+        .collect();
+    if let Some(&k) = changing.iter().rev().find(|&&k| ok(k)).or(changing.last()) {
         return Ok(Some(Pick {
             entry: f.kept[k].entry,
             selected_by: "lastStateChanging",
@@ -212,17 +224,28 @@ pub fn pick(
             alternatives: Vec::new(),
         }));
     }
+    let apiish = |k: usize| {
+        let u = &f.kept[k].url;
+        u.host.starts_with("api.")
+            || u.segments.iter().any(|s| {
+                let s = s.to_ascii_lowercase();
+                s == "api" || s == "graphql" || s == "rest"
+            })
+    };
+    let json_ok = |k: usize| ok(k) && idx.facts[k].response_mime.contains("json");
     let k = api
         .iter()
         .rev()
-        .find(|&&k| idx.facts[k].response_mime.contains("json"))
+        .find(|&&k| json_ok(k) && apiish(k))
+        .or_else(|| api.iter().rev().find(|&&k| json_ok(k)))
+        .or_else(|| api.iter().rev().find(|&&k| ok(k)))
         .or(api.last())
         .copied()
         .expect("non-empty");
     Ok(Some(Pick {
         entry: f.kept[k].entry,
         selected_by: "lastDataRequest",
-        reason: "the last data request (no state-changing request was recorded)".into(),
+        reason: "the last successful data request (no state-changing request was recorded)".into(),
         alternatives: Vec::new(),
     }))
 }
