@@ -262,7 +262,11 @@ pub fn score(
         .any(|e| f.kept[kept_pos[e]].kind == EntryKind::WebSocket || !entries[*e].websocket_messages.is_empty());
     let dynamic_content = !chain_edges.is_empty() || !opaque.is_empty() || !regenerated.is_empty() || chain_ws;
     let markers_chain: Vec<&Marker> = markers.iter().filter(|m| m.in_chain).collect();
-    let chain_has_bodies = chain.iter().all(|e| idx.facts[kept_pos[e]].has_response_body);
+    // Capture level 1 (no response bodies at all): dependencies through bodies are invisible.
+    let ok_data: Vec<usize> = (0..f.kept.len())
+        .filter(|&k| f.kept[k].kind != EntryKind::WebSocket && (200..300).contains(&entries[f.kept[k].entry].status()))
+        .collect();
+    let chain_has_bodies = ok_data.is_empty() || ok_data.iter().any(|&k| idx.facts[k].has_response_body);
 
     // Recommendation.
     let mut reasons: Vec<String> = Vec::new();
@@ -349,6 +353,8 @@ pub fn score(
                 let list: Vec<String> = browser_state
                     .iter()
                     .map(|&ci| format!("`{}`", idx.consumers[ci].name))
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
                     .collect();
                 reasons.push(format!(
                     "Cookies set by no recorded response (browser state, passed as secret inputs): {}.",
@@ -413,7 +419,7 @@ pub fn score(
                 if !chain_has_bodies {
                     conf -= 0.25;
                     reasons.push(
-                        "Some chain responses have no recorded body (capture level 1?): dependencies through bodies may be missing.".into(),
+                        "No response bodies were recorded (capture level 1?): values flowing through bodies cannot be seen.".into(),
                     );
                 }
                 reasons.push(
