@@ -175,16 +175,6 @@ fn classify(e: &Entry<'_>, url: Option<&UrlParts>) -> Result<(EntryKind, String)
             format!("analytics/ads/telemetry host `{}` (list entry `{t}`)", url.host),
         ));
     }
-    for seg in &url.segments {
-        let lower = seg.to_ascii_lowercase();
-        let stem = lower.rsplit_once('.').map(|(s, _)| s).unwrap_or(&lower);
-        if lists.analytics_paths.contains(stem) {
-            return Err((
-                DropCategory::Analytics,
-                format!("analytics/beacon path segment `{seg}`"),
-            ));
-        }
-    }
     let method = e.method().to_ascii_uppercase();
     if method == "OPTIONS" {
         return Err((DropCategory::Preflight, "CORS preflight (OPTIONS)".into()));
@@ -200,7 +190,8 @@ fn classify(e: &Entry<'_>, url: Option<&UrlParts>) -> Result<(EntryKind, String)
             } else {
                 DropCategory::Static
             };
-            return Err((cat, format!("static or beacon resource (_resourceType `{rt}`)")));
+            let what = if rt == "ping" { "beacon" } else { "static asset" };
+            return Err((cat, format!("{what} (_resourceType `{rt}`)")));
         }
     }
     let mime = mime_base(e.response_mime());
@@ -215,6 +206,16 @@ fn classify(e: &Entry<'_>, url: Option<&UrlParts>) -> Result<(EntryKind, String)
             if lists.static_extensions.contains(ext.as_str()) && !fetched {
                 return Err((DropCategory::Static, format!("static asset (extension `.{ext}`)")));
             }
+        }
+    }
+    for seg in &url.segments {
+        let lower = seg.to_ascii_lowercase();
+        let stem = lower.rsplit_once('.').map(|(s, _)| s).unwrap_or(&lower);
+        if lists.analytics_paths.contains(stem) {
+            return Err((
+                DropCategory::Analytics,
+                format!("analytics/beacon path segment `{seg}`"),
+            ));
         }
     }
     let status = e.status();
