@@ -182,7 +182,10 @@ impl World {
             .unwrap();
         assert_eq!(
             w1.total,
-            self.model.values().filter(|m| m.task.contains("w1 ")).count()
+            self.model
+                .values()
+                .filter(|m| m.task.contains("w1 "))
+                .count()
         );
     }
 }

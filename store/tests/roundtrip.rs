@@ -233,3 +233,14 @@ fn set_pages_replaces_pages() {
     let har: Har = store.export_har(id, &ExportOptions::default()).unwrap();
     assert_eq!(har.log.pages, vec![page("c", 3.0)]);
 }
+
+#[test]
+fn handles_are_thread_safe() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    fn clone<T: Clone>() {}
+    send_sync::<Store>();
+    clone::<Store>();
+    send::<spool_store::SessionWriter>();
+    send_sync::<spool_store::StoreError>();
+}
