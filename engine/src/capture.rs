@@ -374,7 +374,9 @@ async fn run(
     });
 
     let stop_notify = stop.unwrap_or_default();
-    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    // Checks for the stop rules run often enough to resolve the idle window.
+    let tick_every = (config.idle / 5).clamp(Duration::from_millis(10), Duration::from_millis(100));
+    let mut tick = tokio::time::interval(tick_every);
     let mut last_progress = Instant::now();
     let mut wait_for_ok = config.wait_for.is_none();
     let reason = loop {
@@ -463,6 +465,10 @@ async fn run(
         Some(s) => (s.width, s.height),
         None => (config.viewport.width, config.viewport.height),
     };
+    let rest = session.network.take_remaining();
+    if !rest.is_empty() {
+        sink.entries(&rest);
+    }
     let Session { network, console, actions, screenshots, raw, .. } = session;
     let (pages, entries) = network.finish();
     let mut har = Har::new_spool();

@@ -21,6 +21,7 @@ mod events;
 pub mod network;
 pub mod screenshot;
 pub mod state;
+pub mod store_sink;
 
 pub use browser::{Browser, LaunchConfig};
 pub use capture::{
@@ -31,3 +32,4 @@ pub use error::EngineError;
 pub use event_log::har_from_events;
 pub use screenshot::ScreenshotOptions;
 pub use state::BrowserState;
+pub use store_sink::StoreSink;

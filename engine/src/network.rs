@@ -495,6 +495,27 @@ impl NetworkRecorder {
         self.hops.len()
     }
 
+    /// At the end of a recording: entries not yet handed out by `take_completed` (still
+    /// running, or waiting for a body that will not come now), so a streamed recording ends
+    /// up with every entry.
+    pub fn take_remaining(&mut self) -> Vec<Entry> {
+        let mut out = Vec::new();
+        for i in 0..self.hops.len() {
+            if self.hops[i].emitted {
+                continue;
+            }
+            if matches!(self.hops[i].body, BodyState::Pending) {
+                self.hops[i].body =
+                    BodyState::Skipped("capture stopped before the body arrived".into());
+            }
+            self.hops[i].post_data_pending = false;
+            out.push(self.entry(i));
+            self.hops[i].emitted = true;
+        }
+        self.emitted += out.len();
+        out
+    }
+
     /// Pages seen so far.
     pub fn pages(&self) -> Vec<Page> {
         self.pages.iter().map(|p| p.page.clone()).collect()

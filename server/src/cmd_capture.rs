@@ -54,7 +54,7 @@ pub struct DemoArgs {
     out: Option<PathBuf>,
 }
 
-pub async fn run(args: CaptureArgs) -> anyhow::Result<()> {
+pub async fn run(args: CaptureArgs, data: &Path) -> anyhow::Result<()> {
     let level = CaptureLevel::try_from(args.level).map_err(CodedError::invalid)?;
     let mut config = CaptureConfig::new(&args.url);
     config.task = args.task.clone();
@@ -80,48 +80,81 @@ pub async fn run(args: CaptureArgs) -> anyhow::Result<()> {
         Some(endpoint) => BrowserSource::Attach(endpoint.clone()),
         None => BrowserSource::Launch(LaunchConfig::default()),
     };
-    let capture = capture_with_progress(&config).await?;
+    let store = crate::open_store(data)?;
+    let (capture, meta) = capture_into_store(&config, &store).await?;
     if let Some(out) = &args.out {
         write_outputs(&capture, out)?;
     }
     print_summary(&capture, &config, args.out.as_deref());
+    println!("  stored as session {} ({:?}) in {}", meta.session_id, meta.status, store.dir().display());
     Ok(())
 }
 
-/// Runs a capture with a spinner on stderr and Ctrl-C as the stop signal. On a timeout
-/// before the page loaded, what was captured so far is still summarised, then the error
-/// is returned.
-pub async fn capture_with_progress(config: &CaptureConfig) -> anyhow::Result<Capture> {
+/// Captures while writing the session into the store chunk by chunk. A failed capture is
+/// stored too, as ERROR, with what was captured before the failure.
+pub async fn capture_into_store(
+    config: &CaptureConfig,
+    store: &spool_store::Store,
+) -> anyhow::Result<(Capture, spool_store::SessionMetadata)> {
+    let writer = store.begin_session(spool_store::NewSession {
+        id: None,
+        task_description: config.task.clone().unwrap_or_default(),
+        capture_level: config.level,
+        browser: Default::default(),
+        start_url: Some(config.url.clone()),
+    })?;
+    let bar = spinner(&config.url);
+    let mut spinner_sink = SpinnerSink { bar: bar.clone() };
+    let mut sink = spool_engine::StoreSink::new(writer, Some(&mut spinner_sink));
+    let result = run_capture(config, &mut sink).await;
+    bar.finish_and_clear();
+    match result {
+        Ok(capture) => {
+            let meta = sink.finish(&capture)?;
+            Ok((capture, meta))
+        }
+        Err(e) => {
+            let partial = match &e {
+                EngineError::Timeout { partial: Some(p), .. } => Some(p.as_ref()),
+                _ => None,
+            };
+            if let Some(p) = partial {
+                eprintln!(
+                    "timed out; captured so far: {} requests, {} console entries",
+                    p.har.log.entries.len(),
+                    p.console.len()
+                );
+            }
+            match sink.fail(&e.to_string(), partial) {
+                Ok(meta) => eprintln!("what was captured is stored as session {} (ERROR)", meta.session_id),
+                Err(store_err) => eprintln!("could not store the failed session: {store_err}"),
+            }
+            Err(e.into())
+        }
+    }
+}
+
+async fn run_capture(config: &CaptureConfig, sink: &mut dyn CaptureSink) -> Result<Capture, EngineError> {
     let stop = StopSignal::new();
     let ctrl_c = stop.clone();
-    tokio::spawn(async move {
+    let watcher = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             ctrl_c.stop();
         }
     });
+    let result = spool_engine::capture(config, sink, Some(stop)).await;
+    watcher.abort();
+    result
+}
+
+fn spinner(url: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
-    bar.set_message(format!("capturing {} …", config.url));
-    let mut sink = SpinnerSink { bar: bar.clone() };
-    let result = spool_engine::capture(config, &mut sink, Some(stop)).await;
-    bar.finish_and_clear();
-    match result {
-        Ok(c) => Ok(c),
-        Err(EngineError::Timeout { what, secs, partial }) => {
-            if let Some(partial) = &partial {
-                eprintln!(
-                    "timed out; captured so far: {} requests, {} console entries",
-                    partial.har.log.entries.len(),
-                    partial.console.len()
-                );
-            }
-            Err(EngineError::Timeout { what, secs, partial }.into())
-        }
-        Err(e) => Err(e.into()),
-    }
+    bar.set_message(format!("capturing {url} …"));
+    bar
 }
 
 struct SpinnerSink {
@@ -230,7 +263,7 @@ pub async fn fixture_site(port: u16) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+pub async fn demo(args: DemoArgs, data: &Path) -> anyhow::Result<()> {
     let server = spool_fixtures::FixtureServer::start()
         .await
         .context("starting the fixture app")?;
@@ -240,11 +273,18 @@ pub async fn demo(args: DemoArgs) -> anyhow::Result<()> {
     config.level = CaptureLevel::Full;
     config.timeout = Duration::from_secs(60);
     config.wait_for = Some("document.title === 'done' || document.title === 'error'".into());
-    let capture = capture_with_progress(&config).await?;
+    let store = crate::open_store(data)?;
+    let (capture, meta) = capture_into_store(&config, &store).await?;
     if let Some(out) = &args.out {
         write_outputs(&capture, out)?;
     }
     print_summary(&capture, &config, args.out.as_deref());
     println!("orders placed on the fixture app: {}", server.orders().len());
+    println!(
+        "stored as session {} in {} (try: spool sessions show {})",
+        meta.session_id,
+        store.dir().display(),
+        meta.session_id
+    );
     Ok(())
 }

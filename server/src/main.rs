@@ -4,6 +4,7 @@
 //! codes; the work lives in the library crates.
 
 mod cmd_capture;
+mod cmd_sessions;
 mod exit;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,11 @@ enum Command {
     },
     /// Start the fixture app, capture its shop flow at level 3 and print the summary.
     Demo(cmd_capture::DemoArgs),
+    /// List, show, delete, export, import stored sessions, and show store totals.
+    Sessions {
+        #[command(subcommand)]
+        command: cmd_sessions::SessionsCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -52,18 +58,26 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let data = cli.data.unwrap_or_else(spool_store::Store::default_dir);
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Capture(args) => cmd_capture::run(args).await,
+            Command::Capture(args) => cmd_capture::run(args, &data).await,
             Command::HarFromEvents { log } => cmd_capture::har_from_events(&log),
             Command::FixtureSite { port } => cmd_capture::fixture_site(port).await,
-            Command::Demo(args) => cmd_capture::demo(args).await,
+            Command::Demo(args) => cmd_capture::demo(args, &data).await,
+            Command::Sessions { command } => open_store(&data)
+                .and_then(|store| cmd_sessions::run(&store, command)),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&e),
     }
+}
+
+/// Opens the session store, saying where it is when that fails.
+pub fn open_store(dir: &std::path::Path) -> anyhow::Result<spool_store::Store> {
+    spool_store::Store::open(dir).map_err(anyhow::Error::new)
 }
 
 fn init_tracing(verbose: u8) {

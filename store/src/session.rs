@@ -279,6 +279,13 @@ impl Session {
         };
         har.log.pages = self.pages.clone();
         har.log.entries = self.entries.clone();
+        if self.har_header.is_none() {
+            // A live recording is written entry by entry as requests complete; HAR lists them
+            // by start. An imported HAR keeps the order it came in.
+            har.log
+                .entries
+                .sort_by(|a, b| a.started_date_time.cmp(&b.started_date_time));
+        }
         har
     }
 }
