@@ -3,7 +3,7 @@
 //! ```text
 //! offset size
 //!  0     1    frame version (FRAME_VERSION)
-//!  1     1    codec: 0 = stored as is, 1 = zstd
+//!  1     1    codec: 0 = stored as is, 1 = zstd, 2 = zstd with the HAR dictionary v1
 //!  2     4    item count (u32 LE): entries, console entries, ... in this chunk
 //!  6     8    written at, ms since the Unix epoch (i64 LE)
 //! 14     4    raw length (u32 LE): payload length before compression
@@ -15,13 +15,39 @@
 //! last write time of an interrupted session cheaply. The checksum covers the header and
 //! the stored payload, so a torn or overwritten value is detected before decompression.
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+use zstd::dict::{DecoderDictionary, EncoderDictionary};
+
 pub const FRAME_VERSION: u8 = 1;
+
+/// zstd dictionary trained on HAR entries (see store/scripts/train-dict.sh). Part of the
+/// format: frames with codec 2 need exactly these bytes to decompress.
+static HAR_DICT_V1: &[u8] = include_bytes!("dict/har-v1.zdict");
 pub const HEADER_LEN: usize = 22;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
     Raw = 0,
     Zstd = 1,
+    /// zstd with [`HAR_DICT_V1`]: HAR entries, pages and headers.
+    ZstdHarDict = 2,
+}
+
+fn encoder_dict(level: i32) -> &'static EncoderDictionary<'static> {
+    static DICTS: OnceLock<Mutex<HashMap<i32, &'static EncoderDictionary<'static>>>> =
+        OnceLock::new();
+    let mut map = DICTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    map.entry(level)
+        .or_insert_with(|| Box::leak(Box::new(EncoderDictionary::copy(HAR_DICT_V1, level))))
+}
+
+fn decoder_dict() -> &'static DecoderDictionary<'static> {
+    static DICT: OnceLock<DecoderDictionary<'static>> = OnceLock::new();
+    DICT.get_or_init(|| DecoderDictionary::copy(HAR_DICT_V1))
 }
 
 /// The decoded header of a frame.
@@ -56,6 +82,10 @@ pub fn encode(
             let mut enc = zstd::bulk::Compressor::new(level)?;
             out.extend_from_slice(&enc.compress(payload)?);
         }
+        Codec::ZstdHarDict => {
+            let mut enc = zstd::bulk::Compressor::with_prepared_dictionary(encoder_dict(level))?;
+            out.extend_from_slice(&enc.compress(payload)?);
+        }
     }
     let crc = checksum(&out);
     out[18..22].copy_from_slice(&crc.to_le_bytes());
@@ -83,6 +113,7 @@ pub fn header(frame: &[u8]) -> Result<FrameHeader, String> {
     let codec = match frame[1] {
         0 => Codec::Raw,
         1 => Codec::Zstd,
+        2 => Codec::ZstdHarDict,
         c => return Err(format!("unknown chunk codec {c}")),
     };
     let u32_at = |i: usize| u32::from_le_bytes(frame[i..i + 4].try_into().expect("4 bytes"));
@@ -106,6 +137,9 @@ pub fn decode(frame: &[u8]) -> Result<(FrameHeader, Vec<u8>), String> {
         Codec::Raw => body.to_vec(),
         Codec::Zstd => zstd::bulk::decompress(body, h.raw_len as usize)
             .map_err(|e| format!("cannot decompress: {e}"))?,
+        Codec::ZstdHarDict => zstd::bulk::Decompressor::with_prepared_dictionary(decoder_dict())
+            .and_then(|mut d| d.decompress(body, h.raw_len as usize))
+            .map_err(|e| format!("cannot decompress: {e}"))?,
     };
     if payload.len() != h.raw_len as usize {
         return Err(format!(
@@ -124,7 +158,7 @@ mod tests {
     #[test]
     fn round_trip_and_detects_damage() {
         let payload = br#"[{"a":1},{"a":2},{"a":3}]"#.repeat(100);
-        for codec in [Codec::Raw, Codec::Zstd] {
+        for codec in [Codec::Raw, Codec::Zstd, Codec::ZstdHarDict] {
             let f = encode(&payload, codec, 3, 1234, 3).unwrap();
             let (h, p) = decode(&f).unwrap();
             assert_eq!(h.items, 3);

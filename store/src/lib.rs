@@ -77,7 +77,7 @@ pub mod testing {
 
     /// Frames `payload` as the store would (zstd at `level`) and returns the stored size.
     pub fn framed_size(payload: &[u8], level: i32) -> usize {
-        crate::frame::encode(payload, crate::frame::Codec::Zstd, 0, 0, level)
+        crate::frame::encode(payload, crate::frame::Codec::ZstdHarDict, 0, 0, level)
             .map(|f| f.len())
             .unwrap_or(0)
     }

@@ -418,7 +418,7 @@ impl Store {
             let mut put = |stream: Stream, seq: u32, payload: &[u8], items: usize| {
                 let f = frame::encode(
                     payload,
-                    Codec::Zstd,
+                    codec_for(stream),
                     items as u32,
                     meta.end_time.unwrap_or(meta.start_time).as_millisecond(),
                     inner.config.compression_level,
@@ -716,6 +716,15 @@ impl Totals {
     }
 }
 
+/// HAR-shaped streams use the dictionary trained on HAR entries; other JSON plain zstd.
+fn codec_for(stream: Stream) -> Codec {
+    match stream {
+        Stream::Entries | Stream::Pages | Stream::HarHeader => Codec::ZstdHarDict,
+        Stream::Screenshots => Codec::Raw,
+        Stream::Console | Stream::Actions | Stream::RawEvents => Codec::Zstd,
+    }
+}
+
 fn now_ms() -> Timestamp {
     Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap_or_else(|_| {
         // Unreachable in practice: the current time is always in range.
@@ -968,7 +977,7 @@ impl SessionWriter {
         let seq = self.next_seq(Stream::Pages);
         let f = frame::encode(
             &json,
-            Codec::Zstd,
+            codec_for(Stream::Pages),
             pages.len() as u32,
             now_ms().as_millisecond(),
             inner.config.compression_level,
@@ -1073,7 +1082,7 @@ impl SessionWriter {
         n: usize,
     ) -> Result<(), StoreError> {
         let json = serde_json::to_vec(items)?;
-        self.write(stream, &json, n, Codec::Zstd)
+        self.write(stream, &json, n, codec_for(stream))
     }
 
     fn write(
