@@ -21,7 +21,7 @@ use uuid::Uuid;
 /// Entries per chunk when a whole HAR is written at once (import).
 const IMPORT_CHUNK_ENTRIES: usize = 500;
 /// Raw bytes per chunk when a whole HAR is written at once (import).
-const IMPORT_CHUNK_BYTES: usize = 4 * 1024 * 1024;
+const IMPORT_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// A handle on an open store. Cheap to clone; every clone shares one database, and the
 /// store stays open (and locked against other processes) until the last clone and the last
