@@ -252,10 +252,10 @@ fn percent_decode(s: &str) -> String {
 fn redact_body(text: &str, mime: &str) -> Option<String> {
     let mime = mime.to_ascii_lowercase();
     let trimmed = text.trim_start();
-    if mime.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(mut v) = serde_json::from_str::<Value>(text) {
-            return redact_json(&mut v).then(|| v.to_string());
-        }
+    if (mime.contains("json") || trimmed.starts_with('{') || trimmed.starts_with('['))
+        && let Ok(mut v) = serde_json::from_str::<Value>(text)
+    {
+        return redact_json(&mut v).then(|| v.to_string());
     }
     if mime.contains("x-www-form-urlencoded") {
         return redact_form(text);

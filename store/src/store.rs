@@ -726,10 +726,8 @@ fn codec_for(stream: Stream) -> Codec {
 }
 
 fn now_ms() -> Timestamp {
-    Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap_or_else(|_| {
-        // Unreachable in practice: the current time is always in range.
-        Timestamp::UNIX_EPOCH
-    })
+    // The current time is always in range; the epoch is never used in practice.
+    Timestamp::from_millisecond(Timestamp::now().as_millisecond()).unwrap_or(Timestamp::UNIX_EPOCH)
 }
 
 fn to_value<T: Serialize>(v: &T) -> Result<Value, StoreError> {

@@ -62,7 +62,7 @@ pub fn entry(i: usize) -> Entry {
         started_date_time: format!("2024-05-14T09:21:{:02}.{:03}Z", (i / 1000) % 60, i % 1000),
         time: 12.5 + i as f64,
         request: har::Request {
-            method: if i % 3 == 0 { "POST" } else { "GET" }.into(),
+            method: if i.is_multiple_of(3) { "POST" } else { "GET" }.into(),
             url: format!("http://127.0.0.1:8080/api/items?page={i}&q=x"),
             http_version: "HTTP/1.1".into(),
             headers: vec![
@@ -81,7 +81,7 @@ pub fn entry(i: usize) -> Entry {
                     ..Default::default()
                 },
             ],
-            post_data: (i % 3 == 0).then(|| har::PostData {
+            post_data: i.is_multiple_of(3).then(|| har::PostData {
                 mime_type: "application/json".into(),
                 text: Some(format!("{{\"n\":{i}}}")),
                 ..Default::default()
@@ -128,7 +128,7 @@ pub fn page(id: &str, on_load: f64) -> Page {
 
 pub fn console(i: usize) -> ConsoleEntry {
     ConsoleEntry {
-        level: if i % 4 == 0 {
+        level: if i.is_multiple_of(4) {
             ConsoleLevel::Error
         } else {
             ConsoleLevel::Log
