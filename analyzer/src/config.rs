@@ -37,6 +37,9 @@ pub struct AnalysisConfig {
     pub max_task_chars: usize,
     /// Most user inputs accepted.
     pub max_user_inputs: usize,
+    /// Threads that scan response bodies (large HARs only; the result does not depend on
+    /// it).
+    pub threads: usize,
 }
 
 impl Default for AnalysisConfig {
@@ -56,6 +59,7 @@ impl Default for AnalysisConfig {
             entropy_bits: 3.0,
             max_task_chars: 10_000,
             max_user_inputs: 1_000,
+            threads: 2,
         }
     }
 }

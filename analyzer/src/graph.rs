@@ -9,6 +9,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 use crate::config::AnalysisConfig;
 use crate::endpoints::Inventory;
 use crate::filter::Filtered;
+use crate::har::Har;
 use crate::index::{self, Consumer, Form, Hit, Index, Place};
 use crate::lists::LISTS;
 use crate::model::{ComputedKind, Edge, UnresolvedKind};
@@ -111,6 +112,7 @@ pub fn is_secret(c: &Consumer) -> bool {
 
 /// Builds the graph.
 pub fn build(
+    h: &Har<'_>,
     f: &Filtered,
     idx: &Index,
     inv: &Inventory,
@@ -125,7 +127,9 @@ pub fn build(
         g.node_of.insert(kept.entry, n);
         kept_of.insert(kept.entry, k);
     }
-    let task_l = task.map(str::to_lowercase);
+    // Pass 1: producers.
+    let mut found: Vec<Option<Vec<Source>>> = Vec::with_capacity(idx.consumers.len());
+    let mut route = vec![false; idx.consumers.len()];
     for (ci, c) in idx.consumers.iter().enumerate() {
         // A literal segment of the endpoint's route is part of the route, not a value:
         // only templated segments (ids, tokens, slugs) and literal ones holding digits
@@ -134,11 +138,28 @@ pub fn build(
             let k = kept_of[&c.entry];
             let templated = inv.placeholders[k].get(i).copied().flatten().is_some();
             if !templated && !c.raw.bytes().any(|b| b.is_ascii_digit()) {
-                g.resolution.push(Resolution::Route);
+                route[ci] = true;
+                found.push(None);
                 continue;
             }
+            let res = resolve(c, idx);
+            if res.is_none() && !templated {
+                route[ci] = true;
+            }
+            found.push(res);
+            continue;
         }
-        let res = resolve(c, idx);
+        found.push(resolve(c, idx));
+    }
+    // Page scripts, searched once for the values nothing produced (constants of the page).
+    let page_hits = page_hits(h, f, idx, &found, &route, inputs, cfg);
+    // Pass 2: edges and classification.
+    let task_l = task.map(str::to_lowercase);
+    for (ci, (c, res)) in idx.consumers.iter().zip(found).enumerate() {
+        if route[ci] {
+            g.resolution.push(Resolution::Route);
+            continue;
+        }
         let res = match res {
             Some(sources) => {
                 for s in &sources {
@@ -161,14 +182,7 @@ pub fn build(
                 Resolution::Produced(sources)
             }
             None => {
-                let k = kept_of[&c.entry];
-                if let Place::Path(i) = c.place {
-                    if inv.placeholders[k].get(i).copied().flatten().is_none() {
-                        g.resolution.push(Resolution::Route);
-                        continue;
-                    }
-                }
-                let (res, open) = classify(ci, c, idx, f, inputs, task_l.as_deref(), cfg);
+                let (res, open) = classify(ci, c, idx, f, &page_hits, inputs, task_l.as_deref(), cfg);
                 g.open.push(open);
                 res
             }
@@ -176,6 +190,63 @@ pub fn build(
         g.resolution.push(res);
     }
     g
+}
+
+/// For the patterns of unresolved values: the earliest page script (a dropped entry) that
+/// contains one, as (rank, entry).
+fn page_hits(
+    h: &Har<'_>,
+    f: &Filtered,
+    idx: &Index,
+    found: &[Option<Vec<Source>>],
+    route: &[bool],
+    inputs: &[UserInput],
+    cfg: &AnalysisConfig,
+) -> HashMap<u32, (usize, usize)> {
+    let mut out = HashMap::new();
+    if f.page_sources.is_empty() {
+        return out;
+    }
+    let mut pids: Vec<u32> = Vec::new();
+    for (ci, c) in idx.consumers.iter().enumerate() {
+        // Only values the earlier classification steps (inputs, cookies, credentials) leave.
+        let typed = inputs.iter().any(|u| !u.value.is_empty() && c.raw.contains(u.value.as_str()));
+        if found[ci].is_none()
+            && !route[ci]
+            && c.place != Place::Cookie
+            && !typed
+            && !LISTS.is_credential_name(&c.name)
+        {
+            pids.extend(c.forms.iter().map(|(_, p)| *p));
+        }
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    if pids.is_empty() {
+        return out;
+    }
+    let Ok(ac) = aho_corasick::AhoCorasick::new(pids.iter().map(|p| idx.patterns[*p as usize].as_bytes())) else {
+        return out;
+    };
+    for &i in &f.page_sources {
+        let Ok(text) = h.log.entries[i].response_text(cfg.max_body_bytes) else {
+            continue;
+        };
+        let rank = f.rank[i];
+        for (start, end) in index::token_runs(&text, cfg.min_value_len) {
+            for m in ac.find_overlapping_iter(&text.as_bytes()[start..end]) {
+                let (s, e) = (start + m.start(), start + m.end());
+                let pid = pids[m.pattern().as_usize()];
+                if util::bounded(&text, s, e) {
+                    let slot = out.entry(pid).or_insert((rank, i));
+                    if rank < slot.0 {
+                        *slot = (rank, i);
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 fn evidence(s: &Source) -> String {
@@ -255,11 +326,13 @@ fn form_strings<'i>(c: &Consumer, idx: &'i Index) -> impl Iterator<Item = &'i st
     c.forms.iter().map(move |(_, pid)| &*idx.patterns[*pid as usize])
 }
 
+#[allow(clippy::too_many_arguments)]
 fn classify(
     ci: usize,
     c: &Consumer,
     idx: &Index,
     f: &Filtered,
+    page_hits: &HashMap<u32, (usize, usize)>,
     inputs: &[UserInput],
     task: Option<&str>,
     cfg: &AnalysisConfig,
@@ -386,7 +459,7 @@ fn classify(
     if let Some((_, e)) = c
         .forms
         .iter()
-        .filter_map(|(_, pid)| idx.page_hits[*pid as usize])
+        .filter_map(|(_, pid)| page_hits.get(pid).copied())
         .min()
     {
         return (

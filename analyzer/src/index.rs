@@ -16,7 +16,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 use crate::config::AnalysisConfig;
 use crate::error::AnalyzeError;
-use crate::filter::{EntryKind, Filtered, is_data_mime, is_html_mime};
+use crate::filter::{EntryKind, Filtered, is_html_mime};
 use crate::har::{BodyIssue, Entry, Har};
 use crate::html::{self, HtmlValue};
 use crate::json::{self, JsonKind, Kinds, Leaf, Schema};
@@ -153,8 +153,6 @@ pub struct Index {
     pub consumers: Vec<Consumer>,
     pub patterns: Vec<Box<str>>,
     pub hits: Vec<Option<Hit>>,
-    /// Earliest page script (dropped entry) containing the pattern: (rank, entry).
-    pub page_hits: Vec<Option<(usize, usize)>>,
     /// Earliest `Set-Cookie` per (name, value): (rank, entry).
     pub set_cookies: HashMap<(String, String), (usize, usize)>,
     /// Per kept entry, same order as `Filtered::kept`.
@@ -182,7 +180,7 @@ pub fn trivial(v: &str, cfg: &AnalysisConfig) -> bool {
 }
 
 struct Patterns<'c> {
-    map: HashMap<Box<str>, u32>,
+    map: HashMap<Box<str>, u32, FxBuild>,
     list: Vec<Box<str>>,
     cfg: &'c AnalysisConfig,
 }
@@ -503,7 +501,7 @@ pub fn build(har: &Har<'_>, f: &Filtered, cfg: &AnalysisConfig) -> Result<Index,
         ..Index::default()
     };
     let mut pats = Patterns {
-        map: HashMap::new(),
+        map: HashMap::default(),
         list: Vec::new(),
         cfg,
     };
@@ -548,13 +546,13 @@ pub fn build(har: &Har<'_>, f: &Filtered, cfg: &AnalysisConfig) -> Result<Index,
 
     idx.patterns = pats.list;
     idx.hits = vec![None; idx.patterns.len()];
-    idx.page_hits = vec![None; idx.patterns.len()];
     let ac = if idx.patterns.is_empty() {
         None
     } else {
         Some(
             AhoCorasickBuilder::new()
                 .match_kind(MatchKind::Standard)
+                .prefilter(false)
                 .build(idx.patterns.iter().map(|p| p.as_bytes()))
                 .map_err(|e| AnalyzeError::AnalysisFailed(format!("value index: {e}")))?,
         )
@@ -570,178 +568,239 @@ pub fn build(har: &Har<'_>, f: &Filtered, cfg: &AnalysisConfig) -> Result<Index,
         .build(&body_markers)
         .map_err(|e| AnalyzeError::AnalysisFailed(format!("marker index: {e}")))?;
 
-    // 2. Producers, in time order.
-    let mut sc = Scanner {
+    // 2. Producers, in time order: contiguous time ranges of the kept entries are scanned
+    // on `cfg.threads` threads, each keeping the earliest producer per pattern; ranges are
+    // in time order, so the first range with a hit has the earliest one (deterministic).
+    let threads = cfg.threads.clamp(1, 16).min(f.kept.len() / 512 + 1);
+    let per = f.kept.len().div_ceil(threads.max(1)).max(1);
+    let shared = Shared {
+        entries,
+        f,
         ac: ac.as_ref(),
         map: &pats.map,
-        hits: &mut idx.hits,
         cfg,
-        rank: 0,
-        entry: 0,
+        cookie_pairs: &cookie_pairs,
+        marker_ac: &marker_ac,
+        body_markers: &body_markers,
+        npatterns: idx.patterns.len(),
     };
-    for (k, kept) in f.kept.iter().enumerate() {
-        let e = &entries[kept.entry];
-        sc.rank = f.rank[kept.entry];
-        sc.entry = kept.entry;
-        let facts = &mut idx.facts[k];
-        facts.response_mime = e
-            .response_mime()
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        let Some(resp) = &e.response else { continue };
-        for h in &resp.headers {
-            let name = h.name.as_str().to_ascii_lowercase();
-            if name.starts_with(':') || lists.boring_response_headers.contains(name.as_str()) {
-                continue;
-            }
-            sc.offer(&format!("header:{name}"), h.value.as_str(), CLASS_HEADER, JsonKind::String);
-        }
-        for (name, value) in response_cookies(e) {
-            if cookie_pairs.contains(&(name.clone(), value.clone())) {
-                idx.set_cookies
-                    .entry((name.clone(), value.clone()))
-                    .or_insert((sc.rank, sc.entry));
-            }
-            sc.offer(&format!("set-cookie:{name}"), &value, CLASS_SET_COOKIE, JsonKind::String);
-        }
-        for (i, m) in e.websocket_messages.iter().enumerate() {
-            if m.kind.as_str() != "receive" {
-                continue;
-            }
-            let data = m.data.as_str();
-            let loc = format!("ws:{i}");
-            let t = data.trim_start();
-            if t.starts_with('{') || t.starts_with('[') {
-                let _ = json::walk(data, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
-                    if let Leaf::Str(s) | Leaf::Num(s) = l {
-                        sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS, l.kind());
-                    }
-                });
-            } else {
-                sc.offer(&loc, data, CLASS_WS, JsonKind::String);
+    let outs: Vec<RangeOut> = if threads <= 1 {
+        vec![scan_range(&shared, 0..f.kept.len(), &mut idx.facts)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = idx
+                .facts
+                .chunks_mut(per)
+                .enumerate()
+                .map(|(i, chunk)| {
+                    let range = i * per..(i * per + chunk.len());
+                    let shared = &shared;
+                    scope.spawn(move || scan_range(shared, range, chunk))
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        })
+    };
+    for out in outs {
+        for (slot, hit) in idx.hits.iter_mut().zip(out.hits) {
+            if slot.is_none() {
+                *slot = hit;
             }
         }
-        let text = match e.response_text(cfg.max_body_bytes) {
-            Ok(t) => t,
-            Err(issue) => {
-                facts.has_response_body = issue != BodyIssue::Missing;
-                match issue {
-                    BodyIssue::Missing => {}
-                    BodyIssue::Binary => facts.notes.push("binary response body: not indexed".into()),
-                    BodyIssue::TooLarge(n) => facts.notes.push(format!(
-                        "response body of {n} bytes is over the {}-byte limit: not indexed",
-                        cfg.max_body_bytes
-                    )),
-                }
-                facts.signature = format!("{}|{}", e.status() / 100, facts.response_mime);
-                continue;
-            }
-        };
-        facts.has_response_body = true;
-        let mime = facts.response_mime.clone();
-        let trimmed = text.trim_start();
-        let looks_json = trimmed.starts_with('{') || trimmed.starts_with('[');
-        let is_html = is_html_mime(&mime) || (!looks_json && trimmed.starts_with('<'));
-        if kept.kind == EntryKind::Document || is_html || is_data_mime(&mime) {
-            for m in marker_ac.find_iter(text.as_bytes()) {
-                markers.insert(MarkerHit {
-                    kind: lists
-                        .markers
-                        .iter()
-                        .find(|r| r.place == MarkerWhere::Body && r.pattern == body_markers[m.pattern().as_usize()])
-                        .map(|r| r.kind)
-                        .unwrap_or(MarkerKind::Captcha),
-                    entry: kept.entry,
-                    place: "response body".into(),
-                    pattern: body_markers[m.pattern().as_usize()].to_string(),
-                });
-            }
+        for (k, v) in out.set_cookies {
+            idx.set_cookies.entry(k).or_insert(v);
         }
-        let mut schema = None;
-        if (mime.contains("json") || looks_json) && !is_html {
-            match json::walk(&text, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
-                if let Leaf::Str(s) | Leaf::Num(s) = l {
-                    sc.offer_json(p, s, l.kind());
-                }
-            }) {
-                Ok((s, notes)) => {
-                    if notes.too_deep {
-                        facts.notes.push(format!(
-                            "response body nested deeper than {} levels: deeper values skipped",
-                            cfg.max_json_depth
-                        ));
-                    }
-                    if notes.too_many {
-                        facts.notes.push(format!(
-                            "response body has more than {} values: the rest skipped",
-                            cfg.max_values_per_body
-                        ));
-                    }
-                    schema = Some(s);
-                }
-                Err(err) => {
-                    facts.notes.push(format!("response body is not valid JSON ({err}): searched as text"));
-                    sc.offer("body", &text, CLASS_BODY, JsonKind::String);
-                }
-            }
-        } else if is_html {
-            html::scan(&text, cfg.min_value_len, &mut |v| match v {
-                HtmlValue::Input { name, value } => {
-                    sc.offer(&format!("html:input:{name}"), &value, CLASS_INPUT, JsonKind::String)
-                }
-                HtmlValue::Meta { name, content } => {
-                    sc.offer(&format!("html:meta:{name}"), &content, CLASS_META, JsonKind::String)
-                }
-                HtmlValue::ScriptLiteral(s, a, b) => sc.offer_script(&s, &text, a, b),
-                HtmlValue::ScriptJson(j) => {
-                    let _ = json::walk(j, cfg.max_json_depth, cfg.max_values_per_body, &mut |_, l| {
-                        if let Leaf::Str(s) | Leaf::Num(s) = l {
-                            sc.offer("html:script", s, CLASS_SCRIPT, l.kind());
-                        }
-                    });
-                }
-            });
-        } else {
-            sc.offer("body", &text, CLASS_BODY, JsonKind::String);
-        }
-        facts.signature = format!(
-            "{}|{}|{}",
-            e.status() / 100,
-            mime,
-            schema.as_ref().map(|s| s.signature()).unwrap_or_default()
-        );
-        facts.response_schema = schema;
+        markers.extend(out.markers);
     }
 
-    // 3. Page sources (dropped scripts): only to classify unresolved values as constants.
-    if let Some(ac) = &ac {
-        for &i in &f.page_sources {
-            let e = &entries[i];
-            let Ok(text) = e.response_text(cfg.max_body_bytes) else {
-                continue;
-            };
-            let rank = f.rank[i];
-            for m in ac.find_overlapping_iter(text.as_bytes()) {
-                let pid = m.pattern().as_usize();
-                if idx.page_hits[pid].is_some_and(|(r, _)| r <= rank) {
-                    continue;
-                }
-                if util::bounded(&text, m.start(), m.end()) {
-                    idx.page_hits[pid] = Some((rank, i));
-                }
-            }
-        }
-    }
     idx.markers = markers.into_iter().collect();
     Ok(idx)
 }
 
+struct Shared<'s, 'h> {
+    entries: &'s [Entry<'h>],
+    f: &'s Filtered,
+    ac: Option<&'s AhoCorasick>,
+    map: &'s HashMap<Box<str>, u32, FxBuild>,
+    cfg: &'s AnalysisConfig,
+    cookie_pairs: &'s HashSet<(String, String)>,
+    marker_ac: &'s AhoCorasick,
+    body_markers: &'s [&'static str],
+    npatterns: usize,
+}
+
+#[derive(Default)]
+struct RangeOut {
+    hits: Vec<Option<Hit>>,
+    set_cookies: HashMap<(String, String), (usize, usize)>,
+    markers: BTreeSet<MarkerHit>,
+}
+
+/// Scans the responses of the kept entries in `range` (time order).
+fn scan_range(sh: &Shared<'_, '_>, range: std::ops::Range<usize>, facts_chunk: &mut [Facts]) -> RangeOut {
+    let (entries, f, cfg, lists) = (sh.entries, sh.f, sh.cfg, &*LISTS);
+    let (cookie_pairs, marker_ac, body_markers) = (sh.cookie_pairs, sh.marker_ac, sh.body_markers);
+    let mut out = RangeOut {
+        hits: vec![None; sh.npatterns],
+        ..RangeOut::default()
+    };
+    let mut sc = Scanner {
+        ac: sh.ac,
+        map: sh.map,
+        hits: &mut out.hits,
+        cfg,
+        rank: 0,
+        entry: 0,
+    };
+    for k in range.clone() {
+        let kept = &f.kept[k];
+    let e = &entries[kept.entry];
+    sc.rank = f.rank[kept.entry];
+    sc.entry = kept.entry;
+    let facts = &mut facts_chunk[k - range.start];
+    facts.response_mime = e
+        .response_mime()
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let Some(resp) = &e.response else { continue };
+    for h in &resp.headers {
+        let name = h.name.as_str().to_ascii_lowercase();
+        if name.starts_with(':') || lists.boring_response_headers.contains(name.as_str()) {
+            continue;
+        }
+        sc.offer(&format!("header:{name}"), h.value.as_str(), CLASS_HEADER, JsonKind::String);
+    }
+    for (name, value) in response_cookies(e) {
+        if cookie_pairs.contains(&(name.clone(), value.clone())) {
+            out.set_cookies
+                .entry((name.clone(), value.clone()))
+                .or_insert((sc.rank, sc.entry));
+        }
+        sc.offer(&format!("set-cookie:{name}"), &value, CLASS_SET_COOKIE, JsonKind::String);
+    }
+    for (i, m) in e.websocket_messages.iter().enumerate() {
+        if m.kind.as_str() != "receive" {
+            continue;
+        }
+        let data = m.data.as_str();
+        let loc = format!("ws:{i}");
+        let t = data.trim_start();
+        if t.starts_with('{') || t.starts_with('[') {
+            let _ = json::walk(data, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
+                if let Leaf::Str(s) | Leaf::Num(s) = l {
+                    sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS, l.kind());
+                }
+            });
+        } else {
+            sc.offer(&loc, data, CLASS_WS, JsonKind::String);
+        }
+    }
+    let text = match e.response_text(cfg.max_body_bytes) {
+        Ok(t) => t,
+        Err(issue) => {
+            facts.has_response_body = issue != BodyIssue::Missing;
+            match issue {
+                BodyIssue::Missing => {}
+                BodyIssue::Binary => facts.notes.push("binary response body: not indexed".into()),
+                BodyIssue::TooLarge(n) => facts.notes.push(format!(
+                    "response body of {n} bytes is over the {}-byte limit: not indexed",
+                    cfg.max_body_bytes
+                )),
+            }
+            facts.signature = format!("{}|{}", e.status() / 100, facts.response_mime);
+            continue;
+        }
+    };
+    facts.has_response_body = true;
+    let mime = facts.response_mime.clone();
+    let trimmed = text.trim_start();
+    let looks_json = trimmed.starts_with('{') || trimmed.starts_with('[');
+    let is_html = is_html_mime(&mime) || (!looks_json && trimmed.starts_with('<'));
+    // Captcha/challenge markers live in pages (and in error bodies of challenges), not in
+    // ordinary data responses.
+    if kept.kind == EntryKind::Document || is_html || e.status() >= 400 {
+        for m in marker_ac.find_iter(text.as_bytes()) {
+            out.markers.insert(MarkerHit {
+                kind: lists
+                    .markers
+                    .iter()
+                    .find(|r| r.place == MarkerWhere::Body && r.pattern == body_markers[m.pattern().as_usize()])
+                    .map(|r| r.kind)
+                    .unwrap_or(MarkerKind::Captcha),
+                entry: kept.entry,
+                place: "response body".into(),
+                pattern: body_markers[m.pattern().as_usize()].to_string(),
+            });
+        }
+    }
+    let mut schema = None;
+    if (mime.contains("json") || looks_json) && !is_html {
+        match json::walk(&text, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
+            if let Leaf::Str(s) | Leaf::Num(s) = l {
+                sc.offer_json(p, s, l.kind());
+            }
+        }) {
+            Ok((s, notes)) => {
+                if notes.too_deep {
+                    facts.notes.push(format!(
+                        "response body nested deeper than {} levels: deeper values skipped",
+                        cfg.max_json_depth
+                    ));
+                }
+                if notes.too_many {
+                    facts.notes.push(format!(
+                        "response body has more than {} values: the rest skipped",
+                        cfg.max_values_per_body
+                    ));
+                }
+                schema = Some(s);
+            }
+            Err(err) => {
+                facts.notes.push(format!("response body is not valid JSON ({err}): searched as text"));
+                sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+            }
+        }
+    } else if is_html {
+        html::scan(&text, cfg.min_value_len, &mut |v| match v {
+            HtmlValue::Input { name, value } => {
+                sc.offer(&format!("html:input:{name}"), &value, CLASS_INPUT, JsonKind::String)
+            }
+            HtmlValue::Meta { name, content } => {
+                sc.offer(&format!("html:meta:{name}"), &content, CLASS_META, JsonKind::String)
+            }
+            HtmlValue::ScriptLiteral(s, a, b) => sc.offer_script(&s, &text, a, b),
+            HtmlValue::ScriptJson(j) => {
+                let _ = json::walk(j, cfg.max_json_depth, cfg.max_values_per_body, &mut |_, l| {
+                    if let Leaf::Str(s) | Leaf::Num(s) = l {
+                        sc.offer("html:script", s, CLASS_SCRIPT, l.kind());
+                    }
+                });
+            }
+        });
+    } else {
+        sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+    }
+    facts.signature = format!(
+        "{}|{}|{}",
+        e.status() / 100,
+        mime,
+        schema.as_ref().map(|s| s.signature()).unwrap_or_default()
+    );
+    facts.response_schema = schema;
+    }
+    drop(sc);
+    out
+}
+
 struct Scanner<'s> {
     ac: Option<&'s AhoCorasick>,
-    map: &'s HashMap<Box<str>, u32>,
+    map: &'s HashMap<Box<str>, u32, FxBuild>,
     hits: &'s mut Vec<Option<Hit>>,
     cfg: &'s AnalysisConfig,
     rank: usize,
@@ -786,22 +845,27 @@ impl Scanner<'_> {
             return;
         }
         let needs_context = class == CLASS_SCRIPT || class == CLASS_BODY;
-        if value.len() <= self.cfg.min_contained_len || self.ac.is_none() {
-            if let Some(&pid) = self.map.get(value) {
-                self.record(pid as usize, true, class, kind, value, 0, value.len(), needs_context, exact_ctx, loc);
-            }
+        // Equal to a request value: one hash lookup.
+        if let Some(&pid) = self.map.get(value) {
+            self.record(pid as usize, true, class, kind, value, 0, value.len(), needs_context, exact_ctx, loc);
+        }
+        let Some(ac) = self.ac else { return };
+        if value.len() <= self.cfg.min_contained_len {
             return;
         }
-        let ac = self.ac.expect("checked");
-        for m in ac.find_overlapping_iter(value.as_bytes()) {
-            let pid = m.pattern().as_usize();
-            let exact = m.start() == 0 && m.end() == value.len();
-            if !exact
-                && (m.end() - m.start() < self.cfg.min_contained_len || !util::bounded(value, m.start(), m.end()))
-            {
-                continue;
+        // Containing a request value: the automaton runs over the runs of the value that
+        // could hold a token (no whitespace, quotes, brackets or separators), so prose and
+        // markup cost a byte scan, not an automaton walk.
+        let min = self.cfg.min_contained_len;
+        for (start, end) in token_runs(value, min) {
+            for m in ac.find_overlapping_iter(&value.as_bytes()[start..end]) {
+                let (s, e) = (start + m.start(), start + m.end());
+                if (s == 0 && e == value.len()) || e - s < min || !util::bounded(value, s, e) {
+                    continue;
+                }
+                let pid = m.pattern().as_usize();
+                self.record(pid, false, class, kind, value, s, e, true, exact_ctx, loc);
             }
-            self.record(pid, exact, class, kind, value, m.start(), m.end(), needs_context || !exact, exact_ctx, loc);
         }
     }
 
@@ -848,6 +912,73 @@ impl Scanner<'_> {
         });
     }
 }
+
+/// Byte ranges of `s` between separators (whitespace, quotes, brackets, `,`, `;`, `<`, `>`)
+/// that are at least `min` bytes long: where a token can be.
+pub fn token_runs(s: &str, min: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+    let b = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            while i < b.len() && is_separator(b[i]) {
+                i += 1;
+            }
+            let start = i;
+            while i < b.len() && !is_separator(b[i]) {
+                i += 1;
+            }
+            if i - start >= min {
+                return Some((start, i));
+            }
+        }
+        None
+    })
+}
+
+const SEPARATORS: [bool; 256] = {
+    let mut t = [false; 256];
+    let seps = b" \t\n\r\"'`<>()[]{},;";
+    let mut i = 0;
+    while i < seps.len() {
+        t[seps[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
+
+#[inline]
+fn is_separator(c: u8) -> bool {
+    SEPARATORS[c as usize]
+}
+
+/// FxHash (as in rustc): fast, deterministic hashing for the pattern table.
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+            self.0 = (self.0.rotate_left(5) ^ w).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ b as u64).wrapping_mul(K);
+        }
+    }
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.write(&[i]);
+    }
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
 fn marker_field(name: &str, location: &str, entry: usize, place: Place, out: &mut BTreeSet<MarkerHit>) {
     if matches!(place, Place::Path(_) | Place::Body | Place::Cookie) {

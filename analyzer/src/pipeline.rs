@@ -69,7 +69,7 @@ pub fn graph(
     cfg: &AnalysisConfig,
 ) -> Result<Built, AnalyzeError> {
     let inventory = endpoints::build(h, f, idx, cfg);
-    let g = graph::build(f, idx, &inventory, &input.user_inputs, input.task, cfg);
+    let g = graph::build(h, f, idx, &inventory, &input.user_inputs, input.task, cfg);
     let target = target::pick(h, f, &inventory, idx, input.target, input.task)?;
     let (chain, longest) = match &target {
         Some(t) => {
@@ -557,10 +557,11 @@ pub fn score(
             warnings.push(format!("entry {}: {n}", f.kept[k].entry));
         }
     }
+    // Redirect hops share their request id; other repeats are worth a note.
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for e in entries.iter() {
         if let Some(id) = &e.request_id {
-            if !id.as_str().is_empty() {
+            if !id.as_str().is_empty() && !(300..400).contains(&e.status()) {
                 *ids.entry(id.as_str()).or_default() += 1;
             }
         }

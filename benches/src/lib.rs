@@ -1,1 +1,3 @@
 //! Helpers shared by the benches.
+
+pub mod synthetic;
