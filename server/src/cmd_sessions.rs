@@ -94,6 +94,19 @@ pub enum SessionsCommand {
 }
 
 pub fn run(store: &Store, cmd: SessionsCommand) -> Result<()> {
+    match run_inner(store, cmd) {
+        // `spool sessions export ID | head` closes the pipe early: not an error.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn run_inner(store: &Store, cmd: SessionsCommand) -> Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cmd {
@@ -245,7 +258,7 @@ pub fn run(store: &Store, cmd: SessionsCommand) -> Result<()> {
 }
 
 /// A full UUID, or a prefix that matches exactly one stored session.
-fn resolve_id(store: &Store, text: &str) -> Result<Uuid> {
+pub fn resolve_id(store: &Store, text: &str) -> Result<Uuid> {
     let text = text.trim();
     if let Ok(id) = Uuid::parse_str(text) {
         return Ok(id);
@@ -254,7 +267,9 @@ fn resolve_id(store: &Store, text: &str) -> Result<Uuid> {
     if prefix.len() < 4 || !prefix.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         bail!(StoreError::InvalidParams {
             field: "sessionId".into(),
-            rule: format!("must be a session UUID or a prefix of at least 4 hex digits, got {text:?}"),
+            rule: format!(
+                "must be a session UUID or a prefix of at least 4 hex digits, got {text:?}"
+            ),
         });
     }
     let mut found = Vec::new();
@@ -323,7 +338,8 @@ fn print_details(out: &mut impl Write, m: &SessionMetadata) -> Result<()> {
     row(
         out,
         "ended",
-        m.end_time.map_or_else(|| "-".to_string(), |t| t.to_string()),
+        m.end_time
+            .map_or_else(|| "-".to_string(), |t| t.to_string()),
     )?;
     row(out, "duration", human_duration(m.duration))?;
     row(out, "capture level", m.capture_level.to_string())?;
@@ -337,7 +353,11 @@ fn print_details(out: &mut impl Write, m: &SessionMetadata) -> Result<()> {
         "browser",
         format!(
             "{} ({}x{})",
-            if b.product.is_empty() { "-" } else { &b.product },
+            if b.product.is_empty() {
+                "-"
+            } else {
+                &b.product
+            },
             b.viewport.width,
             b.viewport.height
         ),
@@ -379,7 +399,11 @@ fn human_duration(secs: f64) -> String {
     } else if secs < 3600.0 {
         format!("{}m{:02}s", (secs / 60.0) as u64, secs as u64 % 60)
     } else {
-        format!("{}h{:02}m", (secs / 3600.0) as u64, (secs as u64 % 3600) / 60)
+        format!(
+            "{}h{:02}m",
+            (secs / 3600.0) as u64,
+            (secs as u64 % 3600) / 60
+        )
     }
 }
 
