@@ -64,14 +64,85 @@ impl Rng {
 }
 
 const WORDS: &[&str] = &[
-    "shop", "cart", "order", "item", "price", "user", "account", "login", "search", "filter",
-    "blue", "red", "green", "small", "large", "cotton", "leather", "shoe", "shirt", "jacket",
-    "delivery", "return", "review", "rating", "stock", "warehouse", "discount", "coupon",
-    "payment", "card", "address", "city", "street", "country", "phone", "email", "name",
-    "product", "brand", "category", "sale", "new", "popular", "best", "free", "shipping",
-    "week", "day", "month", "year", "today", "open", "close", "size", "color", "weight",
-    "the", "a", "of", "and", "to", "in", "for", "with", "on", "by", "from", "your", "our",
-    "more", "less", "view", "details", "add", "remove", "update", "save", "cancel", "next",
+    "shop",
+    "cart",
+    "order",
+    "item",
+    "price",
+    "user",
+    "account",
+    "login",
+    "search",
+    "filter",
+    "blue",
+    "red",
+    "green",
+    "small",
+    "large",
+    "cotton",
+    "leather",
+    "shoe",
+    "shirt",
+    "jacket",
+    "delivery",
+    "return",
+    "review",
+    "rating",
+    "stock",
+    "warehouse",
+    "discount",
+    "coupon",
+    "payment",
+    "card",
+    "address",
+    "city",
+    "street",
+    "country",
+    "phone",
+    "email",
+    "name",
+    "product",
+    "brand",
+    "category",
+    "sale",
+    "new",
+    "popular",
+    "best",
+    "free",
+    "shipping",
+    "week",
+    "day",
+    "month",
+    "year",
+    "today",
+    "open",
+    "close",
+    "size",
+    "color",
+    "weight",
+    "the",
+    "a",
+    "of",
+    "and",
+    "to",
+    "in",
+    "for",
+    "with",
+    "on",
+    "by",
+    "from",
+    "your",
+    "our",
+    "more",
+    "less",
+    "view",
+    "details",
+    "add",
+    "remove",
+    "update",
+    "save",
+    "cancel",
+    "next",
 ];
 
 fn req_headers(rng: &mut Rng, host: &str) -> Vec<Header> {
@@ -82,15 +153,30 @@ fn req_headers(rng: &mut Rng, host: &str) -> Vec<Header> {
         Header::new("accept", "application/json, text/plain, */*"),
         Header::new("accept-encoding", "gzip, deflate, br, zstd"),
         Header::new("accept-language", "en-US,en;q=0.9"),
-        Header::new("cookie", format!("sid={}; _ga=GA1.1.{}.{}; cart={}", rng.hex(32), rng.below(1 << 30), rng.below(1 << 30), rng.hex(16))),
+        Header::new(
+            "cookie",
+            format!(
+                "sid={}; _ga=GA1.1.{}.{}; cart={}",
+                rng.hex(32),
+                rng.below(1 << 30),
+                rng.below(1 << 30),
+                rng.hex(16)
+            ),
+        ),
         Header::new("referer", format!("https://{host}/")),
-        Header::new("sec-ch-ua", "\"Chromium\";v=\"124\", \"Not-A.Brand\";v=\"99\""),
+        Header::new(
+            "sec-ch-ua",
+            "\"Chromium\";v=\"124\", \"Not-A.Brand\";v=\"99\"",
+        ),
         Header::new("sec-ch-ua-mobile", "?0"),
         Header::new("sec-ch-ua-platform", "\"Linux\""),
         Header::new("sec-fetch-dest", "empty"),
         Header::new("sec-fetch-mode", "cors"),
         Header::new("sec-fetch-site", "same-origin"),
-        Header::new("user-agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36"),
+        Header::new(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+        ),
     ]
 }
 
@@ -98,11 +184,21 @@ fn resp_headers(rng: &mut Rng, mime: &str, len: usize) -> Vec<Header> {
     vec![
         Header::new("content-type", mime),
         Header::new("content-length", len.to_string()),
-        Header::new("date", format!("Tue, 14 May 2024 09:{:02}:{:02} GMT", rng.below(60), rng.below(60))),
+        Header::new(
+            "date",
+            format!(
+                "Tue, 14 May 2024 09:{:02}:{:02} GMT",
+                rng.below(60),
+                rng.below(60)
+            ),
+        ),
         Header::new("etag", format!("W/\"{}\"", rng.hex(24))),
         Header::new("cache-control", "private, max-age=0, must-revalidate"),
         Header::new("server", "nginx/1.25.3"),
-        Header::new("strict-transport-security", "max-age=63072000; includeSubDomains; preload"),
+        Header::new(
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains; preload",
+        ),
         Header::new("x-request-id", rng.hex(32)),
         Header::new("x-content-type-options", "nosniff"),
         Header::new("vary", "Accept-Encoding, Origin"),
@@ -131,7 +227,9 @@ fn body_json(rng: &mut Rng, page: usize) -> String {
 }
 
 fn body_html(rng: &mut Rng) -> String {
-    let mut s = String::from("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header class=\"site-header\"><nav><a href=\"/\">Home</a><a href=\"/cart\">Cart</a><a href=\"/account\">Account</a></nav></header><main><ul class=\"product-grid\">");
+    let mut s = String::from(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Shop</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><header class=\"site-header\"><nav><a href=\"/\">Home</a><a href=\"/cart\">Cart</a><a href=\"/account\">Account</a></nav></header><main><ul class=\"product-grid\">",
+    );
     for _ in 0..60 {
         s.push_str(&format!("<li class=\"product-card\" data-id=\"{}\"><a href=\"/p/{}\"><img src=\"https://cdn.shop.test/img/{}.webp\" alt=\"{}\" loading=\"lazy\"><h3>{}</h3><span class=\"price\">{}.{:02} €</span></a></li>", rng.hex(12), rng.hex(12), rng.hex(20), rng.words(3), rng.words(4), rng.below(500), rng.below(100)));
     }
@@ -140,7 +238,9 @@ fn body_html(rng: &mut Rng) -> String {
 }
 
 fn body_js(rng: &mut Rng, n: usize) -> String {
-    let mut s = String::from("\"use strict\";(self.webpackChunkshop=self.webpackChunkshop||[]).push([[179],{");
+    let mut s = String::from(
+        "\"use strict\";(self.webpackChunkshop=self.webpackChunkshop||[]).push([[179],{",
+    );
     for i in 0..n {
         let f = format!("_{}", rng.hex(4));
         s.push_str(&format!(
@@ -178,23 +278,57 @@ fn synth_har(target: usize, seed: u64) -> Har {
     let mut i = 0;
     while size < target {
         let kind = rng.below(20);
-        let host = if kind < 10 { "api.shop.test" } else { "shop.test" };
+        let host = if kind < 10 {
+            "api.shop.test"
+        } else {
+            "shop.test"
+        };
         let (url, mime, text, encoding) = match kind {
-            0..=9 => (format!("https://{host}/v1/items?page={i}&sort=price"), "application/json", body_json(&mut rng, i), None),
-            10 => (format!("https://{host}/c/{}", rng.word()), "text/html; charset=utf-8", body_html(&mut rng), None),
-            11 | 12 => (format!("https://{host}/static/chunk-{}.js", rng.hex(8)), "application/javascript", body_js(&mut rng, 150), None),
-            13 => (format!("https://{host}/static/{}.css", rng.hex(8)), "text/css", body_css(&mut rng, 200), None),
+            0..=9 => (
+                format!("https://{host}/v1/items?page={i}&sort=price"),
+                "application/json",
+                body_json(&mut rng, i),
+                None,
+            ),
+            10 => (
+                format!("https://{host}/c/{}", rng.word()),
+                "text/html; charset=utf-8",
+                body_html(&mut rng),
+                None,
+            ),
+            11 | 12 => (
+                format!("https://{host}/static/chunk-{}.js", rng.hex(8)),
+                "application/javascript",
+                body_js(&mut rng, 150),
+                None,
+            ),
+            13 => (
+                format!("https://{host}/static/{}.css", rng.hex(8)),
+                "text/css",
+                body_css(&mut rng, 200),
+                None,
+            ),
             _ => {
                 use base64::Engine as _;
                 let n = 2_000 + rng.below(14_000);
                 let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
-                (format!("https://cdn.shop.test/img/{}.webp", rng.hex(20)), "image/webp", base64::engine::general_purpose::STANDARD.encode(bytes), Some("base64".to_string()))
+                (
+                    format!("https://cdn.shop.test/img/{}.webp", rng.hex(20)),
+                    "image/webp",
+                    base64::engine::general_purpose::STANDARD.encode(bytes),
+                    Some("base64".to_string()),
+                )
             }
         };
         let len = text.len();
         let mut e = Entry {
             pageref: Some("page_1".into()),
-            started_date_time: format!("2024-05-14T09:{:02}:{:02}.{:03}Z", 21 + i / 6000, (i / 100) % 60, i % 1000),
+            started_date_time: format!(
+                "2024-05-14T09:{:02}:{:02}.{:03}Z",
+                21 + i / 6000,
+                (i / 100) % 60,
+                i % 1000
+            ),
             time: rng.below(300) as f64 + 0.5,
             request: har::Request {
                 method: "GET".into(),
@@ -224,7 +358,10 @@ fn synth_har(target: usize, seed: u64) -> Har {
             connection: Some(format!("{}", 100 + rng.below(10))),
             ..Default::default()
         };
-        e.custom.insert("_resourceType".into(), json!(if kind < 10 { "fetch" } else { "other" }));
+        e.custom.insert(
+            "_resourceType".into(),
+            json!(if kind < 10 { "fetch" } else { "other" }),
+        );
         e.custom.insert("_priority".into(), json!("High"));
         e.custom.insert("_transferSize".into(), json!(len / 3));
         e.timings.wait = rng.below(200) as f64;
@@ -249,17 +386,29 @@ fn new_session(task: &str) -> NewSession {
 fn ratio_report() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    println!("\n== store: compression (raw = compact JSON of the streams; file = the HAR file as given)");
-    println!("{:<48} {:>10} {:>10} {:>10} {:>8} {:>8}", "HAR", "file B", "raw B", "stored B", "raw/st", "file/st");
+    println!(
+        "\n== store: compression (raw = compact JSON of the streams; file = the HAR file as given)"
+    );
+    println!(
+        "{:<48} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "HAR", "file B", "raw B", "stored B", "raw/st", "file/st"
+    );
     let mut tot = (0u64, 0u64, 0u64);
     for p in fixture_hars() {
         let bytes = std::fs::read(&p).unwrap();
         let id = store.import_har(&bytes, None).unwrap();
         let m = store.metadata(id).unwrap();
-        let name = p.strip_prefix(workspace_root()).unwrap().display().to_string();
+        let name = p
+            .strip_prefix(workspace_root())
+            .unwrap()
+            .display()
+            .to_string();
         println!(
             "{:<48} {:>10} {:>10} {:>10} {:>8.1} {:>8.1}",
-            name, bytes.len(), m.raw_bytes, m.stored_bytes,
+            name,
+            bytes.len(),
+            m.raw_bytes,
+            m.stored_bytes,
             m.raw_bytes as f64 / m.stored_bytes as f64,
             bytes.len() as f64 / m.stored_bytes as f64
         );
@@ -269,7 +418,12 @@ fn ratio_report() {
     }
     println!(
         "{:<48} {:>10} {:>10} {:>10} {:>8.1} {:>8.1}",
-        "all fixture HARs", tot.0, tot.1, tot.2, tot.1 as f64 / tot.2 as f64, tot.0 as f64 / tot.2 as f64
+        "all fixture HARs",
+        tot.0,
+        tot.1,
+        tot.2,
+        tot.1 as f64 / tot.2 as f64,
+        tot.0 as f64 / tot.2 as f64
     );
     let big = synth_har(10 << 20, 7);
     let bytes = serde_json::to_vec_pretty(&big).unwrap();
@@ -277,19 +431,30 @@ fn ratio_report() {
     let m = store.metadata(id).unwrap();
     println!(
         "{:<48} {:>10} {:>10} {:>10} {:>8.1} {:>8.1}",
-        format!("synthetic shop capture ({} entries)", big.log.entries.len()), bytes.len(), m.raw_bytes, m.stored_bytes,
-        m.raw_bytes as f64 / m.stored_bytes as f64, bytes.len() as f64 / m.stored_bytes as f64
+        format!("synthetic shop capture ({} entries)", big.log.entries.len()),
+        bytes.len(),
+        m.raw_bytes,
+        m.stored_bytes,
+        m.raw_bytes as f64 / m.stored_bytes as f64,
+        bytes.len() as f64 / m.stored_bytes as f64
     );
     // Same capture without images (base64 of already-compressed bytes).
     let mut text_only = big.clone();
-    text_only.log.entries.retain(|e| e.response.content.encoding.is_none());
+    text_only
+        .log
+        .entries
+        .retain(|e| e.response.content.encoding.is_none());
     let bytes = serde_json::to_vec_pretty(&text_only).unwrap();
     let id = store.import_har(&bytes, None).unwrap();
     let m = store.metadata(id).unwrap();
     println!(
         "{:<48} {:>10} {:>10} {:>10} {:>8.1} {:>8.1}",
-        "  the same without images", bytes.len(), m.raw_bytes, m.stored_bytes,
-        m.raw_bytes as f64 / m.stored_bytes as f64, bytes.len() as f64 / m.stored_bytes as f64
+        "  the same without images",
+        bytes.len(),
+        m.raw_bytes,
+        m.stored_bytes,
+        m.raw_bytes as f64 / m.stored_bytes as f64,
+        bytes.len() as f64 / m.stored_bytes as f64
     );
     // Recording-shaped: the same fixture entries appended a few at a time (small chunks).
     let mut w = store.begin_session(new_session("small chunks")).unwrap();
@@ -302,7 +467,10 @@ fn ratio_report() {
     let m = w.finish(SessionEnd::completed()).unwrap();
     println!(
         "{:<48} {:>10} {:>10} {:>10} {:>8.1}",
-        "fixture entries appended 4 per chunk", "-", m.raw_bytes, m.stored_bytes,
+        "fixture entries appended 4 per chunk",
+        "-",
+        m.raw_bytes,
+        m.stored_bytes,
         m.raw_bytes as f64 / m.stored_bytes as f64
     );
 }
@@ -321,12 +489,17 @@ fn bench_append(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(avg as u64));
         let mut w = store.begin_session(new_session("append bench")).unwrap();
         let mut k = 0;
-        g.bench_with_input(BenchmarkId::new("entries_per_chunk", per_chunk), &per_chunk, |b, _| {
-            b.iter(|| {
-                w.append_entries(black_box(chunks[k % chunks.len()])).unwrap();
-                k += 1;
-            })
-        });
+        g.bench_with_input(
+            BenchmarkId::new("entries_per_chunk", per_chunk),
+            &per_chunk,
+            |b, _| {
+                b.iter(|| {
+                    w.append_entries(black_box(chunks[k % chunks.len()]))
+                        .unwrap();
+                    k += 1;
+                })
+            },
+        );
         w.finish(SessionEnd::completed()).unwrap();
     }
     g.finish();
@@ -338,10 +511,16 @@ fn bench_load(c: &mut Criterion) {
     let bytes = serde_json::to_vec(&synth_har(10 << 20, 13)).unwrap();
     let t = Instant::now();
     let id = store.import_har(&bytes, None).unwrap();
-    println!("\n== store: import of a {} byte HAR took {:?}", bytes.len(), t.elapsed());
+    println!(
+        "\n== store: import of a {} byte HAR took {:?}",
+        bytes.len(),
+        t.elapsed()
+    );
     let mut g = c.benchmark_group("store/load");
     g.sample_size(30);
-    g.bench_function("get_10MB_har_session", |b| b.iter(|| black_box(store.get(id).unwrap())));
+    g.bench_function("get_10MB_har_session", |b| {
+        b.iter(|| black_box(store.get(id).unwrap()))
+    });
     g.bench_function("export_har_10MB_redacted", |b| {
         b.iter(|| black_box(store.export_har(id, &Default::default()).unwrap()))
     });
@@ -356,7 +535,11 @@ fn bench_list(c: &mut Criterion) {
     for i in 0..10_000 {
         let task = format!("{} {} {} task {i}", rng.word(), rng.word(), rng.word());
         let w = store.begin_session(new_session(&task)).unwrap();
-        let end = if i % 10 == 0 { SessionEnd::stopped() } else { SessionEnd::completed() };
+        let end = if i % 10 == 0 {
+            SessionEnd::stopped()
+        } else {
+            SessionEnd::completed()
+        };
         w.finish(end).unwrap();
     }
     println!("\n== store: wrote 10,000 sessions in {:?}", t.elapsed());
@@ -365,15 +548,24 @@ fn bench_list(c: &mut Criterion) {
         b.iter(|| black_box(store.list(&SessionQuery::default()).unwrap()))
     });
     g.bench_function("page_of_50_offset_5000", |b| {
-        let q = SessionQuery { offset: 5000, ..Default::default() };
+        let q = SessionQuery {
+            offset: 5000,
+            ..Default::default()
+        };
         b.iter(|| black_box(store.list(&q).unwrap()))
     });
     g.bench_function("words_filter", |b| {
-        let q = SessionQuery { words: Some("shop cart".into()), ..Default::default() };
+        let q = SessionQuery {
+            words: Some("shop cart".into()),
+            ..Default::default()
+        };
         b.iter(|| black_box(store.list(&q).unwrap()))
     });
     g.bench_function("status_filter", |b| {
-        let q = SessionQuery { status: Some(SessionStatus::Stopped), ..Default::default() };
+        let q = SessionQuery {
+            status: Some(SessionStatus::Stopped),
+            ..Default::default()
+        };
         b.iter(|| black_box(store.list(&q).unwrap()))
     });
     g.finish();
