@@ -189,6 +189,8 @@ pub struct NetworkRecorder {
     hops: Vec<Hop>,
     /// Request id → index in `hops` of its current (latest) hop.
     current: HashMap<String, usize>,
+    /// Request id → indices in `hops` of all its hops, in order (redirect chains).
+    hops_by_id: HashMap<String, Vec<usize>>,
     /// Extra-info events that arrived before their hop, per request id, in order.
     early_request_extra: HashMap<String, Vec<ExtraRequest>>,
     early_response_extra: HashMap<String, Vec<ExtraResponse>>,
@@ -216,6 +218,7 @@ impl NetworkRecorder {
             config,
             hops: Vec::new(),
             current: HashMap::new(),
+            hops_by_id: HashMap::new(),
             early_request_extra: HashMap::new(),
             early_response_extra: HashMap::new(),
             request_extra_seen: HashMap::new(),
@@ -584,9 +587,12 @@ impl NetworkRecorder {
         if url.is_empty() || url == hop.url {
             return false;
         }
-        self.hops[..current]
-            .iter()
-            .any(|h| h.request_id == e.request_id && h.url == url && h.redirect_url.is_some())
+        self.hops_by_id
+            .get(e.request_id.as_ref())
+            .into_iter()
+            .flatten()
+            .filter(|&&i| i != current)
+            .any(|&i| self.hops[i].url == url && self.hops[i].redirect_url.is_some())
     }
 
     fn is_page_session(&self, session_id: Option<&str>) -> bool {
@@ -697,6 +703,7 @@ impl NetworkRecorder {
         self.hops.push(hop);
         let index = self.hops.len() - 1;
         self.current.insert(request_id.clone(), index);
+        self.hops_by_id.entry(request_id.clone()).or_default().push(index);
         // Extra infos that came first.
         if let Some(queue) = self.early_request_extra.get_mut(&request_id)
             && !queue.is_empty()
@@ -804,15 +811,7 @@ impl NetworkRecorder {
 
     /// The index of the n-th hop (0-based) of a request id.
     fn nth_hop(&self, request_id: &str, n: usize) -> Option<usize> {
-        let last = *self.current.get(request_id)?;
-        // Hops of one id are few (redirect chains); walk back from the latest.
-        let mut indices: Vec<usize> = (0..=last)
-            .rev()
-            .filter(|&i| self.hops[i].request_id == request_id)
-            .take(32)
-            .collect();
-        indices.reverse();
-        indices.get(n).copied()
+        self.hops_by_id.get(request_id)?.get(n).copied()
     }
 
     fn loading_finished(
@@ -879,8 +878,12 @@ impl NetworkRecorder {
             ..Default::default()
         };
         self.hops.push(hop);
-        self.current
-            .insert(e.request_id.to_string(), self.hops.len() - 1);
+        let index = self.hops.len() - 1;
+        self.current.insert(e.request_id.to_string(), index);
+        self.hops_by_id
+            .entry(e.request_id.to_string())
+            .or_default()
+            .push(index);
     }
 
     /// Builds the HAR entry of one hop from everything known about it.

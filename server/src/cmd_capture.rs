@@ -87,6 +87,7 @@ pub async fn run(args: CaptureArgs, data: &Path) -> anyhow::Result<()> {
     }
     print_summary(&capture, &config, args.out.as_deref());
     println!("  stored as session {} ({:?}) in {}", meta.session_id, meta.status, store.dir().display());
+    print_analysis(&capture, config.task.as_deref());
     Ok(())
 }
 
@@ -240,6 +241,39 @@ pub fn print_summary(capture: &Capture, config: &CaptureConfig, out: Option<&Pat
     }
 }
 
+/// Analyzes what was just captured and prints the report. Typed values from the action
+/// stream count as user inputs. An analysis failure is a note, not a capture failure.
+pub fn print_analysis(capture: &Capture, task: Option<&str>) {
+    let har = match serde_json::to_vec(&capture.har) {
+        Ok(h) => h,
+        Err(e) => return eprintln!("analysis skipped: {e}"),
+    };
+    let user_inputs = capture
+        .actions
+        .iter()
+        .filter(|a| a.kind == "type")
+        .filter_map(|a| {
+            Some(spool_analyzer::UserInput {
+                name: a.target.clone().unwrap_or_else(|| "typed".into()),
+                value: a.value.clone()?,
+            })
+        })
+        .collect();
+    let input = spool_analyzer::AnalyzeInput {
+        har_json: &har,
+        task,
+        target: None,
+        user_inputs,
+    };
+    match spool_analyzer::analyze(&input, &spool_analyzer::AnalysisConfig::default()) {
+        Ok(analysis) => {
+            println!();
+            print!("{}", crate::cmd_analyze::report(&analysis));
+        }
+        Err(e) => eprintln!("analysis failed: error[{}]: {e}", e.code()),
+    }
+}
+
 pub fn har_from_events(log: &Path) -> anyhow::Result<()> {
     let bytes = std::fs::read(log)
         .map_err(|e| CodedError::invalid(format!("cannot read {}: {e}", log.display())))?;
@@ -280,6 +314,7 @@ pub async fn demo(args: DemoArgs, data: &Path) -> anyhow::Result<()> {
     }
     print_summary(&capture, &config, args.out.as_deref());
     println!("orders placed on the fixture app: {}", server.orders().len());
+    print_analysis(&capture, config.task.as_deref());
     println!(
         "stored as session {} in {} (try: spool sessions show {})",
         meta.session_id,

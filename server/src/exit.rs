@@ -18,6 +18,9 @@ pub fn code_of(err: &anyhow::Error) -> i32 {
     if let Some(e) = err.downcast_ref::<spool_store::StoreError>() {
         return e.code();
     }
+    if let Some(e) = err.downcast_ref::<spool_analyzer::AnalyzeError>() {
+        return e.code();
+    }
     -32603
 }
 

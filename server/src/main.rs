@@ -3,6 +3,7 @@
 //! This file only parses arguments, dispatches to a command module and maps errors to exit
 //! codes; the work lives in the library crates.
 
+mod cmd_analyze;
 mod cmd_capture;
 mod cmd_sessions;
 mod exit;
@@ -41,6 +42,9 @@ enum Command {
     },
     /// Start the fixture app, capture its shop flow at level 3 and print the summary.
     Demo(cmd_capture::DemoArgs),
+    /// Analyze a stored session or a HAR file: endpoints, the API chain, the recommended
+    /// modality with reasons, generated code.
+    Analyze(cmd_analyze::AnalyzeArgs),
     /// List, show, delete, export, import stored sessions, and show store totals.
     Sessions {
         #[command(subcommand)]
@@ -65,6 +69,7 @@ fn main() -> ExitCode {
             Command::HarFromEvents { log } => cmd_capture::har_from_events(&log),
             Command::FixtureSite { port } => cmd_capture::fixture_site(port).await,
             Command::Demo(args) => cmd_capture::demo(args, &data).await,
+            Command::Analyze(args) => analyze(&args, &data),
             Command::Sessions { command } => open_store(&data)
                 .and_then(|store| cmd_sessions::run(&store, command)),
         }
@@ -73,6 +78,24 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&e),
     }
+}
+
+/// `spool analyze`: a HAR file as it is, or a stored session with its secrets (analysis needs
+/// the real values to trace them; generated code turns them into inputs).
+fn analyze(args: &cmd_analyze::AnalyzeArgs, data: &std::path::Path) -> anyhow::Result<()> {
+    let har = match cmd_analyze::read_har_file(&args.source) {
+        Some(bytes) => bytes?,
+        None => {
+            let store = open_store(data)?;
+            let id = cmd_sessions::resolve_id(&store, &args.source)?;
+            let options = spool_store::ExportOptions {
+                include_secrets: true,
+                ..Default::default()
+            };
+            serde_json::to_vec(&store.export_har(id, &options)?)?
+        }
+    };
+    cmd_analyze::run_on_har(&har, args)
 }
 
 /// Opens the session store, saying where it is when that fails.
