@@ -4,7 +4,9 @@
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let path = args.next().expect("usage: analyze_har FILE.har [json|python|curl|plan|openapi] [TASK]");
+    let path = args
+        .next()
+        .expect("usage: analyze_har FILE.har [json|python|curl|plan|openapi] [TASK]");
     let what = args.next().unwrap_or_else(|| "json".into());
     let task = args.next();
     let bytes = std::fs::read(&path).expect("readable HAR");
@@ -12,15 +14,29 @@ fn main() {
         .unwrap_or_default()
         .split(',')
         .filter_map(|kv| kv.split_once('='))
-        .map(|(k, v)| spool_analyzer::UserInput { name: k.into(), value: v.into() })
+        .map(|(k, v)| spool_analyzer::UserInput {
+            name: k.into(),
+            value: v.into(),
+        })
         .collect();
-    let input = spool_analyzer::AnalyzeInput { har_json: &bytes, task: task.as_deref(), target: None, user_inputs };
+    let input = spool_analyzer::AnalyzeInput {
+        har_json: &bytes,
+        task: task.as_deref(),
+        target: None,
+        user_inputs,
+    };
     match spool_analyzer::analyze(&input, &spool_analyzer::AnalysisConfig::default()) {
         Ok(a) => match what.as_str() {
             "python" => print!("{}", spool_analyzer::generate_python(&a)),
             "curl" => print!("{}", spool_analyzer::generate_curl(&a)),
-            "plan" => println!("{}", serde_json::to_string_pretty(&spool_analyzer::plan(&a)).unwrap()),
-            "openapi" => println!("{}", serde_json::to_string_pretty(&spool_analyzer::openapi(&a)).unwrap()),
+            "plan" => println!(
+                "{}",
+                serde_json::to_string_pretty(&spool_analyzer::plan(&a)).unwrap()
+            ),
+            "openapi" => println!(
+                "{}",
+                serde_json::to_string_pretty(&spool_analyzer::openapi(&a)).unwrap()
+            ),
             _ => println!("{}", serde_json::to_string_pretty(&a).unwrap()),
         },
         Err(e) => {

@@ -130,7 +130,11 @@ pub(crate) fn python_of(plan: &ApiPlan, reasoning: &str) -> String {
     for w in &plan.warnings {
         let _ = writeln!(o, "\nWarning: {w}");
     }
-    let _ = write!(o, "\nWhy: {}\n\"\"\"\n", reasoning.replace('\\', "\\\\").replace("\"\"\"", "'''"));
+    let _ = write!(
+        o,
+        "\nWhy: {}\n\"\"\"\n",
+        reasoning.replace('\\', "\\\\").replace("\"\"\"", "'''")
+    );
     o.push_str(PY_PRELUDE);
     o.push_str("\n\ndef main():\n    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)\n");
     let _ = writeln!(
@@ -173,7 +177,12 @@ pub(crate) fn python_of(plan: &ApiPlan, reasoning: &str) -> String {
         let _ = writeln!(o, "    url = {url}");
         let _ = writeln!(o, "    headers = {{}}");
         for h in &s.headers {
-            let _ = writeln!(o, "    headers[{}] = {}", py_str(&h.name), py_value(&h.value));
+            let _ = writeln!(
+                o,
+                "    headers[{}] = {}",
+                py_str(&h.name),
+                py_value(&h.value)
+            );
         }
         if !s.cookies.is_empty() {
             let parts: Vec<String> = s
@@ -181,7 +190,11 @@ pub(crate) fn python_of(plan: &ApiPlan, reasoning: &str) -> String {
                 .iter()
                 .map(|c| format!("{} + \"=\" + {}", py_str(&c.name), py_value(&c.value)))
                 .collect();
-            let _ = writeln!(o, "    headers[\"cookie\"] = \"; \".join([{}])", parts.join(", "));
+            let _ = writeln!(
+                o,
+                "    headers[\"cookie\"] = \"; \".join([{}])",
+                parts.join(", ")
+            );
         }
         let params: Vec<String> = s
             .query
@@ -560,7 +573,11 @@ pub(crate) fn curl_of(plan: &ApiPlan) -> String {
             Some(PlanBody::Form { mime_type, fields }) => {
                 for f in fields {
                     if mime_type.contains("multipart") {
-                        args.push(format!("--form-string \"{}={}\"", sh_dq(&f.name), sh_value(&f.value)));
+                        args.push(format!(
+                            "--form-string \"{}={}\"",
+                            sh_dq(&f.name),
+                            sh_value(&f.value)
+                        ));
                     } else {
                         args.push(format!(
                             "--data-urlencode \"{}={}\"",

@@ -72,7 +72,9 @@ pub fn classify_segment(seg: &str) -> Option<&'static str> {
     } else if seg.len() >= 12 && util::is_hex(seg) && seg.bytes().any(|b| b.is_ascii_digit()) {
         Some("{hex}")
     } else if util::is_opaque_token(seg, 16, 3.0)
-        || (seg.len() >= 24 && seg.chars().all(util::is_token_char) && seg.bytes().any(|b| b.is_ascii_digit()))
+        || (seg.len() >= 24
+            && seg.chars().all(util::is_token_char)
+            && seg.bytes().any(|b| b.is_ascii_digit()))
     {
         Some("{token}")
     } else {
@@ -81,7 +83,10 @@ pub fn classify_segment(seg: &str) -> Option<&'static str> {
 }
 
 fn slug_like(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+    !s.is_empty()
+        && s.len() <= 64
+        && s.chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
 }
 
 fn kinds_map(pairs: &[(String, Kinds)], into: &mut BTreeMap<String, Kinds>) {
@@ -103,7 +108,8 @@ pub fn build(har: &Har<'_>, f: &Filtered, idx: &Index, cfg: &AnalysisConfig) -> 
     let mut segs: Vec<Vec<String>> = Vec::with_capacity(n);
     let mut ph: Vec<Vec<Option<&'static str>>> = Vec::with_capacity(n);
     for k in &f.kept {
-        let p: Vec<Option<&'static str>> = k.url.segments.iter().map(|s| classify_segment(s)).collect();
+        let p: Vec<Option<&'static str>> =
+            k.url.segments.iter().map(|s| classify_segment(s)).collect();
         segs.push(
             k.url
                 .segments
@@ -142,9 +148,15 @@ pub fn build(har: &Har<'_>, f: &Filtered, idx: &Index, cfg: &AnalysisConfig) -> 
             if distinct.len() < cfg.min_sibling_samples.max(2) {
                 continue;
             }
-            let sigs: BTreeSet<&str> = members.iter().map(|&i| idx.facts[i].signature.as_str()).collect();
+            let sigs: BTreeSet<&str> = members
+                .iter()
+                .map(|&i| idx.facts[i].signature.as_str())
+                .collect();
             let agree = sigs.len() == 1
-                && sigs.iter().next().is_some_and(|s| !s.is_empty() && !s.ends_with('|'))
+                && sigs
+                    .iter()
+                    .next()
+                    .is_some_and(|s| !s.is_empty() && !s.ends_with('|'))
                 && distinct.iter().all(|s| slug_like(s));
             if agree {
                 for &i in &members {
@@ -224,7 +236,10 @@ pub fn build(har: &Har<'_>, f: &Filtered, idx: &Index, cfg: &AnalysisConfig) -> 
             }
         }
         let status = e.status().to_string();
-        let slot = acc.resp.entry(status).or_insert_with(|| (BTreeSet::new(), None));
+        let slot = acc
+            .resp
+            .entry(status)
+            .or_insert_with(|| (BTreeSet::new(), None));
         if !facts.response_mime.is_empty() {
             slot.0.insert(facts.response_mime.clone());
         }
@@ -274,7 +289,10 @@ mod tests {
     #[test]
     fn segment_rules() {
         assert_eq!(classify_segment("40712"), Some("{id}"));
-        assert_eq!(classify_segment("9f1c2d3e-1111-4222-8333-444455556666"), Some("{uuid}"));
+        assert_eq!(
+            classify_segment("9f1c2d3e-1111-4222-8333-444455556666"),
+            Some("{uuid}")
+        );
         assert_eq!(classify_segment("2024-05-01"), Some("{date}"));
         assert_eq!(classify_segment("5f1e9c0b2a3d4e5f6a7b8c9d"), Some("{hex}"));
         assert_eq!(classify_segment("aB3xK9pQ2mZ7vL1sT8wE"), Some("{token}"));

@@ -66,7 +66,10 @@ mod tests {
             message: "missing".into(),
         };
         assert_eq!(e.code(), -32102);
-        assert_eq!(AnalyzeError::invalid_params("task", "too long").code(), -32602);
+        assert_eq!(
+            AnalyzeError::invalid_params("task", "too long").code(),
+            -32602
+        );
         let e = AnalyzeError::TooLarge {
             what: "HAR".into(),
             size: 2,

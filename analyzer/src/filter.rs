@@ -134,11 +134,17 @@ pub fn filter(har: &Har<'_>) -> Filtered {
 fn is_script(e: &Entry<'_>) -> bool {
     e.resource_type()
         .is_some_and(|t| t.eq_ignore_ascii_case("script"))
-        || e.response_mime().to_ascii_lowercase().contains("javascript")
+        || e.response_mime()
+            .to_ascii_lowercase()
+            .contains("javascript")
 }
 
 fn mime_base(m: &str) -> String {
-    m.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    m.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Whether a MIME type is data an API returns.
@@ -159,20 +165,32 @@ pub fn is_html_mime(m: &str) -> bool {
     m == "text/html" || m == "application/xhtml+xml"
 }
 
-fn classify(e: &Entry<'_>, url: Option<&UrlParts>) -> Result<(EntryKind, String), (DropCategory, String)> {
+fn classify(
+    e: &Entry<'_>,
+    url: Option<&UrlParts>,
+) -> Result<(EntryKind, String), (DropCategory, String)> {
     let lists = &*LISTS;
     let Some(url) = url else {
         let scheme = e.url().split(':').next().unwrap_or("");
-        return Err((DropCategory::NonHttp, format!("not an http(s) URL (scheme `{scheme}`)")));
+        return Err((
+            DropCategory::NonHttp,
+            format!("not an http(s) URL (scheme `{scheme}`)"),
+        ));
     };
     let scheme = url.scheme.as_str();
     if !matches!(scheme, "http" | "https" | "ws" | "wss") {
-        return Err((DropCategory::NonHttp, format!("not an http(s) URL (scheme `{scheme}`)")));
+        return Err((
+            DropCategory::NonHttp,
+            format!("not an http(s) URL (scheme `{scheme}`)"),
+        ));
     }
     if let Some(t) = lists.is_tracker_host(&url.host) {
         return Err((
             DropCategory::Analytics,
-            format!("analytics/ads/telemetry host `{}` (list entry `{t}`)", url.host),
+            format!(
+                "analytics/ads/telemetry host `{}` (list entry `{t}`)",
+                url.host
+            ),
         ));
     }
     let method = e.method().to_ascii_uppercase();
@@ -183,29 +201,39 @@ fn classify(e: &Entry<'_>, url: Option<&UrlParts>) -> Result<(EntryKind, String)
     if matches!(scheme, "ws" | "wss") || rt.as_deref() == Some("websocket") {
         return Ok((EntryKind::WebSocket, "WebSocket connection".into()));
     }
-    if let Some(rt) = rt.as_deref() {
-        if lists.static_resource_types.contains(rt) {
-            let cat = if rt == "ping" {
-                DropCategory::Analytics
-            } else {
-                DropCategory::Static
-            };
-            let what = if rt == "ping" { "beacon" } else { "static asset" };
-            return Err((cat, format!("{what} (_resourceType `{rt}`)")));
-        }
+    if let Some(rt) = rt.as_deref()
+        && lists.static_resource_types.contains(rt)
+    {
+        let cat = if rt == "ping" {
+            DropCategory::Analytics
+        } else {
+            DropCategory::Static
+        };
+        let what = if rt == "ping" {
+            "beacon"
+        } else {
+            "static asset"
+        };
+        return Err((cat, format!("{what} (_resourceType `{rt}`)")));
     }
     let mime = mime_base(e.response_mime());
     if let Some(p) = lists.static_mime.iter().find(|p| mime.starts_with(**p)) {
         let _ = p;
-        return Err((DropCategory::Static, format!("static asset (mimeType `{mime}`)")));
+        return Err((
+            DropCategory::Static,
+            format!("static asset (mimeType `{mime}`)"),
+        ));
     }
-    if let Some(last) = url.segments.last() {
-        if let Some((_, ext)) = last.rsplit_once('.') {
-            let ext = ext.to_ascii_lowercase();
-            let fetched = matches!(rt.as_deref(), Some("xhr" | "fetch"));
-            if lists.static_extensions.contains(ext.as_str()) && !fetched {
-                return Err((DropCategory::Static, format!("static asset (extension `.{ext}`)")));
-            }
+    if let Some(last) = url.segments.last()
+        && let Some((_, ext)) = last.rsplit_once('.')
+    {
+        let ext = ext.to_ascii_lowercase();
+        let fetched = matches!(rt.as_deref(), Some("xhr" | "fetch"));
+        if lists.static_extensions.contains(ext.as_str()) && !fetched {
+            return Err((
+                DropCategory::Static,
+                format!("static asset (extension `.{ext}`)"),
+            ));
         }
     }
     for seg in &url.segments {
@@ -220,7 +248,10 @@ fn classify(e: &Entry<'_>, url: Option<&UrlParts>) -> Result<(EntryKind, String)
     }
     let status = e.status();
     if e.response.is_none() || status <= 0 {
-        return Err((DropCategory::Failed, "no response (failed, blocked or canceled)".into()));
+        return Err((
+            DropCategory::Failed,
+            "no response (failed, blocked or canceled)".into(),
+        ));
     }
     let state_changing = !matches!(method.as_str(), "GET" | "HEAD");
     match rt.as_deref() {

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::UserInput;
 use crate::config::AnalysisConfig;
 use crate::endpoints::Inventory;
 use crate::filter::Filtered;
@@ -14,7 +15,6 @@ use crate::index::{self, Consumer, Form, Hit, Index, Place};
 use crate::lists::LISTS;
 use crate::model::{ComputedKind, Edge, UnresolvedKind};
 use crate::util;
-use crate::UserInput;
 
 /// One producer of (part of) a request value.
 #[derive(Debug, Clone)]
@@ -31,10 +31,15 @@ pub enum Resolution {
     /// From earlier responses (one source for whole values, several for composites).
     Produced(Vec<Source>),
     /// Typed by the person: input names and the values they stand for.
-    Input { inputs: Vec<(String, String)>, secret: bool },
+    Input {
+        inputs: Vec<(String, String)>,
+        secret: bool,
+    },
     Computed(ComputedKind),
     /// A cookie that was already in the browser.
-    BrowserState { input: String },
+    BrowserState {
+        input: String,
+    },
     Constant,
     /// A literal path segment of the endpoint's route.
     Route,
@@ -92,7 +97,13 @@ fn place_name(p: Place) -> &'static str {
 pub fn input_name(raw: &str) -> String {
     let mut s: String = raw
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     while s.contains("__") {
         s = s.replace("__", "_");
@@ -175,14 +186,17 @@ pub fn build(
                     };
                     let ei = g.edges.len();
                     g.edges.push(edge);
-                    if let (Some(&a), Some(&b)) = (g.node_of.get(&s.hit.entry), g.node_of.get(&c.entry)) {
+                    if let (Some(&a), Some(&b)) =
+                        (g.node_of.get(&s.hit.entry), g.node_of.get(&c.entry))
+                    {
                         g.graph.add_edge(a, b, ei);
                     }
                 }
                 Resolution::Produced(sources)
             }
             None => {
-                let (res, open) = classify(ci, c, idx, f, &page_hits, inputs, task_l.as_deref(), cfg);
+                let (res, open) =
+                    classify(ci, c, idx, f, &page_hits, inputs, task_l.as_deref(), cfg);
                 g.open.push(open);
                 res
             }
@@ -210,7 +224,9 @@ fn page_hits(
     let mut pids: Vec<u32> = Vec::new();
     for (ci, c) in idx.consumers.iter().enumerate() {
         // Only values the earlier classification steps (inputs, cookies, credentials) leave.
-        let typed = inputs.iter().any(|u| !u.value.is_empty() && c.raw.contains(u.value.as_str()));
+        let typed = inputs
+            .iter()
+            .any(|u| !u.value.is_empty() && c.raw.contains(u.value.as_str()));
         if found[ci].is_none()
             && !route[ci]
             && c.place != Place::Cookie
@@ -225,7 +241,9 @@ fn page_hits(
     if pids.is_empty() {
         return out;
     }
-    let Ok(ac) = aho_corasick::AhoCorasick::new(pids.iter().map(|p| idx.patterns[*p as usize].as_bytes())) else {
+    let Ok(ac) =
+        aho_corasick::AhoCorasick::new(pids.iter().map(|p| idx.patterns[*p as usize].as_bytes()))
+    else {
         return out;
     };
     for &i in &f.page_sources {
@@ -264,29 +282,30 @@ fn evidence(s: &Source) -> String {
 
 /// The earliest earlier producer(s) of a consumer, or `None`.
 fn resolve(c: &Consumer, idx: &Index) -> Option<Vec<Source>> {
-    if c.place == Place::Cookie {
-        if let Some(&(rank, entry)) = idx.set_cookies.get(&(c.name.clone(), c.raw.clone())) {
-            if rank < c.rank {
-                return Some(vec![Source {
-                    hit: Hit {
-                        rank,
-                        entry,
-                        location: format!("set-cookie:{}", c.name),
-                        exact: true,
-                        class: index::CLASS_SET_COOKIE,
-                        kind: crate::json::JsonKind::String,
-                        before: String::new(),
-                        after: String::new(),
-                    },
-                    form: Form::Plain,
-                    value: c.raw.clone(),
-                }]);
-            }
-        }
+    if c.place == Place::Cookie
+        && let Some(&(rank, entry)) = idx.set_cookies.get(&(c.name.clone(), c.raw.clone()))
+        && rank < c.rank
+    {
+        return Some(vec![Source {
+            hit: Hit {
+                rank,
+                entry,
+                location: format!("set-cookie:{}", c.name),
+                exact: true,
+                class: index::CLASS_SET_COOKIE,
+                kind: crate::json::JsonKind::String,
+                before: String::new(),
+                after: String::new(),
+            },
+            form: Form::Plain,
+            value: c.raw.clone(),
+        }]);
     }
     let mut best: Option<(&Hit, Form, u32)> = None;
     for &(form, pid) in c.forms.iter().filter(|(f, _)| f.is_whole()) {
-        let Some(h) = &idx.hits[pid as usize] else { continue };
+        let Some(h) = &idx.hits[pid as usize] else {
+            continue;
+        };
         if h.rank >= c.rank {
             continue;
         }
@@ -308,7 +327,9 @@ fn resolve(c: &Consumer, idx: &Index) -> Option<Vec<Source>> {
     let mut parts: Vec<Source> = Vec::new();
     let mut seen: BTreeSet<(usize, String)> = BTreeSet::new();
     for &(form, pid) in c.forms.iter().filter(|(f, _)| !f.is_whole()) {
-        let Some(h) = &idx.hits[pid as usize] else { continue };
+        let Some(h) = &idx.hits[pid as usize] else {
+            continue;
+        };
         if h.rank >= c.rank || !seen.insert((h.entry, h.location.clone())) {
             continue;
         }
@@ -323,7 +344,9 @@ fn resolve(c: &Consumer, idx: &Index) -> Option<Vec<Source>> {
 
 /// Every string the consumer's value was searched as (its forms).
 fn form_strings<'i>(c: &Consumer, idx: &'i Index) -> impl Iterator<Item = &'i str> {
-    c.forms.iter().map(move |(_, pid)| &*idx.patterns[*pid as usize])
+    c.forms
+        .iter()
+        .map(move |(_, pid)| &*idx.patterns[*pid as usize])
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -373,10 +396,12 @@ fn classify(
         if inp.value.chars().count() < cfg.min_value_len {
             continue;
         }
-        let inside = std::iter::once(c.raw.as_str()).chain(forms.iter().copied()).any(|s| {
-            s.match_indices(inp.value.as_str())
-                .any(|(at, m)| util::bounded(s, at, at + m.len()))
-        });
+        let inside = std::iter::once(c.raw.as_str())
+            .chain(forms.iter().copied())
+            .any(|s| {
+                s.match_indices(inp.value.as_str())
+                    .any(|(at, m)| util::bounded(s, at, at + m.len()))
+            });
         if inside && !parts.iter().any(|(n, _)| *n == input_name(&inp.name)) {
             parts.push((input_name(&inp.name), inp.value.clone()));
         }
@@ -400,35 +425,38 @@ fn classify(
         );
     }
     // 2. The task description.
-    if let Some(task) = task {
-        if matches!(c.place, Place::Query | Place::Form | Place::Json) && c.raw.chars().count() >= 3 {
-            let v = c.raw.to_lowercase();
-            if task
-                .match_indices(v.as_str())
-                .any(|(at, m)| util::bounded(task, at, at + m.len()))
-            {
-                let name = input_name(&c.name);
-                return (
-                    Resolution::Input {
-                        inputs: vec![(name.clone(), c.raw.clone())],
-                        secret: secret_name,
-                    },
-                    open(
-                        UnresolvedKind::UserInput,
-                        Some(name),
-                        None,
-                        secret_name,
-                        "appears in the task description".into(),
-                    ),
-                );
-            }
+    if let Some(task) = task
+        && matches!(c.place, Place::Query | Place::Form | Place::Json)
+        && c.raw.chars().count() >= 3
+    {
+        let v = c.raw.to_lowercase();
+        if task
+            .match_indices(v.as_str())
+            .any(|(at, m)| util::bounded(task, at, at + m.len()))
+        {
+            let name = input_name(&c.name);
+            return (
+                Resolution::Input {
+                    inputs: vec![(name.clone(), c.raw.clone())],
+                    secret: secret_name,
+                },
+                open(
+                    UnresolvedKind::UserInput,
+                    Some(name),
+                    None,
+                    secret_name,
+                    "appears in the task description".into(),
+                ),
+            );
         }
     }
     // 3. Cookies nothing set: browser state.
     if c.place == Place::Cookie {
         let name = input_name(&format!("cookie_{}", c.name));
         return (
-            Resolution::BrowserState { input: name.clone() },
+            Resolution::BrowserState {
+                input: name.clone(),
+            },
             open(
                 UnresolvedKind::BrowserState,
                 Some(name),
@@ -505,7 +533,8 @@ fn classify(
         _ => raw,
     };
     if token.len() >= cfg.min_computed_len
-        && token.chars().filter(|&ch| util::is_token_char(ch)).count() * 10 >= token.chars().count() * 9
+        && token.chars().filter(|&ch| util::is_token_char(ch)).count() * 10
+            >= token.chars().count() * 9
         && util::entropy(token) >= cfg.entropy_bits
         && token.chars().any(|ch| ch.is_ascii_digit())
     {
@@ -525,7 +554,9 @@ fn classify(
         );
     }
     // 7. Fields a person types.
-    if lists.is_user_input_name(&c.name) && matches!(c.place, Place::Query | Place::Form | Place::Json) {
+    if lists.is_user_input_name(&c.name)
+        && matches!(c.place, Place::Query | Place::Form | Place::Json)
+    {
         let name = input_name(&c.name);
         return (
             Resolution::Input {
@@ -596,10 +627,11 @@ impl DepGraph {
             let mut b = (0usize, None);
             for p in self.graph.neighbors_directed(n, Direction::Incoming) {
                 let pe = self.graph[p];
-                if let Some(&(d, _)) = best.get(&pe) {
-                    if d + 1 > b.0 || (d + 1 == b.0 && b.1.is_some_and(|x: usize| rank[pe] < rank[x])) {
-                        b = (d + 1, Some(pe));
-                    }
+                if let Some(&(d, _)) = best.get(&pe)
+                    && (d + 1 > b.0
+                        || (d + 1 == b.0 && b.1.is_some_and(|x: usize| rank[pe] < rank[x])))
+                {
+                    b = (d + 1, Some(pe));
                 }
             }
             best.insert(e, b);

@@ -10,8 +10,8 @@ use std::borrow::Cow;
 use std::fmt;
 
 use base64::Engine;
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde_json::value::RawValue;
 
 use crate::error::AnalyzeError;
@@ -205,7 +205,12 @@ pub struct Entry<'a> {
     pub resource_type: Option<Text<'a>>,
     #[serde(rename = "_initiator", borrow, default)]
     pub initiator: Option<&'a RawValue>,
-    #[serde(rename = "_webSocketMessages", borrow, default, deserialize_with = "lenient_vec")]
+    #[serde(
+        rename = "_webSocketMessages",
+        borrow,
+        default,
+        deserialize_with = "lenient_vec"
+    )]
     pub websocket_messages: Vec<WsMessage<'a>>,
     #[serde(rename = "_requestId", borrow, default)]
     pub request_id: Option<Text<'a>>,

@@ -7,9 +7,15 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq)]
 pub enum HtmlValue<'x> {
     /// `<input type="hidden" name=N value=V>`
-    Input { name: Cow<'x, str>, value: Cow<'x, str> },
+    Input {
+        name: Cow<'x, str>,
+        value: Cow<'x, str>,
+    },
     /// `<meta name|property|http-equiv=N content=V>`
-    Meta { name: Cow<'x, str>, content: Cow<'x, str> },
+    Meta {
+        name: Cow<'x, str>,
+        content: Cow<'x, str>,
+    },
     /// A string or number literal in an inline `<script>`, with the byte range of its text
     /// in the scanned source (for context).
     ScriptLiteral(Cow<'x, str>, usize, usize),
@@ -89,7 +95,9 @@ pub fn decode_entities(s: &str) -> Cow<'_, str> {
                 "apos" => Some('\''),
                 "nbsp" => Some('\u{a0}'),
                 _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                    u32::from_str_radix(&ent[2..], 16).ok().and_then(char::from_u32)
+                    u32::from_str_radix(&ent[2..], 16)
+                        .ok()
+                        .and_then(char::from_u32)
                 }
                 _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
                 _ => None,
@@ -151,26 +159,28 @@ pub fn scan(html: &str, min_literal_len: usize, f: &mut dyn FnMut(HtmlValue<'_>)
         if tag_name.eq_ignore_ascii_case("input") {
             let a = attributes(tag_body);
             let hidden = attr(&a, "type").is_some_and(|t| t.eq_ignore_ascii_case("hidden"));
-            if let (true, Some(n), Some(v)) = (hidden, attr(&a, "name"), attr(&a, "value")) {
-                if !n.is_empty() && !v.is_empty() {
-                    f(HtmlValue::Input {
-                        name: Cow::Owned(n.to_string()),
-                        value: Cow::Owned(v.to_string()),
-                    });
-                }
+            if let (true, Some(n), Some(v)) = (hidden, attr(&a, "name"), attr(&a, "value"))
+                && !n.is_empty()
+                && !v.is_empty()
+            {
+                f(HtmlValue::Input {
+                    name: Cow::Owned(n.to_string()),
+                    value: Cow::Owned(v.to_string()),
+                });
             }
         } else if tag_name.eq_ignore_ascii_case("meta") {
             let a = attributes(tag_body);
             let n = attr(&a, "name")
                 .or_else(|| attr(&a, "property"))
                 .or_else(|| attr(&a, "http-equiv"));
-            if let (Some(n), Some(c)) = (n, attr(&a, "content")) {
-                if !n.is_empty() && !c.is_empty() {
-                    f(HtmlValue::Meta {
-                        name: Cow::Owned(n.to_string()),
-                        content: Cow::Owned(c.to_string()),
-                    });
-                }
+            if let (Some(n), Some(c)) = (n, attr(&a, "content"))
+                && !n.is_empty()
+                && !c.is_empty()
+            {
+                f(HtmlValue::Meta {
+                    name: Cow::Owned(n.to_string()),
+                    content: Cow::Owned(c.to_string()),
+                });
             }
         } else if tag_name.eq_ignore_ascii_case("script") {
             let a = attributes(tag_body);
@@ -183,12 +193,16 @@ pub fn scan(html: &str, min_literal_len: usize, f: &mut dyn FnMut(HtmlValue<'_>)
             let ty = attr(&a, "type").map(|t| t.to_ascii_lowercase());
             let base = end - content.len();
             let mut shifted = |v: HtmlValue<'_>| match v {
-                HtmlValue::ScriptLiteral(s, a, b) => f(HtmlValue::ScriptLiteral(s, a + base, b + base)),
+                HtmlValue::ScriptLiteral(s, a, b) => {
+                    f(HtmlValue::ScriptLiteral(s, a + base, b + base))
+                }
                 other => f(other),
             };
             match ty.as_deref() {
                 Some(t) if t.contains("json") => f(HtmlValue::ScriptJson(content)),
-                None | Some("") | Some("module") => script_literals(content, min_literal_len, &mut shifted),
+                None | Some("") | Some("module") => {
+                    script_literals(content, min_literal_len, &mut shifted)
+                }
                 Some(t) if t.contains("javascript") || t.contains("ecmascript") => {
                     script_literals(content, min_literal_len, &mut shifted)
                 }
@@ -226,7 +240,10 @@ pub fn script_literals(js: &str, min_len: usize, f: &mut dyn FnMut(HtmlValue<'_>
         if c == b'/' && b.get(i + 1) == Some(&b'/') {
             i = memchr(b'\n', &b[i..]).map(|p| i + p).unwrap_or(b.len());
         } else if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            i = js[i + 2..].find("*/").map(|p| i + 2 + p + 2).unwrap_or(b.len());
+            i = js[i + 2..]
+                .find("*/")
+                .map(|p| i + 2 + p + 2)
+                .unwrap_or(b.len());
         } else if c == b'"' || c == b'\'' || c == b'`' {
             let start = i + 1;
             let mut j = start;
@@ -252,13 +269,25 @@ pub fn script_literals(js: &str, min_len: usize, f: &mut dyn FnMut(HtmlValue<'_>
                 f(HtmlValue::ScriptLiteral(v, start, end.max(start)));
             }
             i = end + 1;
-        } else if c.is_ascii_digit() && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'$' || b[i - 1] == b'.')) {
+        } else if c.is_ascii_digit()
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric()
+                    || b[i - 1] == b'_'
+                    || b[i - 1] == b'$'
+                    || b[i - 1] == b'.'))
+        {
             let start = i;
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
                 i += 1;
             }
-            if i - start >= min_len && !(i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_')) {
-                f(HtmlValue::ScriptLiteral(Cow::Borrowed(&js[start..i]), start, i));
+            if i - start >= min_len
+                && !(i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_'))
+            {
+                f(HtmlValue::ScriptLiteral(
+                    Cow::Borrowed(&js[start..i]),
+                    start,
+                    i,
+                ));
             }
         } else {
             i += 1;
@@ -312,7 +341,9 @@ mod tests {
                     name: Cow::Owned(name.into_owned()),
                     content: Cow::Owned(content.into_owned()),
                 },
-                HtmlValue::ScriptLiteral(s, _, _) => HtmlValue::ScriptLiteral(Cow::Owned(s.into_owned()), 0, 0),
+                HtmlValue::ScriptLiteral(s, _, _) => {
+                    HtmlValue::ScriptLiteral(Cow::Owned(s.into_owned()), 0, 0)
+                }
                 HtmlValue::ScriptJson(_) => HtmlValue::ScriptJson(""),
             })
         });
@@ -348,7 +379,14 @@ mod tests {
 
     #[test]
     fn never_panics_on_garbage() {
-        for s in ["<", "<input", "<script>'unterminated", "<a b='>", "<meta name=é content=\"ü", "<<<>>>\"'`"] {
+        for s in [
+            "<",
+            "<input",
+            "<script>'unterminated",
+            "<a b='>",
+            "<meta name=é content=\"ü",
+            "<<<>>>\"'`",
+        ] {
             all(s);
         }
     }

@@ -204,13 +204,13 @@ impl Patterns<'_> {
             cands.push((Form::Plain, raw.to_string()));
         }
         let mut whole = raw.to_string();
-        if place == Place::Header {
-            if let Some((scheme, rest)) = raw.trim().split_once(' ') {
-                let rest = rest.trim();
-                if scheme.chars().all(|c| c.is_ascii_alphabetic()) && !rest.contains(' ') {
-                    cands.push((Form::Scheme, rest.to_string()));
-                    whole = rest.to_string();
-                }
+        if place == Place::Header
+            && let Some((scheme, rest)) = raw.trim().split_once(' ')
+        {
+            let rest = rest.trim();
+            if scheme.chars().all(|c| c.is_ascii_alphabetic()) && !rest.contains(' ') {
+                cands.push((Form::Scheme, rest.to_string()));
+                whole = rest.to_string();
             }
         }
         if raw.len() <= cfg.max_value_len {
@@ -219,10 +219,10 @@ impl Patterns<'_> {
                 cands.push((Form::UrlDecoded, d.clone()));
                 whole = d;
             }
-            if whole.contains('\\') {
-                if let Ok(s) = serde_json::from_str::<String>(&format!("\"{whole}\"")) {
-                    cands.push((Form::JsonUnescaped, s));
-                }
+            if whole.contains('\\')
+                && let Ok(s) = serde_json::from_str::<String>(&format!("\"{whole}\""))
+            {
+                cands.push((Form::JsonUnescaped, s));
             }
             let t = whole.trim_start();
             if t.starts_with('{') || t.starts_with('[') {
@@ -230,19 +230,19 @@ impl Patterns<'_> {
             }
             if let Some((_, payload)) = util::decode_jwt(&whole) {
                 json_leaf_forms(&payload, Form::Jwt, cfg, &mut cands);
-            } else if whole.len() >= 12 {
-                if let Some(text) = util::decode_base64_text(&whole) {
-                    let t = text.trim_start();
-                    if t.starts_with('{') || t.starts_with('[') {
-                        json_leaf_forms(&text, Form::JsonLeaf, cfg, &mut cands);
-                    }
-                    for tok in tokens(&text, cfg.min_value_len) {
-                        if tok != text {
-                            cands.push((Form::Token, tok.to_string()));
-                        }
-                    }
-                    cands.push((Form::Base64, text));
+            } else if whole.len() >= 12
+                && let Some(text) = util::decode_base64_text(&whole)
+            {
+                let t = text.trim_start();
+                if t.starts_with('{') || t.starts_with('[') {
+                    json_leaf_forms(&text, Form::JsonLeaf, cfg, &mut cands);
                 }
+                for tok in tokens(&text, cfg.min_value_len) {
+                    if tok != text {
+                        cands.push((Form::Token, tok.to_string()));
+                    }
+                }
+                cands.push((Form::Base64, text));
             }
         }
         if whole.len() >= 2 * cfg.min_contained_len {
@@ -265,18 +265,21 @@ impl Patterns<'_> {
 }
 
 fn tokens(s: &str, min: usize) -> impl Iterator<Item = &str> {
-    s.split(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '=')))
-        .filter(move |t| t.len() >= min)
+    s.split(|c: char| {
+        !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '~' | '+' | '/' | '='))
+    })
+    .filter(move |t| t.len() >= min)
 }
 
 fn json_leaf_forms(text: &str, form: Form, cfg: &AnalysisConfig, out: &mut Vec<(Form, String)>) {
     let mut n = 0;
     let _ = json::walk(text, cfg.max_json_depth, 64, &mut |_, l| {
-        if let Leaf::Str(s) | Leaf::Num(s) = l {
-            if n < 64 && !trivial(s, cfg) {
-                out.push((form, s.to_string()));
-                n += 1;
-            }
+        if let Leaf::Str(s) | Leaf::Num(s) = l
+            && n < 64
+            && !trivial(s, cfg)
+        {
+            out.push((form, s.to_string()));
+            n += 1;
         }
     });
 }
@@ -374,13 +377,22 @@ pub fn request_values(
     let mut qk: BTreeMap<String, Kinds> = BTreeMap::new();
     for (k, v) in &url.query {
         qk.entry(k.clone()).or_default().union(scalar_kind(v));
-        out.push((format!("query:{k}"), k.clone(), Place::Query, v.clone(), None));
+        out.push((
+            format!("query:{k}"),
+            k.clone(),
+            Place::Query,
+            v.clone(),
+            None,
+        ));
     }
     facts.query_keys = qk.into_iter().collect();
     // Headers.
     for h in &e.request.headers {
         let name = h.name.as_str().to_ascii_lowercase();
-        if name.starts_with(':') || name.starts_with("sec-") || lists.browser_headers.contains(name.as_str()) {
+        if name.starts_with(':')
+            || name.starts_with("sec-")
+            || lists.browser_headers.contains(name.as_str())
+        {
             continue;
         }
         out.push((
@@ -406,16 +418,23 @@ pub fn request_values(
     facts.request_mime = mime_l.split(';').next().unwrap_or("").trim().to_string();
     let pd = e.request.post_data.as_ref().expect("checked above");
     let trimmed = text.trim_start();
-    if mime_l.contains("json") || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_l.contains("form")) {
+    if mime_l.contains("json")
+        || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_l.contains("form"))
+    {
         let mut leaves = Vec::new();
-        match json::walk(text, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
-            let (v, k) = match l {
-                Leaf::Str(s) => (s.to_string(), JsonKind::String),
-                Leaf::Num(s) => (s.to_string(), l.kind()),
-                _ => return,
-            };
-            leaves.push((p.to_string(), v, k));
-        }) {
+        match json::walk(
+            text,
+            cfg.max_json_depth,
+            cfg.max_values_per_body,
+            &mut |p, l| {
+                let (v, k) = match l {
+                    Leaf::Str(s) => (s.to_string(), JsonKind::String),
+                    Leaf::Num(s) => (s.to_string(), l.kind()),
+                    _ => return,
+                };
+                leaves.push((p.to_string(), v, k));
+            },
+        ) {
             Ok((schema, notes)) => {
                 if notes.too_deep {
                     facts.notes.push(format!(
@@ -467,7 +486,13 @@ pub fn request_values(
         return;
     }
     if !text.is_empty() {
-        out.push(("body".into(), "body".into(), Place::Body, text.to_string(), None));
+        out.push((
+            "body".into(),
+            "body".into(),
+            Place::Body,
+            text.to_string(),
+            None,
+        ));
     }
 }
 
@@ -485,7 +510,9 @@ fn graphql_operation(body: &str) -> Option<String> {
         return Some(op);
     }
     let q = g.query?;
-    let mut words = q.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty());
+    let mut words = q
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty());
     match words.next()? {
         "query" | "mutation" | "subscription" => words.next().map(str::to_string),
         _ => None,
@@ -640,7 +667,11 @@ struct RangeOut {
 }
 
 /// Scans the responses of the kept entries in `range` (time order).
-fn scan_range(sh: &Shared<'_, '_>, range: std::ops::Range<usize>, facts_chunk: &mut [Facts]) -> RangeOut {
+fn scan_range(
+    sh: &Shared<'_, '_>,
+    range: std::ops::Range<usize>,
+    facts_chunk: &mut [Facts],
+) -> RangeOut {
     let (entries, f, cfg, lists) = (sh.entries, sh.f, sh.cfg, &*LISTS);
     let (cookie_pairs, marker_ac, body_markers) = (sh.cookie_pairs, sh.marker_ac, sh.body_markers);
     let mut out = RangeOut {
@@ -657,144 +688,181 @@ fn scan_range(sh: &Shared<'_, '_>, range: std::ops::Range<usize>, facts_chunk: &
     };
     for k in range.clone() {
         let kept = &f.kept[k];
-    let e = &entries[kept.entry];
-    sc.rank = f.rank[kept.entry];
-    sc.entry = kept.entry;
-    let facts = &mut facts_chunk[k - range.start];
-    facts.response_mime = e
-        .response_mime()
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let Some(resp) = &e.response else { continue };
-    for h in &resp.headers {
-        let name = h.name.as_str().to_ascii_lowercase();
-        if name.starts_with(':') || lists.boring_response_headers.contains(name.as_str()) {
-            continue;
+        let e = &entries[kept.entry];
+        sc.rank = f.rank[kept.entry];
+        sc.entry = kept.entry;
+        let facts = &mut facts_chunk[k - range.start];
+        facts.response_mime = e
+            .response_mime()
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        let Some(resp) = &e.response else { continue };
+        for h in &resp.headers {
+            let name = h.name.as_str().to_ascii_lowercase();
+            if name.starts_with(':') || lists.boring_response_headers.contains(name.as_str()) {
+                continue;
+            }
+            sc.offer(
+                &format!("header:{name}"),
+                h.value.as_str(),
+                CLASS_HEADER,
+                JsonKind::String,
+            );
         }
-        sc.offer(&format!("header:{name}"), h.value.as_str(), CLASS_HEADER, JsonKind::String);
-    }
-    for (name, value) in response_cookies(e) {
-        if cookie_pairs.contains(&(name.clone(), value.clone())) {
-            out.set_cookies
-                .entry((name.clone(), value.clone()))
-                .or_insert((sc.rank, sc.entry));
+        for (name, value) in response_cookies(e) {
+            if cookie_pairs.contains(&(name.clone(), value.clone())) {
+                out.set_cookies
+                    .entry((name.clone(), value.clone()))
+                    .or_insert((sc.rank, sc.entry));
+            }
+            sc.offer(
+                &format!("set-cookie:{name}"),
+                &value,
+                CLASS_SET_COOKIE,
+                JsonKind::String,
+            );
         }
-        sc.offer(&format!("set-cookie:{name}"), &value, CLASS_SET_COOKIE, JsonKind::String);
-    }
-    for (i, m) in e.websocket_messages.iter().enumerate() {
-        if m.kind.as_str() != "receive" {
-            continue;
+        for (i, m) in e.websocket_messages.iter().enumerate() {
+            if m.kind.as_str() != "receive" {
+                continue;
+            }
+            let data = m.data.as_str();
+            let loc = format!("ws:{i}");
+            let t = data.trim_start();
+            if t.starts_with('{') || t.starts_with('[') {
+                let _ = json::walk(
+                    data,
+                    cfg.max_json_depth,
+                    cfg.max_values_per_body,
+                    &mut |p, l| {
+                        if let Leaf::Str(s) | Leaf::Num(s) = l {
+                            sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS, l.kind());
+                        }
+                    },
+                );
+            } else {
+                sc.offer(&loc, data, CLASS_WS, JsonKind::String);
+            }
         }
-        let data = m.data.as_str();
-        let loc = format!("ws:{i}");
-        let t = data.trim_start();
-        if t.starts_with('{') || t.starts_with('[') {
-            let _ = json::walk(data, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
-                if let Leaf::Str(s) | Leaf::Num(s) = l {
-                    sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS, l.kind());
+        let text = match e.response_text(cfg.max_body_bytes) {
+            Ok(t) => t,
+            Err(issue) => {
+                facts.has_response_body = issue != BodyIssue::Missing;
+                match issue {
+                    BodyIssue::Missing => {}
+                    BodyIssue::Binary => {
+                        facts.notes.push("binary response body: not indexed".into())
+                    }
+                    BodyIssue::TooLarge(n) => facts.notes.push(format!(
+                        "response body of {n} bytes is over the {}-byte limit: not indexed",
+                        cfg.max_body_bytes
+                    )),
+                }
+                facts.signature = format!("{}|{}", e.status() / 100, facts.response_mime);
+                continue;
+            }
+        };
+        facts.has_response_body = true;
+        let mime = facts.response_mime.clone();
+        let trimmed = text.trim_start();
+        let looks_json = trimmed.starts_with('{') || trimmed.starts_with('[');
+        let is_html = is_html_mime(&mime) || (!looks_json && trimmed.starts_with('<'));
+        // Captcha/challenge markers live in pages (and in error bodies of challenges), not in
+        // ordinary data responses.
+        if kept.kind == EntryKind::Document || is_html || e.status() >= 400 {
+            for m in marker_ac.find_iter(text.as_bytes()) {
+                out.markers.insert(MarkerHit {
+                    kind: lists
+                        .markers
+                        .iter()
+                        .find(|r| {
+                            r.place == MarkerWhere::Body
+                                && r.pattern == body_markers[m.pattern().as_usize()]
+                        })
+                        .map(|r| r.kind)
+                        .unwrap_or(MarkerKind::Captcha),
+                    entry: kept.entry,
+                    place: "response body".into(),
+                    pattern: body_markers[m.pattern().as_usize()].to_string(),
+                });
+            }
+        }
+        let mut schema = None;
+        if (mime.contains("json") || looks_json) && !is_html {
+            match json::walk(
+                &text,
+                cfg.max_json_depth,
+                cfg.max_values_per_body,
+                &mut |p, l| {
+                    if let Leaf::Str(s) | Leaf::Num(s) = l {
+                        sc.offer_json(p, s, l.kind());
+                    }
+                },
+            ) {
+                Ok((s, notes)) => {
+                    if notes.too_deep {
+                        facts.notes.push(format!(
+                            "response body nested deeper than {} levels: deeper values skipped",
+                            cfg.max_json_depth
+                        ));
+                    }
+                    if notes.too_many {
+                        facts.notes.push(format!(
+                            "response body has more than {} values: the rest skipped",
+                            cfg.max_values_per_body
+                        ));
+                    }
+                    schema = Some(s);
+                }
+                Err(err) => {
+                    facts.notes.push(format!(
+                        "response body is not valid JSON ({err}): searched as text"
+                    ));
+                    sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+                }
+            }
+        } else if is_html {
+            html::scan(&text, cfg.min_value_len, &mut |v| match v {
+                HtmlValue::Input { name, value } => sc.offer(
+                    &format!("html:input:{name}"),
+                    &value,
+                    CLASS_INPUT,
+                    JsonKind::String,
+                ),
+                HtmlValue::Meta { name, content } => sc.offer(
+                    &format!("html:meta:{name}"),
+                    &content,
+                    CLASS_META,
+                    JsonKind::String,
+                ),
+                HtmlValue::ScriptLiteral(s, a, b) => sc.offer_script(&s, &text, a, b),
+                HtmlValue::ScriptJson(j) => {
+                    let _ = json::walk(
+                        j,
+                        cfg.max_json_depth,
+                        cfg.max_values_per_body,
+                        &mut |_, l| {
+                            if let Leaf::Str(s) | Leaf::Num(s) = l {
+                                sc.offer("html:script", s, CLASS_SCRIPT, l.kind());
+                            }
+                        },
+                    );
                 }
             });
         } else {
-            sc.offer(&loc, data, CLASS_WS, JsonKind::String);
+            sc.offer("body", &text, CLASS_BODY, JsonKind::String);
         }
+        facts.signature = format!(
+            "{}|{}|{}",
+            e.status() / 100,
+            mime,
+            schema.as_ref().map(|s| s.signature()).unwrap_or_default()
+        );
+        facts.response_schema = schema;
     }
-    let text = match e.response_text(cfg.max_body_bytes) {
-        Ok(t) => t,
-        Err(issue) => {
-            facts.has_response_body = issue != BodyIssue::Missing;
-            match issue {
-                BodyIssue::Missing => {}
-                BodyIssue::Binary => facts.notes.push("binary response body: not indexed".into()),
-                BodyIssue::TooLarge(n) => facts.notes.push(format!(
-                    "response body of {n} bytes is over the {}-byte limit: not indexed",
-                    cfg.max_body_bytes
-                )),
-            }
-            facts.signature = format!("{}|{}", e.status() / 100, facts.response_mime);
-            continue;
-        }
-    };
-    facts.has_response_body = true;
-    let mime = facts.response_mime.clone();
-    let trimmed = text.trim_start();
-    let looks_json = trimmed.starts_with('{') || trimmed.starts_with('[');
-    let is_html = is_html_mime(&mime) || (!looks_json && trimmed.starts_with('<'));
-    // Captcha/challenge markers live in pages (and in error bodies of challenges), not in
-    // ordinary data responses.
-    if kept.kind == EntryKind::Document || is_html || e.status() >= 400 {
-        for m in marker_ac.find_iter(text.as_bytes()) {
-            out.markers.insert(MarkerHit {
-                kind: lists
-                    .markers
-                    .iter()
-                    .find(|r| r.place == MarkerWhere::Body && r.pattern == body_markers[m.pattern().as_usize()])
-                    .map(|r| r.kind)
-                    .unwrap_or(MarkerKind::Captcha),
-                entry: kept.entry,
-                place: "response body".into(),
-                pattern: body_markers[m.pattern().as_usize()].to_string(),
-            });
-        }
-    }
-    let mut schema = None;
-    if (mime.contains("json") || looks_json) && !is_html {
-        match json::walk(&text, cfg.max_json_depth, cfg.max_values_per_body, &mut |p, l| {
-            if let Leaf::Str(s) | Leaf::Num(s) = l {
-                sc.offer_json(p, s, l.kind());
-            }
-        }) {
-            Ok((s, notes)) => {
-                if notes.too_deep {
-                    facts.notes.push(format!(
-                        "response body nested deeper than {} levels: deeper values skipped",
-                        cfg.max_json_depth
-                    ));
-                }
-                if notes.too_many {
-                    facts.notes.push(format!(
-                        "response body has more than {} values: the rest skipped",
-                        cfg.max_values_per_body
-                    ));
-                }
-                schema = Some(s);
-            }
-            Err(err) => {
-                facts.notes.push(format!("response body is not valid JSON ({err}): searched as text"));
-                sc.offer("body", &text, CLASS_BODY, JsonKind::String);
-            }
-        }
-    } else if is_html {
-        html::scan(&text, cfg.min_value_len, &mut |v| match v {
-            HtmlValue::Input { name, value } => {
-                sc.offer(&format!("html:input:{name}"), &value, CLASS_INPUT, JsonKind::String)
-            }
-            HtmlValue::Meta { name, content } => {
-                sc.offer(&format!("html:meta:{name}"), &content, CLASS_META, JsonKind::String)
-            }
-            HtmlValue::ScriptLiteral(s, a, b) => sc.offer_script(&s, &text, a, b),
-            HtmlValue::ScriptJson(j) => {
-                let _ = json::walk(j, cfg.max_json_depth, cfg.max_values_per_body, &mut |_, l| {
-                    if let Leaf::Str(s) | Leaf::Num(s) = l {
-                        sc.offer("html:script", s, CLASS_SCRIPT, l.kind());
-                    }
-                });
-            }
-        });
-    } else {
-        sc.offer("body", &text, CLASS_BODY, JsonKind::String);
-    }
-    facts.signature = format!(
-        "{}|{}|{}",
-        e.status() / 100,
-        mime,
-        schema.as_ref().map(|s| s.signature()).unwrap_or_default()
-    );
-    facts.response_schema = schema;
-    }
-    drop(sc);
     out
 }
 
@@ -817,19 +885,34 @@ impl Scanner<'_> {
 
     /// A script literal: exact matches take their context from the page source around it.
     fn offer_script(&mut self, value: &str, page: &str, start: usize, end: usize) {
-        let mut ctx = Some((util::before(page, start, 24).to_string(), util::after(page, end, 1).to_string()));
-        self.offer_ctx(value, CLASS_SCRIPT, JsonKind::String, &mut ctx, &mut |s: &mut String| {
-            s.push_str("html:script")
-        });
+        let mut ctx = Some((
+            util::before(page, start, 24).to_string(),
+            util::after(page, end, 1).to_string(),
+        ));
+        self.offer_ctx(
+            value,
+            CLASS_SCRIPT,
+            JsonKind::String,
+            &mut ctx,
+            &mut |s: &mut String| s.push_str("html:script"),
+        );
     }
 
     fn offer(&mut self, location: &str, value: &str, class: u8, kind: JsonKind) {
-        self.offer_with(value, class, kind, &mut |s: &mut String| s.push_str(location));
+        self.offer_with(value, class, kind, &mut |s: &mut String| {
+            s.push_str(location)
+        });
     }
 
     /// Records `value` (found at the location `loc` writes) as a producer of every pattern
     /// it equals or contains.
-    fn offer_with(&mut self, value: &str, class: u8, kind: JsonKind, loc: &mut dyn FnMut(&mut String)) {
+    fn offer_with(
+        &mut self,
+        value: &str,
+        class: u8,
+        kind: JsonKind,
+        loc: &mut dyn FnMut(&mut String),
+    ) {
         self.offer_ctx(value, class, kind, &mut None, loc)
     }
 
@@ -847,7 +930,18 @@ impl Scanner<'_> {
         let needs_context = class == CLASS_SCRIPT || class == CLASS_BODY;
         // Equal to a request value: one hash lookup.
         if let Some(&pid) = self.map.get(value) {
-            self.record(pid as usize, true, class, kind, value, 0, value.len(), needs_context, exact_ctx, loc);
+            self.record(
+                pid as usize,
+                true,
+                class,
+                kind,
+                value,
+                0,
+                value.len(),
+                needs_context,
+                exact_ctx,
+                loc,
+            );
         }
         let Some(ac) = self.ac else { return };
         if value.len() <= self.cfg.min_contained_len {
@@ -883,10 +977,11 @@ impl Scanner<'_> {
         exact_ctx: &mut Option<(String, String)>,
         loc: &mut dyn FnMut(&mut String),
     ) {
-        if let Some(h) = &self.hits[pid] {
-            if h.rank < self.rank || (h.rank == self.rank && (!h.exact, h.class) <= (!exact, class)) {
-                return;
-            }
+        if let Some(h) = &self.hits[pid]
+            && (h.rank < self.rank
+                || (h.rank == self.rank && (!h.exact, h.class) <= (!exact, class)))
+        {
+            return;
         }
         let mut location = String::new();
         loc(&mut location);
@@ -980,12 +1075,22 @@ impl std::hash::Hasher for FxHasher {
 
 pub type FxBuild = std::hash::BuildHasherDefault<FxHasher>;
 
-fn marker_field(name: &str, location: &str, entry: usize, place: Place, out: &mut BTreeSet<MarkerHit>) {
+fn marker_field(
+    name: &str,
+    location: &str,
+    entry: usize,
+    place: Place,
+    out: &mut BTreeSet<MarkerHit>,
+) {
     if matches!(place, Place::Path(_) | Place::Body | Place::Cookie) {
         return;
     }
     let lname = name.to_ascii_lowercase();
-    for r in LISTS.markers.iter().filter(|r| r.place == MarkerWhere::Field) {
+    for r in LISTS
+        .markers
+        .iter()
+        .filter(|r| r.place == MarkerWhere::Field)
+    {
         let hit = lname == r.pattern || (r.pattern.len() >= 8 && lname.contains(r.pattern));
         if hit {
             out.insert(MarkerHit {
@@ -1008,11 +1113,11 @@ fn marker_url_cookies(e: &Entry<'_>, entry: usize, out: &mut BTreeSet<MarkerHit>
     cookies.extend(response_cookies(e).into_iter().map(|c| c.0));
     for r in &LISTS.markers {
         let hit = match r.place {
-            MarkerWhere::Host => {
-                host == r.pattern || host.ends_with(&format!(".{}", r.pattern))
-            }
+            MarkerWhere::Host => host == r.pattern || host.ends_with(&format!(".{}", r.pattern)),
             MarkerWhere::Path => path.contains(r.pattern),
-            MarkerWhere::Cookie => cookies.iter().any(|c| crate::lists::glob_prefix(r.pattern, c)),
+            MarkerWhere::Cookie => cookies
+                .iter()
+                .any(|c| crate::lists::glob_prefix(r.pattern, c)),
             _ => false,
         };
         if hit {

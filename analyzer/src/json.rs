@@ -317,7 +317,10 @@ impl<'de> Visitor<'de> for Seed<'_, '_> {
             st.ptr.push('/');
             let _ = write!(st.ptr, "{i}");
             let shape = self.shape && i < SCHEMA_ITEMS;
-            let next = a.next_element_seed(Seed { st: &mut *st, shape });
+            let next = a.next_element_seed(Seed {
+                st: &mut *st,
+                shape,
+            });
             st.ptr.truncate(len);
             match next {
                 Ok(Some(child)) => {
@@ -428,6 +431,9 @@ mod tests {
     fn schema_merges() {
         let (s, _) = walk(r#"[{"a":1},{"a":"x","b":null}]"#, 64, 100, &mut |_, _| {}).unwrap();
         let js = s.to_json_schema();
-        assert_eq!(js["items"]["properties"]["a"]["type"], json!(["integer", "string"]));
+        assert_eq!(
+            js["items"]["properties"]["a"]["type"],
+            json!(["integer", "string"])
+        );
     }
 }

@@ -112,30 +112,38 @@ pub struct UserInput {
 }
 
 /// Analyzes a HAR.
-pub fn analyze(input: &AnalyzeInput<'_>, config: &AnalysisConfig) -> Result<Analysis, AnalyzeError> {
+pub fn analyze(
+    input: &AnalyzeInput<'_>,
+    config: &AnalysisConfig,
+) -> Result<Analysis, AnalyzeError> {
     validate(input, config)?;
     let har = pipeline::parse(input.har_json, config)?;
     let filtered = pipeline::filter(&har);
     let index = pipeline::index(&har, &filtered, config)?;
     let built = pipeline::graph(&har, &filtered, &index, input, config)?;
-    Ok(pipeline::score(&har, &filtered, &index, built, input, config))
+    Ok(pipeline::score(
+        &har, &filtered, &index, built, input, config,
+    ))
 }
 
 fn validate(input: &AnalyzeInput<'_>, cfg: &AnalysisConfig) -> Result<(), AnalyzeError> {
-    if let Some(t) = input.task {
-        if t.chars().count() > cfg.max_task_chars {
-            return Err(AnalyzeError::invalid_params(
-                "task",
-                format!("at most {} characters", cfg.max_task_chars),
-            ));
-        }
+    if let Some(t) = input.task
+        && t.chars().count() > cfg.max_task_chars
+    {
+        return Err(AnalyzeError::invalid_params(
+            "task",
+            format!("at most {} characters", cfg.max_task_chars),
+        ));
     }
     if let Some(t) = input.target {
         if t.trim().is_empty() {
             return Err(AnalyzeError::invalid_params("target", "must not be empty"));
         }
         if t.len() > 2048 {
-            return Err(AnalyzeError::invalid_params("target", "at most 2048 characters"));
+            return Err(AnalyzeError::invalid_params(
+                "target",
+                "at most 2048 characters",
+            ));
         }
     }
     if input.user_inputs.len() > cfg.max_user_inputs {

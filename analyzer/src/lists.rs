@@ -98,8 +98,7 @@ pub static LISTS: LazyLock<Lists> = LazyLock::new(|| Lists {
     credential_names: lines(include_str!("../data/credential_names.txt")).collect(),
     user_input_names: lines(include_str!("../data/user_input_names.txt")).collect(),
     browser_headers: lines(include_str!("../data/browser_headers.txt")).collect(),
-    boring_response_headers: lines(include_str!("../data/boring_response_headers.txt"))
-        .collect(),
+    boring_response_headers: lines(include_str!("../data/boring_response_headers.txt")).collect(),
     analytics_cookies: lines(include_str!("../data/analytics_cookies.txt")).collect(),
     synonyms: lines(include_str!("../data/task_synonyms.txt"))
         .filter_map(|l| {
@@ -169,7 +168,11 @@ mod tests {
         assert!(l.is_tracker_host("www.google-analytics.com").is_some());
         assert!(l.is_tracker_host("notgoogle-analytics.com").is_none());
         assert!(l.static_extensions.contains("woff2"));
-        assert!(l.markers.iter().any(|m| m.pattern == "g-recaptcha-response"));
+        assert!(
+            l.markers
+                .iter()
+                .any(|m| m.pattern == "g-recaptcha-response")
+        );
         assert!(l.is_credential_name("user_password"));
         assert!(l.is_credential_name("X-Api-Key"));
         assert!(!l.is_credential_name("csrf"));

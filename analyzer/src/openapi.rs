@@ -41,7 +41,9 @@ pub fn openapi(a: &Analysis) -> Value {
                         "date" => json!({"type": "string", "format": "date"}),
                         _ => json!({"type": "string"}),
                     };
-                    params.push(json!({"name": unique, "in": "path", "required": true, "schema": schema}));
+                    params.push(
+                        json!({"name": unique, "in": "path", "required": true, "schema": schema}),
+                    );
                     format!("{{{unique}}}")
                 } else {
                     seg.to_string()
@@ -58,7 +60,8 @@ pub fn openapi(a: &Analysis) -> Value {
         }
         for (k, types) in &ep.query {
             let ty = types.first().cloned().unwrap_or_else(|| "string".into());
-            params.push(json!({"name": k, "in": "query", "required": false, "schema": {"type": ty}}));
+            params
+                .push(json!({"name": k, "in": "query", "required": false, "schema": {"type": ty}}));
         }
         let method = ep.method.to_ascii_lowercase();
         let mut op_id: String = format!("{method}{}", ep.template)
@@ -75,7 +78,12 @@ pub fn openapi(a: &Analysis) -> Value {
         op.insert("operationId".into(), json!(op_id));
         op.insert(
             "summary".into(),
-            json!(format!("{} {} ({} recorded)", ep.method, ep.template, ep.entries.len())),
+            json!(format!(
+                "{} {} ({} recorded)",
+                ep.method,
+                ep.template,
+                ep.entries.len()
+            )),
         );
         if !params.is_empty() {
             op.insert("parameters".into(), Value::Array(params));
@@ -90,7 +98,12 @@ pub fn openapi(a: &Analysis) -> Value {
                 let props: Map<String, Value> = ep
                     .form
                     .iter()
-                    .map(|(k, t)| (k.clone(), json!({"type": t.first().cloned().unwrap_or_else(|| "string".into())})))
+                    .map(|(k, t)| {
+                        (
+                            k.clone(),
+                            json!({"type": t.first().cloned().unwrap_or_else(|| "string".into())}),
+                        )
+                    })
                     .collect();
                 json!({"type": "object", "properties": props})
             } else {
@@ -120,14 +133,20 @@ pub fn openapi(a: &Analysis) -> Value {
                     .collect();
                 r.insert("content".into(), Value::Object(content));
             }
-            let code = if status == "0" { "default".to_string() } else { status.clone() };
+            let code = if status == "0" {
+                "default".to_string()
+            } else {
+                status.clone()
+            };
             responses.insert(code, Value::Object(r));
         }
         if responses.is_empty() {
             responses.insert("default".into(), json!({"description": "not recorded"}));
         }
         op.insert("responses".into(), Value::Object(responses));
-        let item = paths.entry(path).or_insert_with(|| Value::Object(Map::new()));
+        let item = paths
+            .entry(path)
+            .or_insert_with(|| Value::Object(Map::new()));
         if let Value::Object(item) = item {
             if main.as_deref() != Some(ep.origin.as_str()) {
                 item.insert("servers".into(), json!([{"url": ep.origin}]));

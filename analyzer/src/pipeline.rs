@@ -110,12 +110,22 @@ pub fn score(
         longest,
     } = built;
     let in_chain: BTreeSet<usize> = chain.iter().copied().collect();
-    let kept_pos: HashMap<usize, usize> = f.kept.iter().enumerate().map(|(k, e)| (e.entry, k)).collect();
-    let endpoint_of = |entry: usize| -> &Endpoint { &inventory.endpoints[inventory.of_kept[kept_pos[&entry]]] };
+    let kept_pos: HashMap<usize, usize> = f
+        .kept
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.entry, k))
+        .collect();
+    let endpoint_of =
+        |entry: usize| -> &Endpoint { &inventory.endpoints[inventory.of_kept[kept_pos[&entry]]] };
     let describe = |entry: usize| -> String {
         let e = &entries[entry];
         let ep = endpoint_of(entry);
-        format!("{} {} (entry {entry})", e.method().to_ascii_uppercase(), ep.template)
+        format!(
+            "{} {} (entry {entry})",
+            e.method().to_ascii_uppercase(),
+            ep.template
+        )
     };
 
     // Summary.
@@ -123,7 +133,11 @@ pub fn score(
         entries: entries.len(),
         kept: f.kept.len(),
         dropped: f.dropped.len(),
-        documents: f.kept.iter().filter(|k| k.kind == EntryKind::Document).count(),
+        documents: f
+            .kept
+            .iter()
+            .filter(|k| k.kind == EntryKind::Document)
+            .count(),
         api_calls: f.kept.iter().filter(|k| k.kind == EntryKind::Api).count(),
         websockets: f.websockets,
         response_bodies: idx.facts.iter().filter(|x| x.has_response_body).count(),
@@ -161,12 +175,18 @@ pub fn score(
         .collect();
     let mut edges = g.edges.clone();
     edges.sort_by(|a, b| {
-        (f.rank[a.to], &a.to_location, f.rank[a.from], &a.from_location).cmp(&(
-            f.rank[b.to],
-            &b.to_location,
-            f.rank[b.from],
-            &b.from_location,
-        ))
+        (
+            f.rank[a.to],
+            &a.to_location,
+            f.rank[a.from],
+            &a.from_location,
+        )
+            .cmp(&(
+                f.rank[b.to],
+                &b.to_location,
+                f.rank[b.from],
+                &b.from_location,
+            ))
     });
     let mut unresolved: Vec<Unresolved> = g
         .open
@@ -242,7 +262,11 @@ pub fn score(
                 auth = true;
             }
             Resolution::Produced(src) => {
-                if c.place == Place::Cookie || src.iter().any(|s| s.hit.location.starts_with("set-cookie:")) {
+                if c.place == Place::Cookie
+                    || src
+                        .iter()
+                        .any(|s| s.hit.location.starts_with("set-cookie:"))
+                {
                     auth = true;
                 }
                 if src.iter().any(|s| s.hit.location.starts_with("ws:")) {
@@ -257,16 +281,22 @@ pub fn score(
         .filter(|e| in_chain.contains(&e.to) && in_chain.contains(&e.from))
         .collect();
     let api_depth = longest.len().saturating_sub(1);
-    let chain_ws = chain
-        .iter()
-        .any(|e| f.kept[kept_pos[e]].kind == EntryKind::WebSocket || !entries[*e].websocket_messages.is_empty());
-    let dynamic_content = !chain_edges.is_empty() || !opaque.is_empty() || !regenerated.is_empty() || chain_ws;
+    let chain_ws = chain.iter().any(|e| {
+        f.kept[kept_pos[e]].kind == EntryKind::WebSocket
+            || !entries[*e].websocket_messages.is_empty()
+    });
+    let dynamic_content =
+        !chain_edges.is_empty() || !opaque.is_empty() || !regenerated.is_empty() || chain_ws;
     let markers_chain: Vec<&Marker> = markers.iter().filter(|m| m.in_chain).collect();
     // Capture level 1 (no response bodies at all): dependencies through bodies are invisible.
     let ok_data: Vec<usize> = (0..f.kept.len())
-        .filter(|&k| f.kept[k].kind != EntryKind::WebSocket && (200..300).contains(&entries[f.kept[k].entry].status()))
+        .filter(|&k| {
+            f.kept[k].kind != EntryKind::WebSocket
+                && (200..300).contains(&entries[f.kept[k].entry].status())
+        })
         .collect();
-    let chain_has_bodies = ok_data.is_empty() || ok_data.iter().any(|&k| idx.facts[k].has_response_body);
+    let chain_has_bodies =
+        ok_data.is_empty() || ok_data.iter().any(|&k| idx.facts[k].has_response_body);
 
     // Recommendation.
     let mut reasons: Vec<String> = Vec::new();
@@ -296,7 +326,8 @@ pub fn score(
                     format!(" (dropped: {})", dropped.join(", "))
                 }
             ));
-            reasons.push("Nothing to automate through an API, so no modality is recommended.".into());
+            reasons
+                .push("Nothing to automate through an API, so no modality is recommended.".into());
             (None, 0.0)
         }
         Some(t) => {
@@ -305,12 +336,20 @@ pub fn score(
                 "Chain: {} request{} ({}), apiDepth {}{}.",
                 chain.len(),
                 if chain.len() == 1 { "" } else { "s" },
-                chain.iter().map(|&e| describe(e)).collect::<Vec<_>>().join(" → "),
+                chain
+                    .iter()
+                    .map(|&e| describe(e))
+                    .collect::<Vec<_>>()
+                    .join(" → "),
                 api_depth,
                 if longest.len() > 1 {
                     format!(
                         " along {}",
-                        longest.iter().map(|e| format!("entry {e}")).collect::<Vec<_>>().join(" → ")
+                        longest
+                            .iter()
+                            .map(|e| format!("entry {e}"))
+                            .collect::<Vec<_>>()
+                            .join(" → ")
                     )
                 } else {
                     String::new()
@@ -320,7 +359,12 @@ pub fn score(
                 let shown: Vec<String> = chain_edges
                     .iter()
                     .take(12)
-                    .map(|e| format!("entry {} {} → entry {} {}", e.from, e.from_location, e.to, e.to_location))
+                    .map(|e| {
+                        format!(
+                            "entry {} {} → entry {} {}",
+                            e.from, e.from_location, e.to, e.to_location
+                        )
+                    })
                     .collect();
                 reasons.push(format!(
                     "{} value{} flow between chain requests: {}{}.",
@@ -333,7 +377,11 @@ pub fn score(
             if !typed.is_empty() {
                 reasons.push(format!(
                     "User inputs: {} (parameters of the generated code).",
-                    typed.iter().map(|s| format!("`{s}`")).collect::<Vec<_>>().join(", ")
+                    typed
+                        .iter()
+                        .map(|s| format!("`{s}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ));
             }
             if !regenerated.is_empty() {
@@ -365,15 +413,27 @@ pub fn score(
                 let shown: Vec<String> = markers
                     .iter()
                     .take(6)
-                    .map(|m| format!("{} marker `{}` at entry {} ({})", m.kind, m.pattern, m.entry, m.place))
+                    .map(|m| {
+                        format!(
+                            "{} marker `{}` at entry {} ({})",
+                            m.kind, m.pattern, m.entry, m.place
+                        )
+                    })
                     .collect();
                 reasons.push(format!(
                     "A person must act: {}{}.",
                     shown.join("; "),
-                    if markers_chain.is_empty() { " (outside the chain)" } else { "" }
+                    if markers_chain.is_empty() {
+                        " (outside the chain)"
+                    } else {
+                        ""
+                    }
                 ));
                 reasons.push("Recommending visible_browser.".into());
-                (Some(Modality::VisibleBrowser), if markers_chain.is_empty() { 0.65 } else { 0.9 })
+                (
+                    Some(Modality::VisibleBrowser),
+                    if markers_chain.is_empty() { 0.65 } else { 0.9 },
+                )
             } else if !opaque.is_empty() || !ws_values.is_empty() {
                 let mut list: Vec<String> = opaque
                     .iter()
@@ -431,8 +491,16 @@ pub fn score(
     };
     let dropped_n = f.dropped.len();
     if dropped_n > 0 && target.is_some() {
-        let stat = f.dropped.iter().filter(|d| d.category == DropCategory::Static).count();
-        let ana = f.dropped.iter().filter(|d| d.category == DropCategory::Analytics).count();
+        let stat = f
+            .dropped
+            .iter()
+            .filter(|d| d.category == DropCategory::Static)
+            .count();
+        let ana = f
+            .dropped
+            .iter()
+            .filter(|d| d.category == DropCategory::Analytics)
+            .count();
         reasons.push(format!(
             "{dropped_n} entries dropped ({stat} static assets, {ana} analytics/ads, {} other).",
             dropped_n - stat - ana
@@ -458,7 +526,11 @@ pub fn score(
     if !typed.is_empty() {
         score += 0.05;
     }
-    let score = if target.is_none() { 0.0 } else { round3(score.min(1.0)) };
+    let score = if target.is_none() {
+        0.0
+    } else {
+        round3(score.min(1.0))
+    };
 
     // Estimated time.
     let estimated_time = match modality {
@@ -473,7 +545,9 @@ pub fn score(
                 let starts: Vec<f64> = chain.iter().filter_map(|&e| f.start_ms[e]).collect();
                 let ends: Vec<f64> = chain
                     .iter()
-                    .filter_map(|&e| f.start_ms[e].map(|s| s + entries[e].time.0.unwrap_or(0.0).max(0.0)))
+                    .filter_map(|&e| {
+                        f.start_ms[e].map(|s| s + entries[e].time.0.unwrap_or(0.0).max(0.0))
+                    })
                     .collect();
                 match (
                     starts.iter().copied().reduce(f64::min),
@@ -492,9 +566,18 @@ pub fn score(
     };
 
     // Plan and code.
-    let plan = plan::build(h, f, idx, &g, &chain, target.as_ref().map(|t| t.entry), modality);
+    let plan = plan::build(
+        h,
+        f,
+        idx,
+        &g,
+        &chain,
+        target.as_ref().map(|t| t.entry),
+        modality,
+    );
     let reasoning = reasons.join(" ");
-    let generated_code = (modality == Some(Modality::Integuru)).then(|| codegen::python_of(&plan, &reasoning));
+    let generated_code =
+        (modality == Some(Modality::Integuru)).then(|| codegen::python_of(&plan, &reasoning));
 
     // apiEndpoints: the chain, in order.
     let api_endpoints = chain
@@ -502,12 +585,17 @@ pub fn score(
         .map(|&entry| {
             let ep = endpoint_of(entry);
             let mut parameters = BTreeMap::new();
-            for &ci in chain_consumers.iter().filter(|&&ci| idx.consumers[ci].entry == entry) {
+            for &ci in chain_consumers
+                .iter()
+                .filter(|&&ci| idx.consumers[ci].entry == entry)
+            {
                 let c = &idx.consumers[ci];
                 let (source, example) = match &g.resolution[ci] {
                     Resolution::Produced(src) => (
                         src.iter()
-                            .map(|s| format!("response of entry {} at {}", s.hit.entry, s.hit.location))
+                            .map(|s| {
+                                format!("response of entry {} at {}", s.hit.entry, s.hit.location)
+                            })
                             .collect::<Vec<_>>()
                             .join(" + "),
                         None,
@@ -515,16 +603,31 @@ pub fn score(
                     Resolution::Input { inputs, secret } => (
                         format!(
                             "input {}",
-                            inputs.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+                            inputs
+                                .iter()
+                                .map(|(n, _)| n.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         ),
                         (!secret).then(|| c.raw.clone()),
                     ),
-                    Resolution::BrowserState { input } => (format!("browser state (input {input})"), None),
+                    Resolution::BrowserState { input } => {
+                        (format!("browser state (input {input})"), None)
+                    }
                     Resolution::Computed(k) => (
-                        format!("computed ({})", serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default()),
+                        format!(
+                            "computed ({})",
+                            serde_json::to_value(k)
+                                .ok()
+                                .and_then(|v| v.as_str().map(String::from))
+                                .unwrap_or_default()
+                        ),
                         None,
                     ),
-                    Resolution::Constant => ("constant".into(), (!graph::is_secret(c)).then(|| c.raw.clone())),
+                    Resolution::Constant => (
+                        "constant".into(),
+                        (!graph::is_secret(c)).then(|| c.raw.clone()),
+                    ),
                     Resolution::Route => continue,
                 };
                 let (place, ty) = match c.place {
@@ -560,13 +663,18 @@ pub fn score(
     // Redirect hops share their request id; other repeats are worth a note.
     let mut ids: HashMap<&str, usize> = HashMap::new();
     for e in entries.iter() {
-        if let Some(id) = &e.request_id {
-            if !id.as_str().is_empty() && !(300..400).contains(&e.status()) {
-                *ids.entry(id.as_str()).or_default() += 1;
-            }
+        if let Some(id) = &e.request_id
+            && !id.as_str().is_empty()
+            && !(300..400).contains(&e.status())
+        {
+            *ids.entry(id.as_str()).or_default() += 1;
         }
     }
-    let mut dup: Vec<&str> = ids.iter().filter(|(_, n)| **n > 1).map(|(id, _)| *id).collect();
+    let mut dup: Vec<&str> = ids
+        .iter()
+        .filter(|(_, n)| **n > 1)
+        .map(|(id, _)| *id)
+        .collect();
     dup.sort();
     if !dup.is_empty() {
         warnings.push(format!(

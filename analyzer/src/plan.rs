@@ -129,7 +129,9 @@ pub enum Part {
         encode: Option<Encoding>,
     },
     /// Made fresh at run time.
-    Computed { kind: ComputedKind },
+    Computed {
+        kind: ComputedKind,
+    },
     /// The `baseUrl` input.
     BaseUrl,
     /// Base64 of the concatenated parts.
@@ -207,7 +209,12 @@ impl Builder<'_> {
     }
 
     fn var_for(&mut self, s: &Source) -> String {
-        let key = (s.hit.entry, s.hit.location.clone(), s.hit.before.clone(), s.hit.after.clone());
+        let key = (
+            s.hit.entry,
+            s.hit.location.clone(),
+            s.hit.before.clone(),
+            s.hit.after.clone(),
+        );
         if let Some(v) = self.vars.get(&key) {
             return v.clone();
         }
@@ -215,12 +222,15 @@ impl Builder<'_> {
         let name = self.unique(&base);
         self.vars.insert(key, name.clone());
         let ctx = !s.hit.before.is_empty() || !s.hit.after.is_empty() || !s.hit.exact;
-        self.extract.entry(s.hit.entry).or_default().push(Extraction {
-            var: name.clone(),
-            location: s.hit.location.clone(),
-            before: ctx.then(|| s.hit.before.clone()),
-            after: ctx.then(|| s.hit.after.clone()),
-        });
+        self.extract
+            .entry(s.hit.entry)
+            .or_default()
+            .push(Extraction {
+                var: name.clone(),
+                location: s.hit.location.clone(),
+                before: ctx.then(|| s.hit.before.clone()),
+                after: ctx.then(|| s.hit.after.clone()),
+            });
         if s.hit.location.starts_with("ws:") {
             self.warnings.push(format!(
                 "`{name}` comes from a WebSocket frame (entry {}): plain HTTP cannot replay it",
@@ -274,7 +284,15 @@ impl Builder<'_> {
                 }
                 let subs: Vec<(String, Part)> = inputs
                     .iter()
-                    .map(|(n, v)| (v.clone(), Part::Input { name: n.clone(), encode: None }))
+                    .map(|(n, v)| {
+                        (
+                            v.clone(),
+                            Part::Input {
+                                name: n.clone(),
+                                encode: None,
+                            },
+                        )
+                    })
                     .collect();
                 self.template(c, &subs)
             }
@@ -283,16 +301,19 @@ impl Builder<'_> {
                     input,
                     true,
                     &c.raw,
-                    format!("cookie `{}` the browser already had (entry {})", c.name, c.entry),
+                    format!(
+                        "cookie `{}` the browser already had (entry {})",
+                        c.name, c.entry
+                    ),
                 );
                 PlanValue(vec![Part::Input {
                     name: input.clone(),
                     encode: None,
                 }])
             }
-            Resolution::Computed(kind @ (ComputedKind::TimestampMs | ComputedKind::TimestampS | ComputedKind::Uuid)) => {
-                PlanValue(vec![Part::Computed { kind: *kind }])
-            }
+            Resolution::Computed(
+                kind @ (ComputedKind::TimestampMs | ComputedKind::TimestampS | ComputedKind::Uuid),
+            ) => PlanValue(vec![Part::Computed { kind: *kind }]),
             Resolution::Computed(ComputedKind::Opaque) => {
                 self.warnings.push(format!(
                     "entry {} {}: computed by page JavaScript; sent as recorded, which the server may reject",
@@ -314,15 +335,15 @@ impl Builder<'_> {
             Some((s, r)) if c.place == Place::Header => (format!("{s} "), r),
             _ => (String::new(), c.raw.as_str()),
         };
-        if let Some(decoded) = util::decode_base64_text(rest) {
-            if let Some(inner) = split_around(&decoded, subs) {
-                let mut parts = Vec::new();
-                if !prefix.is_empty() {
-                    parts.push(Part::Lit(prefix));
-                }
-                parts.push(Part::Base64(inner));
-                return PlanValue(parts);
+        if let Some(decoded) = util::decode_base64_text(rest)
+            && let Some(inner) = split_around(&decoded, subs)
+        {
+            let mut parts = Vec::new();
+            if !prefix.is_empty() {
+                parts.push(Part::Lit(prefix));
             }
+            parts.push(Part::Base64(inner));
+            return PlanValue(parts);
         }
         self.warnings.push(format!(
             "entry {} {}: could not place the substituted value; sent as recorded",
@@ -355,11 +376,16 @@ fn split_around(raw: &str, subs: &[(String, Part)]) -> Option<Vec<Part>> {
         if v.is_empty() {
             continue;
         }
-        let json_esc = serde_json::to_string(v).ok().map(|s| s[1..s.len() - 1].to_string());
+        let json_esc = serde_json::to_string(v)
+            .ok()
+            .map(|s| s[1..s.len() - 1].to_string());
         let candidates = [
             (v.clone(), part.clone()),
             (util::percent_encode(v), with_encoding(part, Encoding::Url)),
-            (json_esc.unwrap_or_default(), with_encoding(part, Encoding::Json)),
+            (
+                json_esc.unwrap_or_default(),
+                with_encoding(part, Encoding::Json),
+            ),
         ];
         let mut found = false;
         for (needle, p) in candidates {
@@ -402,9 +428,18 @@ fn split_around(raw: &str, subs: &[(String, Part)]) -> Option<Vec<Part>> {
 
 /// A variable name from a producer location.
 fn var_base(location: &str) -> String {
-    let name = if let Some(p) = location.strip_prefix("json:").or_else(|| location.rsplit_once(":json:").map(|x| x.1)) {
+    let name = if let Some(p) = location
+        .strip_prefix("json:")
+        .or_else(|| location.rsplit_once(":json:").map(|x| x.1))
+    {
         let segs = json::pointer_segments(p);
-        let mut named: Vec<&str> = segs.iter().rev().filter(|s| !s.bytes().all(|b| b.is_ascii_digit())).map(String::as_str).take(1).collect();
+        let mut named: Vec<&str> = segs
+            .iter()
+            .rev()
+            .filter(|s| !s.bytes().all(|b| b.is_ascii_digit()))
+            .map(String::as_str)
+            .take(1)
+            .collect();
         named.reverse();
         named.join("_")
     } else if let Some(n) = location.strip_prefix("set-cookie:") {
@@ -421,7 +456,10 @@ fn var_base(location: &str) -> String {
         "body_value".to_string()
     };
     let n = crate::graph::input_name(&name);
-    if matches!(n.as_str(), "base_url" | "r" | "s" | "body" | "args" | "session") {
+    if matches!(
+        n.as_str(),
+        "base_url" | "r" | "s" | "body" | "args" | "session"
+    ) {
         format!("{n}_value")
     } else {
         n
@@ -446,7 +484,12 @@ pub fn build(
             ..ApiPlan::default()
         };
     };
-    let kept_pos: HashMap<usize, usize> = f.kept.iter().enumerate().map(|(k, e)| (e.entry, k)).collect();
+    let kept_pos: HashMap<usize, usize> = f
+        .kept
+        .iter()
+        .enumerate()
+        .map(|(k, e)| (e.entry, k))
+        .collect();
     let base = f.kept[kept_pos[&target]].url.origin.clone();
     // Consumers of each chain entry, by location (first wins).
     let mut by_loc: HashMap<(usize, &str), usize> = HashMap::new();
@@ -461,7 +504,8 @@ pub fn build(
         warnings: Vec::new(),
         idx,
     };
-    for reserved in ["base_url"] {
+    {
+        let reserved = "base_url";
         b.used_names.insert(reserved.to_string(), 1);
     }
     let mut steps = Vec::new();
@@ -514,7 +558,11 @@ pub fn build(
         for h in &e.request.headers {
             let name = h.name.as_str().to_ascii_lowercase();
             let raw = h.value.as_str();
-            if name.starts_with(':') || name == "cookie" || name == "content-length" || name.starts_with("sec-") {
+            if name.starts_with(':')
+                || name == "cookie"
+                || name == "content-length"
+                || name.starts_with("sec-")
+            {
                 continue;
             }
             let keep_browser = match name.as_str() {
@@ -568,7 +616,10 @@ pub fn build(
             s.extract = x;
         }
     }
-    let target_id = steps.iter().find(|s| s.entry == target).map(|s| s.id.clone());
+    let target_id = steps
+        .iter()
+        .find(|s| s.entry == target)
+        .map(|s| s.id.clone());
     let mut warnings = b.warnings;
     warnings.sort();
     warnings.dedup();
@@ -597,48 +648,54 @@ fn merge_lits(parts: Vec<Part>) -> PlanValue {
 
 type ValueAt<'x> = dyn FnMut(&mut Builder<'_>, &str, &str) -> PlanValue + 'x;
 
-fn body_plan(e: &crate::har::Entry<'_>, entry: usize, b: &mut Builder<'_>, value_at: &mut ValueAt<'_>) -> Option<PlanBody> {
+fn body_plan(
+    e: &crate::har::Entry<'_>,
+    entry: usize,
+    b: &mut Builder<'_>,
+    value_at: &mut ValueAt<'_>,
+) -> Option<PlanBody> {
     let (mime, text) = index::request_body(e)?;
     let mime_l = mime.to_ascii_lowercase();
     let pd = e.request.post_data.as_ref()?;
     let trimmed = text.trim_start();
-    if mime_l.contains("json") || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_l.contains("form")) {
-        if let Ok(mut template) = serde_json::from_str::<Value>(text) {
-            let mut set = Vec::new();
-            let mut ptrs = Vec::new();
-            let _ = json::walk(text, 64, 100_000, &mut |p, l| {
-                if matches!(l, json::Leaf::Str(_) | json::Leaf::Num(_)) {
-                    ptrs.push((p.to_string(), l.kind()));
-                }
-            });
-            for (p, kind) in ptrs {
-                let loc = format!("json:{p}");
-                let current = template.pointer(&p).map(|v| match v {
-                    Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                });
-                let Some(raw) = current else { continue };
-                let v = value_at(b, &loc, &raw);
-                if v.as_lit().is_some() {
-                    continue;
-                }
-                let path = typed_path(&template, &p);
-                if let Some(slot) = template.pointer_mut(&p) {
-                    *slot = Value::Null;
-                }
-                set.push(JsonSet {
-                    pointer: p,
-                    path,
-                    value: v,
-                    as_type: kind.name().to_string(),
-                });
+    if (mime_l.contains("json")
+        || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_l.contains("form")))
+        && let Ok(mut template) = serde_json::from_str::<Value>(text)
+    {
+        let mut set = Vec::new();
+        let mut ptrs = Vec::new();
+        let _ = json::walk(text, 64, 100_000, &mut |p, l| {
+            if matches!(l, json::Leaf::Str(_) | json::Leaf::Num(_)) {
+                ptrs.push((p.to_string(), l.kind()));
             }
-            return Some(PlanBody::Json {
-                mime_type: mime.to_string(),
-                template,
-                set,
+        });
+        for (p, kind) in ptrs {
+            let loc = format!("json:{p}");
+            let current = template.pointer(&p).map(|v| match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            });
+            let Some(raw) = current else { continue };
+            let v = value_at(b, &loc, &raw);
+            if v.as_lit().is_some() {
+                continue;
+            }
+            let path = typed_path(&template, &p);
+            if let Some(slot) = template.pointer_mut(&p) {
+                *slot = Value::Null;
+            }
+            set.push(JsonSet {
+                pointer: p,
+                path,
+                value: v,
+                as_type: kind.name().to_string(),
             });
         }
+        return Some(PlanBody::Json {
+            mime_type: mime.to_string(),
+            template,
+            set,
+        });
     }
     let params: Vec<(String, String)> = if !pd.params.is_empty() {
         pd.params
@@ -710,16 +767,34 @@ mod tests {
     fn split_values() {
         let p = split_around(
             "Bearer abc123",
-            &[("abc123".into(), Part::Var { name: "t".into(), encode: None })],
+            &[(
+                "abc123".into(),
+                Part::Var {
+                    name: "t".into(),
+                    encode: None,
+                },
+            )],
         )
         .unwrap();
         assert_eq!(
             p,
-            vec![Part::Lit("Bearer ".into()), Part::Var { name: "t".into(), encode: None }]
+            vec![
+                Part::Lit("Bearer ".into()),
+                Part::Var {
+                    name: "t".into(),
+                    encode: None
+                }
+            ]
         );
         let p = split_around(
             "a%2Fb",
-            &[("a/b".into(), Part::Input { name: "x".into(), encode: None })],
+            &[(
+                "a/b".into(),
+                Part::Input {
+                    name: "x".into(),
+                    encode: None,
+                },
+            )],
         )
         .unwrap();
         assert_eq!(

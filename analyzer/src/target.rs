@@ -97,22 +97,30 @@ pub fn pick(
             .filter(|&k| f.kept[k].kind != EntryKind::WebSocket)
             .filter(|&k| {
                 let e = &entries[f.kept[k].entry];
-                if let Some(m) = &method {
-                    if !e.method().eq_ignore_ascii_case(m) {
-                        return false;
-                    }
+                if let Some(m) = &method
+                    && !e.method().eq_ignore_ascii_case(m)
+                {
+                    return false;
                 }
                 let ep = &inv.endpoints[inv.of_kept[k]];
                 let u = &f.kept[k].url;
-                [e.url(), u.path.as_str(), ep.template.as_str(), ep.id.as_str()]
-                    .iter()
-                    .any(|t| glob_contains(pat, t))
+                [
+                    e.url(),
+                    u.path.as_str(),
+                    ep.template.as_str(),
+                    ep.id.as_str(),
+                ]
+                .iter()
+                .any(|t| glob_contains(pat, t))
             })
             .collect();
         if matches.is_empty() {
             return Err(AnalyzeError::invalid_params(
                 "target",
-                format!("`{}` matches no kept request of the HAR", target.unwrap_or("")),
+                format!(
+                    "`{}` matches no kept request of the HAR",
+                    target.unwrap_or("")
+                ),
             ));
         }
         let chosen = matches
@@ -190,7 +198,8 @@ pub fn pick(
                 }
             }
             if let Some(max) = scored.iter().map(|s| s.0).max() {
-                let best: Vec<&(usize, usize, Vec<String>)> = scored.iter().filter(|s| s.0 == max).collect();
+                let best: Vec<&(usize, usize, Vec<String>)> =
+                    scored.iter().filter(|s| s.0 == max).collect();
                 let chosen = best.last().expect("non-empty");
                 return Ok(Some(Pick {
                     entry: f.kept[chosen.1].entry,
@@ -204,7 +213,10 @@ pub fn pick(
                             .collect::<Vec<_>>()
                             .join(", ")
                     ),
-                    alternatives: best[..best.len() - 1].iter().map(|s| f.kept[s.1].entry).collect(),
+                    alternatives: best[..best.len() - 1]
+                        .iter()
+                        .map(|s| f.kept[s.1].entry)
+                        .collect(),
                 }));
             }
         }
@@ -256,7 +268,10 @@ mod tests {
 
     #[test]
     fn word_split() {
-        assert_eq!(words("itemId offers_list GraphQL"), vec!["item", "id", "offer", "list", "graph", "ql"]);
+        assert_eq!(
+            words("itemId offers_list GraphQL"),
+            vec!["item", "id", "offer", "list", "graph", "ql"]
+        );
         assert_eq!(words("categories"), vec!["category"]);
     }
 

@@ -52,7 +52,7 @@ pub fn url_parts(raw: &str) -> Option<UrlParts> {
 
 /// Percent-decodes (and `+` → space when `plus`). Invalid UTF-8 is replaced lossily.
 pub fn percent_decode(s: &str, plus: bool) -> Cow<'_, str> {
-    if !s.contains('%') && !(plus && s.contains('+')) {
+    if !(s.contains('%') || (plus && s.contains('+'))) {
         return Cow::Borrowed(s);
     }
     let b = s.as_bytes();
@@ -179,7 +179,11 @@ pub fn is_opaque_token(s: &str, min_len: usize, min_bits: f64) -> bool {
 /// Decodes standard or URL-safe base64 (padding optional) into UTF-8 text, when the result
 /// is mostly printable.
 pub fn decode_base64_text(s: &str) -> Option<String> {
-    if s.len() < 8 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b)) {
+    if s.len() < 8
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+/=-_".contains(&b))
+    {
         return None;
     }
     let trimmed = s.trim_end_matches('=');
@@ -188,15 +192,15 @@ pub fn decode_base64_text(s: &str) -> Option<String> {
         base64::engine::general_purpose::URL_SAFE_NO_PAD,
     ];
     for e in engines {
-        if let Ok(bytes) = e.decode(trimmed) {
-            if let Ok(text) = String::from_utf8(bytes) {
-                let printable = text
-                    .chars()
-                    .filter(|c| !c.is_control() || c.is_whitespace())
-                    .count();
-                if !text.is_empty() && printable * 10 >= text.chars().count() * 9 {
-                    return Some(text);
-                }
+        if let Ok(bytes) = e.decode(trimmed)
+            && let Ok(text) = String::from_utf8(bytes)
+        {
+            let printable = text
+                .chars()
+                .filter(|c| !c.is_control() || c.is_whitespace())
+                .count();
+            if !text.is_empty() && printable * 10 >= text.chars().count() * 9 {
+                return Some(text);
             }
         }
     }
@@ -271,7 +275,10 @@ mod tests {
         let u = url_parts("http://127.0.0.1:8080/api/items/40712?q=a+b&x=%2F").unwrap();
         assert_eq!(u.origin, "http://127.0.0.1:8080");
         assert_eq!(u.segments, vec!["api", "items", "40712"]);
-        assert_eq!(u.query, vec![("q".into(), "a b".into()), ("x".into(), "/".into())]);
+        assert_eq!(
+            u.query,
+            vec![("q".into(), "a b".into()), ("x".into(), "/".into())]
+        );
     }
 
     #[test]
@@ -279,7 +286,10 @@ mod tests {
         assert_eq!(percent_decode("a%20b+c", true), "a b c");
         assert_eq!(percent_decode("a%2", false), "a%2");
         assert_eq!(percent_decode("%zz%41", false), "%zzA");
-        assert_eq!(decode_base64_text("YWxpY2U6d29uZGVybGFuZA==").unwrap(), "alice:wonderland");
+        assert_eq!(
+            decode_base64_text("YWxpY2U6d29uZGVybGFuZA==").unwrap(),
+            "alice:wonderland"
+        );
         let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.sig";
         assert_eq!(decode_jwt(jwt).unwrap().1, "{\"sub\":\"alice\"}");
     }

@@ -1,13 +1,20 @@
 //! Bad input: clear results or coded errors, never a panic.
 
 use serde_json::{Value, json};
-use spool_analyzer::{AnalysisConfig, AnalyzeError, AnalyzeInput, UserInput, analyze, generate_curl, generate_python, openapi};
+use spool_analyzer::{
+    AnalysisConfig, AnalyzeError, AnalyzeInput, UserInput, analyze, generate_curl, generate_python,
+    openapi,
+};
 
 fn run(har: &[u8]) -> Result<spool_analyzer::Analysis, AnalyzeError> {
     run_with(har, None, None)
 }
 
-fn run_with(har: &[u8], task: Option<&str>, target: Option<&str>) -> Result<spool_analyzer::Analysis, AnalyzeError> {
+fn run_with(
+    har: &[u8],
+    task: Option<&str>,
+    target: Option<&str>,
+) -> Result<spool_analyzer::Analysis, AnalyzeError> {
     let input = AnalyzeInput {
         har_json: har,
         task,
@@ -46,8 +53,20 @@ fn empty_input_is_a_coded_error() {
     let e = run(b"").unwrap_err();
     assert_eq!(e.code(), -32102);
     assert!(e.to_string().contains("line 1"), "{e}");
-    for text in [&b"   "[..], b"null", b"[]", b"{}", b"{\"log\": 5}", b"{\"log\":{\"entries\":[{}]}}"] {
-        assert_eq!(run(text).unwrap_err().code(), -32102, "{}", String::from_utf8_lossy(text));
+    for text in [
+        &b"   "[..],
+        b"null",
+        b"[]",
+        b"{}",
+        b"{\"log\": 5}",
+        b"{\"log\":{\"entries\":[{}]}}",
+    ] {
+        assert_eq!(
+            run(text).unwrap_err().code(),
+            -32102,
+            "{}",
+            String::from_utf8_lossy(text)
+        );
     }
 }
 
@@ -55,7 +74,9 @@ fn empty_input_is_a_coded_error() {
 fn errors_name_where() {
     let e = run(br#"{"log":{"entries":[{"request":{"method":"GET","url":"http://a/"}},{"request":"GET /"}]}}"#).unwrap_err();
     match &e {
-        AnalyzeError::HarFileInvalid { location, .. } => assert!(location.contains("log.entries[1].request"), "{location}"),
+        AnalyzeError::HarFileInvalid { location, .. } => {
+            assert!(location.contains("log.entries[1].request"), "{location}")
+        }
         other => panic!("{other:?}"),
     }
     let e = run(br#"{"log":{"entries":[ {"request": {"url": "http://a/"}, } ]}}"#).unwrap_err();
@@ -77,30 +98,83 @@ fn empty_har_recommends_nothing() {
 fn har_of_static_assets_and_analytics_says_no_api_calls() {
     let a = run(&har(vec![
         entry("GET", "http://a.test/logo.png", "image", "image/png", None),
-        entry("GET", "http://a.test/site.css", "stylesheet", "text/css", Some(json!("body{}"))),
-        entry("GET", "http://a.test/app.js", "script", "application/javascript", Some(json!("var x = 1;"))),
-        entry("POST", "https://www.google-analytics.com/g/collect?v=2", "ping", "text/plain", None),
-        entry("GET", "data:image/png;base64,AAAA", "image", "image/png", None),
+        entry(
+            "GET",
+            "http://a.test/site.css",
+            "stylesheet",
+            "text/css",
+            Some(json!("body{}")),
+        ),
+        entry(
+            "GET",
+            "http://a.test/app.js",
+            "script",
+            "application/javascript",
+            Some(json!("var x = 1;")),
+        ),
+        entry(
+            "POST",
+            "https://www.google-analytics.com/g/collect?v=2",
+            "ping",
+            "text/plain",
+            None,
+        ),
+        entry(
+            "GET",
+            "data:image/png;base64,AAAA",
+            "image",
+            "image/png",
+            None,
+        ),
     ]))
     .unwrap();
     assert_eq!(a.recommended_modality, None);
     assert_eq!(a.confidence, 0.0);
-    assert!(a.reasoning.contains("No API calls found"), "{}", a.reasoning);
+    assert!(
+        a.reasoning.contains("No API calls found"),
+        "{}",
+        a.reasoning
+    );
     assert_eq!(a.dropped.len(), 5);
     assert!(a.dropped.iter().all(|d| !d.reason.is_empty()));
 }
 
 #[test]
 fn malformed_and_binary_bodies_are_noted() {
-    let mut bin = entry("GET", "http://a.test/api/blob", "fetch", "application/json", Some(json!("AAECAwQFBgcICQ==")));
+    let mut bin = entry(
+        "GET",
+        "http://a.test/api/blob",
+        "fetch",
+        "application/json",
+        Some(json!("AAECAwQFBgcICQ==")),
+    );
     bin["response"]["content"]["encoding"] = json!("base64");
-    let mut bad_req = entry("POST", "http://a.test/api/save", "fetch", "application/json", Some(json!("{}")));
-    bad_req["request"]["postData"] = json!({"mimeType": "application/json", "text": "{\"a\": [1, 2"});
+    let mut bad_req = entry(
+        "POST",
+        "http://a.test/api/save",
+        "fetch",
+        "application/json",
+        Some(json!("{}")),
+    );
+    bad_req["request"]["postData"] =
+        json!({"mimeType": "application/json", "text": "{\"a\": [1, 2"});
     let a = run(&har(vec![
-        entry("GET", "http://a.test/api/broken", "fetch", "application/json", Some(json!("{\"token\": \"abc"))),
+        entry(
+            "GET",
+            "http://a.test/api/broken",
+            "fetch",
+            "application/json",
+            Some(json!("{\"token\": \"abc")),
+        ),
         bin,
         bad_req,
-        entry("GET", "http://a.test/api/nul", "fetch", "text/plain", Some(json!("a\u{0}b\u{0}c"))),
+        entry(
+            "GET",
+            "http://a.test/api/nul",
+            "fetch",
+            "text/plain",
+            Some(json!("a\u{0}b\u{0}c")),
+        ),
     ]))
     .unwrap();
     let w = a.warnings.join("\n");
@@ -115,22 +189,38 @@ fn ten_megabyte_body_is_indexed_within_bounds() {
     let mut size = 0;
     let mut i = 0u64;
     while size < 10_000_000 {
-        let it = json!({"id": 100_000 + i, "name": format!("item number {i}"), "blurb": "x".repeat(80)});
+        let it =
+            json!({"id": 100_000 + i, "name": format!("item number {i}"), "blurb": "x".repeat(80)});
         size += it.to_string().len() + 1;
         items.push(it);
         i += 1;
     }
     let body = json!({"items": items}).to_string();
     assert!(body.len() >= 10_000_000);
-    let mut detail = entry("GET", "http://a.test/api/items/100007", "fetch", "application/json", Some(json!("{}")));
+    let mut detail = entry(
+        "GET",
+        "http://a.test/api/items/100007",
+        "fetch",
+        "application/json",
+        Some(json!("{}")),
+    );
     detail["startedDateTime"] = json!("2024-05-01T10:00:01.000Z");
     let a = run(&har(vec![
-        entry("GET", "http://a.test/api/items", "fetch", "application/json", Some(json!(body))),
+        entry(
+            "GET",
+            "http://a.test/api/items",
+            "fetch",
+            "application/json",
+            Some(json!(body)),
+        ),
         detail,
     ]))
     .unwrap();
     assert!(
-        a.graph.edges.iter().any(|e| e.from_location == "json:/items/7/id" && e.to_location == "path:2"),
+        a.graph
+            .edges
+            .iter()
+            .any(|e| e.from_location == "json:/items/7/id" && e.to_location == "path:2"),
         "{:?}",
         a.graph.edges
     );
@@ -139,7 +229,13 @@ fn ten_megabyte_body_is_indexed_within_bounds() {
         max_body_bytes: 1 << 20,
         ..AnalysisConfig::default()
     };
-    let bytes = har(vec![entry("GET", "http://a.test/api/items", "fetch", "application/json", Some(json!(body)))]);
+    let bytes = har(vec![entry(
+        "GET",
+        "http://a.test/api/items",
+        "fetch",
+        "application/json",
+        Some(json!(body)),
+    )]);
     let a = analyze(
         &AnalyzeInput {
             har_json: &bytes,
@@ -148,17 +244,39 @@ fn ten_megabyte_body_is_indexed_within_bounds() {
         &small,
     )
     .unwrap();
-    assert!(a.warnings.join(" ").contains("over the"), "{:?}", a.warnings);
+    assert!(
+        a.warnings.join(" ").contains("over the"),
+        "{:?}",
+        a.warnings
+    );
 }
 
 #[test]
 fn deeply_nested_json_is_bounded() {
     let deep = format!("{}\"x\"{}", "[".repeat(100_000), "]".repeat(100_000));
-    let a = run(&har(vec![entry("GET", "http://a.test/api/deep", "fetch", "application/json", Some(json!(deep)))])).unwrap();
+    let a = run(&har(vec![entry(
+        "GET",
+        "http://a.test/api/deep",
+        "fetch",
+        "application/json",
+        Some(json!(deep)),
+    )]))
+    .unwrap();
     assert!(!a.warnings.is_empty(), "a deep body is noted");
     let medium = format!("{}1{}", "{\"a\":".repeat(100), "}".repeat(100));
-    let a = run(&har(vec![entry("GET", "http://a.test/api/deep", "fetch", "application/json", Some(json!(medium)))])).unwrap();
-    assert!(a.warnings.join(" ").contains("deeper than 64"), "{:?}", a.warnings);
+    let a = run(&har(vec![entry(
+        "GET",
+        "http://a.test/api/deep",
+        "fetch",
+        "application/json",
+        Some(json!(medium)),
+    )]))
+    .unwrap();
+    assert!(
+        a.warnings.join(" ").contains("deeper than 64"),
+        "{:?}",
+        a.warnings
+    );
     // A HAR nested deep is skipped without recursion (or is a coded error): never a stack
     // overflow.
     let nested_har = format!(
@@ -179,23 +297,53 @@ fn deeply_nested_json_is_bounded() {
 
 #[test]
 fn duplicate_request_ids_are_kept_apart() {
-    let mut a1 = entry("GET", "http://a.test/api/one", "fetch", "application/json", Some(json!("{\"t\":\"tok-123456789\"}")));
+    let mut a1 = entry(
+        "GET",
+        "http://a.test/api/one",
+        "fetch",
+        "application/json",
+        Some(json!("{\"t\":\"tok-123456789\"}")),
+    );
     a1["_requestId"] = json!("42.1");
-    let mut a2 = entry("GET", "http://a.test/api/two?t=tok-123456789", "fetch", "application/json", Some(json!("{}")));
+    let mut a2 = entry(
+        "GET",
+        "http://a.test/api/two?t=tok-123456789",
+        "fetch",
+        "application/json",
+        Some(json!("{}")),
+    );
     a2["_requestId"] = json!("42.1");
     a2["startedDateTime"] = json!("2024-05-01T10:00:02.000Z");
     let a = run(&har(vec![a1.clone(), a2, a1])).unwrap();
-    assert!(a.warnings.iter().any(|w| w.contains("duplicate _requestId")), "{:?}", a.warnings);
+    assert!(
+        a.warnings
+            .iter()
+            .any(|w| w.contains("duplicate _requestId")),
+        "{:?}",
+        a.warnings
+    );
     assert_eq!(a.graph.nodes.len(), 3);
     assert!(a.graph.edges.iter().any(|e| e.to_location == "query:t"));
 }
 
 #[test]
 fn invalid_parameters_are_coded() {
-    let bytes = har(vec![entry("GET", "http://a.test/api/x", "fetch", "application/json", Some(json!("{}")))]);
+    let bytes = har(vec![entry(
+        "GET",
+        "http://a.test/api/x",
+        "fetch",
+        "application/json",
+        Some(json!("{}")),
+    )]);
     let long = "x".repeat(20_000);
-    assert_eq!(run_with(&bytes, Some(&long), None).unwrap_err().code(), -32602);
-    assert_eq!(run_with(&bytes, None, Some("  ")).unwrap_err().code(), -32602);
+    assert_eq!(
+        run_with(&bytes, Some(&long), None).unwrap_err().code(),
+        -32602
+    );
+    assert_eq!(
+        run_with(&bytes, None, Some("  ")).unwrap_err().code(),
+        -32602
+    );
     let e = run_with(&bytes, None, Some("POST /nothing/*")).unwrap_err();
     assert_eq!(e.code(), -32602);
     assert!(e.to_string().contains("target"));
@@ -207,12 +355,23 @@ fn invalid_parameters_are_coded() {
         }],
         ..AnalyzeInput::default()
     };
-    assert_eq!(analyze(&input, &AnalysisConfig::default()).unwrap_err().code(), -32602);
+    assert_eq!(
+        analyze(&input, &AnalysisConfig::default())
+            .unwrap_err()
+            .code(),
+        -32602
+    );
 }
 
 #[test]
 fn size_limits_are_coded() {
-    let bytes = har(vec![entry("GET", "http://a.test/api/x", "fetch", "application/json", Some(json!("{}")))]);
+    let bytes = har(vec![entry(
+        "GET",
+        "http://a.test/api/x",
+        "fetch",
+        "application/json",
+        Some(json!("{}")),
+    )]);
     let input = AnalyzeInput {
         har_json: &bytes,
         ..AnalyzeInput::default()

@@ -4,7 +4,9 @@
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
-use spool_analyzer::{AnalysisConfig, AnalyzeInput, UserInput, analyze, generate_curl, generate_python, openapi, plan};
+use spool_analyzer::{
+    AnalysisConfig, AnalyzeInput, UserInput, analyze, generate_curl, generate_python, openapi, plan,
+};
 
 fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
@@ -22,7 +24,8 @@ fn json_value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(4, 32, 6, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
-            prop::collection::btree_map("[a-z]{1,6}", inner, 0..5).prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::btree_map("[a-z]{1,6}", inner, 0..5)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
         ]
     })
 }
@@ -32,7 +35,9 @@ fn body_text() -> impl Strategy<Value = Value> {
         Just(Value::Null),
         json_value().prop_map(|v| Value::from(v.to_string())),
         "\\PC{0,60}".prop_map(Value::from),
-        Just(json!("<html><input type=hidden name=csrf value=tok-ABCDEF123456><script>var t='tok-ABCDEF123456';</script>")),
+        Just(json!(
+            "<html><input type=hidden name=csrf value=tok-ABCDEF123456><script>var t='tok-ABCDEF123456';</script>"
+        )),
         Just(json!("{\"token\":\"tok-ABCDEF123456\",\"id\":40712}")),
         Just(json!("{\"broken\": [")),
         scalar(),
@@ -41,8 +46,28 @@ fn body_text() -> impl Strategy<Value = Value> {
 
 fn url() -> impl Strategy<Value = Value> {
     (
-        prop::sample::select(vec!["http://a.test", "https://b.test:8443", "ws://a.test", "data:", "weird", "http://[::1]", "https://www.google-analytics.com"]),
-        prop::collection::vec(prop::sample::select(vec!["api", "items", "40712", "tok-ABCDEF123456", "x.png", "%zz", "", "9f1c2d3e-1111-4222-8333-444455556666"]), 0..4),
+        prop::sample::select(vec![
+            "http://a.test",
+            "https://b.test:8443",
+            "ws://a.test",
+            "data:",
+            "weird",
+            "http://[::1]",
+            "https://www.google-analytics.com",
+        ]),
+        prop::collection::vec(
+            prop::sample::select(vec![
+                "api",
+                "items",
+                "40712",
+                "tok-ABCDEF123456",
+                "x.png",
+                "%zz",
+                "",
+                "9f1c2d3e-1111-4222-8333-444455556666",
+            ]),
+            0..4,
+        ),
         prop::option::of("[a-z]{1,3}=[a-zA-Z0-9%+-]{0,20}"),
     )
         .prop_map(|(o, segs, q)| {
@@ -57,10 +82,27 @@ fn url() -> impl Strategy<Value = Value> {
 
 fn name_values() -> impl Strategy<Value = Value> {
     prop::collection::vec(
-        (prop::sample::select(vec!["Authorization", "Cookie", "Set-Cookie", "X-Token", "Content-Type", "Location", ":path"]), scalar()),
+        (
+            prop::sample::select(vec![
+                "Authorization",
+                "Cookie",
+                "Set-Cookie",
+                "X-Token",
+                "Content-Type",
+                "Location",
+                ":path",
+            ]),
+            scalar(),
+        ),
         0..4,
     )
-    .prop_map(|v| Value::Array(v.into_iter().map(|(n, v)| json!({"name": n, "value": v})).collect()))
+    .prop_map(|v| {
+        Value::Array(
+            v.into_iter()
+                .map(|(n, v)| json!({"name": n, "value": v}))
+                .collect(),
+        )
+    })
 }
 
 fn entry() -> impl Strategy<Value = Value> {
@@ -113,7 +155,10 @@ fn check(bytes: &[u8], task: Option<&str>) {
     match analyze(&input, &cfg) {
         Ok(a) => {
             let again = analyze(&input, &cfg).expect("deterministic");
-            assert_eq!(serde_json::to_string(&a).unwrap(), serde_json::to_string(&again).unwrap());
+            assert_eq!(
+                serde_json::to_string(&a).unwrap(),
+                serde_json::to_string(&again).unwrap()
+            );
             let _ = generate_python(&a);
             let _ = generate_curl(&a);
             let _ = openapi(&a);

@@ -14,13 +14,19 @@ use spool_analyzer::{AnalysisConfig, AnalyzeInput, UnresolvedKind, UserInput, an
 use spool_fixtures::truth::{FLOWS, Truth};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Every HAR of `flow` to check.
 pub fn hars_of(flow: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    for dir in [workspace().join("fixtures/har/flows"), workspace().join("analyzer/tests/data")] {
+    for dir in [
+        workspace().join("fixtures/har/flows"),
+        workspace().join("analyzer/tests/data"),
+    ] {
         for level in ["l2", "l3"] {
             let p = dir.join(format!("{flow}.{level}.har"));
             if p.exists() {
@@ -61,9 +67,17 @@ fn check(flow: &str, path: &Path) -> Outcome {
     let by_key: BTreeMap<(String, String), String> = truth
         .requests
         .iter()
-        .map(|r| ((r.method.to_ascii_uppercase(), r.path.clone()), r.id.clone()))
+        .map(|r| {
+            (
+                (r.method.to_ascii_uppercase(), r.path.clone()),
+                r.id.clone(),
+            )
+        })
         .collect();
-    let entries = raw["log"]["entries"].as_array().cloned().unwrap_or_default();
+    let entries = raw["log"]["entries"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let id_of = |i: usize| -> Option<String> {
         let e = &entries[i];
         let method = e["request"]["method"].as_str()?.to_ascii_uppercase();
@@ -78,12 +92,26 @@ fn check(flow: &str, path: &Path) -> Outcome {
         .graph
         .edges
         .iter()
-        .map(|e| (name(e.from), e.from_location.clone(), name(e.to), e.to_location.clone()))
+        .map(|e| {
+            (
+                name(e.from),
+                e.from_location.clone(),
+                name(e.to),
+                e.to_location.clone(),
+            )
+        })
         .collect();
     let expected: BTreeSet<EdgeKey> = truth
         .edges
         .iter()
-        .map(|e| (e.from.clone(), e.from_location.clone(), e.to.clone(), e.to_location.clone()))
+        .map(|e| {
+            (
+                e.from.clone(),
+                e.from_location.clone(),
+                e.to.clone(),
+                e.to_location.clone(),
+            )
+        })
         .collect();
     for e in found.difference(&expected) {
         problems.push(format!("false edge {e:?}"));
@@ -103,14 +131,23 @@ fn check(flow: &str, path: &Path) -> Outcome {
     }
     let modality = a.recommended_modality.map(|m| m.as_str().to_string());
     if modality.as_deref() != Some(truth.modality.as_str()) {
-        problems.push(format!("modality {modality:?}, expected {}", truth.modality));
+        problems.push(format!(
+            "modality {modality:?}, expected {}",
+            truth.modality
+        ));
     }
     // User inputs: (request, location, input).
     let got_inputs: BTreeSet<(String, String, String)> = a
         .unresolved
         .iter()
         .filter(|u| u.kind == UnresolvedKind::UserInput)
-        .map(|u| (name(u.entry), u.location.clone(), u.input.clone().unwrap_or_default()))
+        .map(|u| {
+            (
+                name(u.entry),
+                u.location.clone(),
+                u.input.clone().unwrap_or_default(),
+            )
+        })
         .collect();
     let want_inputs: BTreeSet<(String, String, String)> = truth
         .user_inputs
@@ -118,7 +155,9 @@ fn check(flow: &str, path: &Path) -> Outcome {
         .map(|u| (u.request.clone(), u.location.clone(), u.input.clone()))
         .collect();
     if got_inputs != want_inputs {
-        problems.push(format!("user inputs {got_inputs:?}, expected {want_inputs:?}"));
+        problems.push(format!(
+            "user inputs {got_inputs:?}, expected {want_inputs:?}"
+        ));
     }
     // Computed values: (request, location).
     let got_computed: BTreeSet<(String, String)> = a
@@ -133,7 +172,9 @@ fn check(flow: &str, path: &Path) -> Outcome {
         .map(|c| (c.request.clone(), c.location.clone()))
         .collect();
     if got_computed != want_computed {
-        problems.push(format!("computed {got_computed:?}, expected {want_computed:?}"));
+        problems.push(format!(
+            "computed {got_computed:?}, expected {want_computed:?}"
+        ));
     }
     if !problems.is_empty() {
         problems.insert(0, format!("reasoning: {}", a.reasoning));
@@ -152,7 +193,11 @@ fn every_flow_matches_its_truth() {
             checked += 1;
             let o = check(flow, &path);
             if !o.problems.is_empty() {
-                failures.push(format!("{}:\n  {}", path.display(), o.problems.join("\n  ")));
+                failures.push(format!(
+                    "{}:\n  {}",
+                    path.display(),
+                    o.problems.join("\n  ")
+                ));
             }
         }
     }

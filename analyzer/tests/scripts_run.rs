@@ -7,11 +7,16 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use spool_analyzer::{AnalysisConfig, AnalyzeInput, Modality, UserInput, analyze, generate_curl, generate_python};
+use spool_analyzer::{
+    AnalysisConfig, AnalyzeInput, Modality, UserInput, analyze, generate_curl, generate_python,
+};
 use spool_fixtures::{FixtureConfig, FixtureServer};
 
 fn shop_hars() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let mut out = Vec::new();
     for p in [
         root.join("fixtures/har/flows/shop.l3.har"),
@@ -43,7 +48,12 @@ fn analysis_of(path: &Path) -> spool_analyzer::Analysis {
         ],
     };
     let a = analyze(&input, &AnalysisConfig::default()).unwrap();
-    assert_eq!(a.recommended_modality, Some(Modality::Integuru), "{}", a.reasoning);
+    assert_eq!(
+        a.recommended_modality,
+        Some(Modality::Integuru),
+        "{}",
+        a.reasoning
+    );
     a
 }
 
@@ -58,7 +68,14 @@ fn write_script(name: &str, text: &str) -> PathBuf {
 fn run(program: &str, script: &Path, base: &str) -> (bool, String) {
     let out = Command::new(program)
         .arg(script)
-        .args(["--base-url", base, "--username", "bob", "--password", "builder"])
+        .args([
+            "--base-url",
+            base,
+            "--username",
+            "bob",
+            "--password",
+            "builder",
+        ])
         .output()
         .unwrap_or_else(|e| panic!("cannot run {program}: {e} (run scripts/setup.sh)"));
     (
@@ -89,9 +106,16 @@ async fn generated_scripts_place_an_order_with_new_credentials() {
         let a = analysis_of(har);
         let python = generate_python(&a);
         let curl = generate_curl(&a);
-        for secret in ["wonderland"] {
-            assert!(!python.contains(secret), "python script bakes in a recorded secret");
-            assert!(!curl.contains(secret), "curl script bakes in a recorded secret");
+        {
+            let secret = "wonderland";
+            assert!(
+                !python.contains(secret),
+                "python script bakes in a recorded secret"
+            );
+            assert!(
+                !curl.contains(secret),
+                "curl script bakes in a recorded secret"
+            );
         }
         for (program, name, text) in [("python3", "shop.py", &python), ("bash", "shop.sh", &curl)] {
             let before = server.orders().len();
@@ -101,14 +125,24 @@ async fn generated_scripts_place_an_order_with_new_credentials() {
             let (ok, output) = tokio::task::spawn_blocking(move || run(&program2, &script, &base2))
                 .await
                 .unwrap();
-            assert!(ok, "{program} script from {} failed:\n{output}", har.display());
+            assert!(
+                ok,
+                "{program} script from {} failed:\n{output}",
+                har.display()
+            );
             let orders = server.orders();
-            assert_eq!(orders.len(), before + 1, "{program}: no new order\n{output}");
+            assert_eq!(
+                orders.len(),
+                before + 1,
+                "{program}: no new order\n{output}"
+            );
             let last = orders.last().unwrap();
             assert_eq!(last["username"], "bob");
             assert_eq!(last["itemId"], 40712);
             assert!(output.contains("confirmed"), "{output}");
         }
     }
-    let _ = std::fs::remove_dir_all(std::env::temp_dir().join(format!("spool-analyzer-scripts-{}", std::process::id())));
+    let _ = std::fs::remove_dir_all(
+        std::env::temp_dir().join(format!("spool-analyzer-scripts-{}", std::process::id())),
+    );
 }

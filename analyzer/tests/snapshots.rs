@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use spool_analyzer::{AnalysisConfig, AnalyzeInput, UserInput, analyze};
 
 fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn hars_in(dir: &Path) -> Vec<PathBuf> {
@@ -43,7 +46,8 @@ fn analysis(path: &Path, user_inputs: Vec<UserInput>) -> spool_analyzer::Analysi
         target: None,
         user_inputs,
     };
-    analyze(&input, &AnalysisConfig::default()).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    analyze(&input, &AnalysisConfig::default())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[test]
@@ -69,17 +73,30 @@ fn hars_from_outside_analyze_into_a_sensible_inventory() {
         for path in hars_in(&workspace().join("fixtures/har").join(sub)) {
             n += 1;
             let a = analysis(&path, Vec::new());
-            assert_eq!(a.summary.kept + a.summary.dropped, a.summary.entries, "{}", path.display());
+            assert_eq!(
+                a.summary.kept + a.summary.dropped,
+                a.summary.entries,
+                "{}",
+                path.display()
+            );
             if a.summary.kept > 0 {
                 assert!(!a.endpoints.is_empty(), "{}", path.display());
                 assert!(a.target.is_some(), "{}", path.display());
             }
             for ep in &a.endpoints {
-                assert!(ep.template.starts_with('/'), "{}: {}", path.display(), ep.template);
+                assert!(
+                    ep.template.starts_with('/'),
+                    "{}: {}",
+                    path.display(),
+                    ep.template
+                );
                 assert!(!ep.entries.is_empty());
             }
             assert!(!a.reasoning.is_empty());
-            let name = format!("outside__{sub}__{}", path.file_stem().unwrap().to_string_lossy());
+            let name = format!(
+                "outside__{sub}__{}",
+                path.file_stem().unwrap().to_string_lossy()
+            );
             insta::assert_json_snapshot!(name, a);
         }
     }

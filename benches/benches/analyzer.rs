@@ -152,10 +152,10 @@ fn report_memory(har: &[u8]) {
         std::fs::write(&path, har).expect("write the synthetic HAR");
         eprintln!("synthetic HAR written to {path}");
     }
-    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
-        if let Some(l) = status.lines().find(|l| l.starts_with("VmHWM")) {
-            eprintln!("analyzer process {l} (includes generating the synthetic HAR)");
-        }
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(l) = status.lines().find(|l| l.starts_with("VmHWM"))
+    {
+        eprintln!("analyzer process {l} (includes generating the synthetic HAR)");
     }
 }
 
@@ -170,12 +170,16 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(15));
     g.throughput(Throughput::Bytes(har.len() as u64));
-    g.bench_function(format!("total/{n}"), |b| b.iter(|| black_box(analyze(&inp, &cfg).unwrap())));
+    g.bench_function(format!("total/{n}"), |b| {
+        b.iter(|| black_box(analyze(&inp, &cfg).unwrap()))
+    });
     g.bench_function(format!("stage1_parse/{n}"), |b| {
         b.iter(|| black_box(pipeline::parse(&har, &cfg).unwrap()))
     });
     let h = pipeline::parse(&har, &cfg).unwrap();
-    g.bench_function(format!("stage2_filter/{n}"), |b| b.iter(|| black_box(pipeline::filter(&h))));
+    g.bench_function(format!("stage2_filter/{n}"), |b| {
+        b.iter(|| black_box(pipeline::filter(&h)))
+    });
     let f = pipeline::filter(&h);
     g.bench_function(format!("stage3_index/{n}"), |b| {
         b.iter(|| black_box(pipeline::index(&h, &f, &cfg).unwrap()))

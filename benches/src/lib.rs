@@ -1,3 +1,4 @@
 //! Helpers shared by the benches.
 
+pub mod page_load;
 pub mod synthetic;

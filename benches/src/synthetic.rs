@@ -33,22 +33,32 @@ impl Rng {
     }
     fn alnum(&mut self, n: usize) -> String {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        (0..n).map(|_| A[(self.next() % A.len() as u64) as usize] as char).collect()
+        (0..n)
+            .map(|_| A[(self.next() % A.len() as u64) as usize] as char)
+            .collect()
     }
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
     fn uuid(&mut self) -> String {
         let h = self.hex(32);
-        format!("{}-{}-4{}-8{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+        format!(
+            "{}-{}-4{}-8{}-{}",
+            &h[..8],
+            &h[8..12],
+            &h[13..16],
+            &h[17..20],
+            &h[20..32]
+        )
     }
 }
 
 const WORDS: &[&str] = &[
-    "brass", "lamp", "copper", "kettle", "pewter", "mug", "walnut", "shelf", "linen", "towel", "ceramic",
-    "bowl", "oak", "table", "wool", "blanket", "steel", "pan", "glass", "vase", "leather", "bag", "cotton",
-    "shirt", "bamboo", "tray", "marble", "board", "silver", "spoon", "iron", "skillet", "clay", "pot",
-    "hand", "made", "polished", "vintage", "sturdy", "light", "warm", "bright", "classic", "modern",
+    "brass", "lamp", "copper", "kettle", "pewter", "mug", "walnut", "shelf", "linen", "towel",
+    "ceramic", "bowl", "oak", "table", "wool", "blanket", "steel", "pan", "glass", "vase",
+    "leather", "bag", "cotton", "shirt", "bamboo", "tray", "marble", "board", "silver", "spoon",
+    "iron", "skillet", "clay", "pot", "hand", "made", "polished", "vintage", "sturdy", "light",
+    "warm", "bright", "classic", "modern",
 ];
 
 fn sentence(rng: &mut Rng, words: usize) -> String {
@@ -63,24 +73,20 @@ fn sentence(rng: &mut Rng, words: usize) -> String {
 }
 
 fn iso(ms: u64) -> String {
-    let secs = ms / 1000;
-    let (d, rem) = (secs / 86_400, secs % 86_400);
-    // 2024-05-01 is day 19844 since the epoch; days stay within May for any bench size.
-    let day = 1 + (d - 19_844);
-    format!(
-        "2024-05-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        day,
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        ms % 1000
-    )
+    // Review dates reach weeks back from the session time, so this must handle any date.
+    let ts = jiff::Timestamp::from_millisecond(ms as i64).expect("bench timestamps are in range");
+    ts.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 const UA: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
 
 fn nv(pairs: &[(&str, String)]) -> Value {
-    Value::Array(pairs.iter().map(|(n, v)| json!({"name": n, "value": v})).collect())
+    Value::Array(
+        pairs
+            .iter()
+            .map(|(n, v)| json!({"name": n, "value": v}))
+            .collect(),
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -99,9 +105,11 @@ fn entry(
 ) -> Value {
     let mut base: Vec<(&str, String)> = vec![
         ("Host", "shop.example.test".into()),
-        ("Connection", "keep-alive"
-            .into()),
-        ("sec-ch-ua", "\"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\"".into()),
+        ("Connection", "keep-alive".into()),
+        (
+            "sec-ch-ua",
+            "\"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\"".into(),
+        ),
         ("sec-ch-ua-mobile", "?0".into()),
         ("sec-ch-ua-platform", "\"Linux\"".into()),
         ("User-Agent", UA.into()),
@@ -112,7 +120,10 @@ fn entry(
     base.append(&mut req_headers);
     let mut cookies = Vec::new();
     if let Some(c) = cookie {
-        base.push(("Cookie", format!("session={c}; _ga=GA1.1.1234567.1714550000")));
+        base.push((
+            "Cookie",
+            format!("session={c}; _ga=GA1.1.1234567.1714550000"),
+        ));
         cookies.push(json!({"name": "session", "value": c}));
         cookies.push(json!({"name": "_ga", "value": "GA1.1.1234567.1714550000"}));
     }
@@ -207,7 +218,9 @@ fn filler_js(rng: &mut Rng, bytes: usize) -> String {
 
 fn filler_b64(rng: &mut Rng, bytes: usize) -> String {
     use base64::Engine;
-    let raw: Vec<u8> = (0..bytes * 3 / 4).map(|_| (rng.next() & 0xff) as u8).collect();
+    let raw: Vec<u8> = (0..bytes * 3 / 4)
+        .map(|_| (rng.next() & 0xff) as u8)
+        .collect();
     base64::engine::general_purpose::STANDARD.encode(raw)
 }
 
@@ -239,31 +252,110 @@ pub fn synthetic_har(entries: usize) -> Vec<u8> {
             rng.hex(8)
         );
         while html.len() < 12_000 {
-            html.push_str(&format!("<p class=\"promo\">{}</p>", sentence(&mut rng, 18)));
+            html.push_str(&format!(
+                "<p class=\"promo\">{}</p>",
+                sentence(&mut rng, 18)
+            ));
         }
         html.push_str("</body></html>");
-        let e = entry(t, "GET", &format!("{origin}/shop/"), "document", vec![("Accept", "text/html".into())], None, None, 200, "text/html", vec![], Some((html, false)));
+        let e = entry(
+            t,
+            "GET",
+            &format!("{origin}/shop/"),
+            "document",
+            vec![("Accept", "text/html".into())],
+            None,
+            None,
+            200,
+            "text/html",
+            vec![],
+            Some((html, false)),
+        );
         push(e, &mut out, &mut n);
         t += 40;
         // 2-4. Static assets.
         let css = filler_css(&mut rng, 12_000);
-        push(entry(t, "GET", &format!("{origin}/shop/shop.css"), "stylesheet", vec![], None, None, 200, "text/css", vec![], Some((css, false))), &mut out, &mut n);
+        push(
+            entry(
+                t,
+                "GET",
+                &format!("{origin}/shop/shop.css"),
+                "stylesheet",
+                vec![],
+                None,
+                None,
+                200,
+                "text/css",
+                vec![],
+                Some((css, false)),
+            ),
+            &mut out,
+            &mut n,
+        );
         t += 5;
         let js = filler_js(&mut rng, 12_000);
-        push(entry(t, "GET", &format!("{origin}/shop/shop.js"), "script", vec![], None, None, 200, "application/javascript", vec![], Some((js, false))), &mut out, &mut n);
+        push(
+            entry(
+                t,
+                "GET",
+                &format!("{origin}/shop/shop.js"),
+                "script",
+                vec![],
+                None,
+                None,
+                200,
+                "application/javascript",
+                vec![],
+                Some((js, false)),
+            ),
+            &mut out,
+            &mut n,
+        );
         t += 5;
         let png = filler_b64(&mut rng, 12_000);
-        push(entry(t, "GET", &format!("{origin}/shop/logo.png"), "image", vec![], None, None, 200, "image/png", vec![], Some((png, true))), &mut out, &mut n);
+        push(
+            entry(
+                t,
+                "GET",
+                &format!("{origin}/shop/logo.png"),
+                "image",
+                vec![],
+                None,
+                None,
+                200,
+                "image/png",
+                vec![],
+                Some((png, true)),
+            ),
+            &mut out,
+            &mut n,
+        );
         t += 5;
         // 5. Analytics.
         push(
-            entry(t, "POST", &format!("https://www.google-analytics.com/g/collect?v=2&tid=G-SPOOL&cid={}", rng.below(1 << 30)), "ping", vec![], None, Some(("text/plain", String::new())), 204, "text/plain", vec![], None),
+            entry(
+                t,
+                "POST",
+                &format!(
+                    "https://www.google-analytics.com/g/collect?v=2&tid=G-SPOOL&cid={}",
+                    rng.below(1 << 30)
+                ),
+                "ping",
+                vec![],
+                None,
+                Some(("text/plain", String::new())),
+                204,
+                "text/plain",
+                vec![],
+                None,
+            ),
             &mut out,
             &mut n,
         );
         t += 5;
         // 6. Login.
-        let login_req = json!({"username": "alice", "password": "wonderland", "csrf": csrf}).to_string();
+        let login_req =
+            json!({"username": "alice", "password": "wonderland", "csrf": csrf}).to_string();
         let login_resp = json!({"token": token, "user": {"id": 7301, "name": "alice", "email": "alice@example.test", "roles": ["customer"]}}).to_string();
         push(
             entry(
@@ -271,12 +363,19 @@ pub fn synthetic_har(entries: usize) -> Vec<u8> {
                 "POST",
                 &format!("{origin}/api/login"),
                 "fetch",
-                vec![("Accept", "application/json".into()), ("Content-Type", "application/json".into()), ("Origin", origin.into())],
+                vec![
+                    ("Accept", "application/json".into()),
+                    ("Content-Type", "application/json".into()),
+                    ("Origin", origin.into()),
+                ],
                 None,
                 Some(("application/json", login_req)),
                 200,
                 "application/json",
-                vec![("set-cookie", format!("session={session}; Path=/; HttpOnly; SameSite=Lax"))],
+                vec![(
+                    "set-cookie",
+                    format!("session={session}; Path=/; HttpOnly; SameSite=Lax"),
+                )],
                 Some((login_resp, false)),
             ),
             &mut out,
@@ -284,7 +383,10 @@ pub fn synthetic_har(entries: usize) -> Vec<u8> {
         );
         t += 30;
         // 7. The catalog.
-        let auth = vec![("Accept", "application/json".to_string()), ("Authorization", format!("Bearer {token}"))];
+        let auth = [
+            ("Accept", "application/json".to_string()),
+            ("Authorization", format!("Bearer {token}")),
+        ];
         let mut items = Vec::new();
         let mut size = 0;
         while size < 11_500 {
@@ -305,7 +407,23 @@ pub fn synthetic_har(entries: usize) -> Vec<u8> {
         }
         let first = items[0]["id"].as_u64().unwrap_or(40712);
         let list = json!({"items": items, "page": 1, "next": format!("/api/items?cursor={}", rng.hex(16))}).to_string();
-        push(entry(t, "GET", &format!("{origin}/api/items"), "fetch", auth.iter().map(|(k, v)| (*k, v.clone())).collect(), Some(&session), None, 200, "application/json", vec![], Some((list, false))), &mut out, &mut n);
+        push(
+            entry(
+                t,
+                "GET",
+                &format!("{origin}/api/items"),
+                "fetch",
+                auth.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                Some(&session),
+                None,
+                200,
+                "application/json",
+                vec![],
+                Some((list, false)),
+            ),
+            &mut out,
+            &mut n,
+        );
         t += 30;
         // 8. The detail.
         let offer = format!("off_{}", rng.hex(16));
@@ -317,19 +435,54 @@ pub fn synthetic_har(entries: usize) -> Vec<u8> {
             reviews.push(r);
         }
         let detail = json!({"id": first, "name": sentence(&mut rng, 3), "price": rng.below(20_000), "stock": 12, "offer": offer, "reviews": reviews}).to_string();
-        push(entry(t, "GET", &format!("{origin}/api/items/{first}"), "fetch", auth.iter().map(|(k, v)| (*k, v.clone())).collect(), Some(&session), None, 200, "application/json", vec![], Some((detail, false))), &mut out, &mut n);
+        push(
+            entry(
+                t,
+                "GET",
+                &format!("{origin}/api/items/{first}"),
+                "fetch",
+                auth.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                Some(&session),
+                None,
+                200,
+                "application/json",
+                vec![],
+                Some((detail, false)),
+            ),
+            &mut out,
+            &mut n,
+        );
         t += 30;
         // 9. The order.
         let order_id = rng.uuid();
-        let order_req = json!({"itemId": first, "offer": offer, "quantity": 1, "csrf": csrf}).to_string();
+        let order_req =
+            json!({"itemId": first, "offer": offer, "quantity": 1, "csrf": csrf}).to_string();
         let mut lines = Vec::new();
         for _ in 0..80 {
             lines.push(json!({"line": sentence(&mut rng, 6), "amount": rng.below(10_000)}));
         }
-        let order_resp = json!({"orderId": order_id, "status": "confirmed", "itemId": first, "receipt": lines}).to_string();
+        let order_resp =
+            json!({"orderId": order_id, "status": "confirmed", "itemId": first, "receipt": lines})
+                .to_string();
         let mut h: Vec<(&str, String)> = auth.iter().map(|(k, v)| (*k, v.clone())).collect();
         h.push(("Content-Type", "application/json".into()));
-        push(entry(t, "POST", &format!("{origin}/api/orders"), "fetch", h, Some(&session), Some(("application/json", order_req)), 201, "application/json", vec![], Some((order_resp, false))), &mut out, &mut n);
+        push(
+            entry(
+                t,
+                "POST",
+                &format!("{origin}/api/orders"),
+                "fetch",
+                h,
+                Some(&session),
+                Some(("application/json", order_req)),
+                201,
+                "application/json",
+                vec![],
+                Some((order_resp, false)),
+            ),
+            &mut out,
+            &mut n,
+        );
         t += 30;
         // 10. The order's page.
         let mut summary = json!({"orderId": order_id, "status": "confirmed", "tracking": rng.alnum(18), "history": []});
@@ -338,7 +491,23 @@ pub fn synthetic_har(entries: usize) -> Vec<u8> {
             hist.push(json!({"at": iso(t), "event": sentence(&mut rng, 8)}));
         }
         summary["history"] = Value::Array(hist);
-        push(entry(t, "GET", &format!("{origin}/api/orders/{order_id}"), "fetch", auth.iter().map(|(k, v)| (*k, v.clone())).collect(), Some(&session), None, 200, "application/json", vec![], Some((summary.to_string(), false))), &mut out, &mut n);
+        push(
+            entry(
+                t,
+                "GET",
+                &format!("{origin}/api/orders/{order_id}"),
+                "fetch",
+                auth.iter().map(|(k, v)| (*k, v.clone())).collect(),
+                Some(&session),
+                None,
+                200,
+                "application/json",
+                vec![],
+                Some((summary.to_string(), false)),
+            ),
+            &mut out,
+            &mut n,
+        );
         t += 1_000;
     }
     out.extend_from_slice(b"]}}");
@@ -356,7 +525,10 @@ mod tests {
         let entries = v["log"]["entries"].as_array().unwrap();
         assert_eq!(entries.len(), 30, "whole sessions of ten");
         let per_entry = bytes.len() / entries.len();
-        assert!((8_000..14_000).contains(&per_entry), "{per_entry} bytes per entry");
+        assert!(
+            (8_000..14_000).contains(&per_entry),
+            "{per_entry} bytes per entry"
+        );
         assert_eq!(synthetic_har(25), bytes, "deterministic");
     }
 }

@@ -103,7 +103,10 @@ impl Browser {
         let mut cmd = Command::new(&path);
         cmd.args(CHROMIUM_FLAGS)
             .arg("--remote-debugging-port=0")
-            .arg(format!("--user-data-dir={}", user_data_dir.path().display()))
+            .arg(format!(
+                "--user-data-dir={}",
+                user_data_dir.path().display()
+            ))
             .args(&config.extra_args)
             .arg("about:blank")
             // Chromium's crash handlers double-fork out of our process group; pointing their
@@ -185,9 +188,7 @@ impl Browser {
         } else {
             return Err(EngineError::invalid(
                 "attach",
-                format!(
-                    "expected http://host:port or a ws:// DevTools URL, got {endpoint:?}"
-                ),
+                format!("expected http://host:port or a ws:// DevTools URL, got {endpoint:?}"),
             ));
         };
         let connection = Connection::connect(&ws_url)
@@ -238,7 +239,8 @@ impl Browser {
         if let Some(mut process) = self.process.take() {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
-                self.connection.execute_raw(None, "Browser.close", serde_json::json!({})),
+                self.connection
+                    .execute_raw(None, "Browser.close", serde_json::json!({})),
             )
             .await;
             let deadline = Instant::now() + Duration::from_secs(2);
@@ -306,7 +308,9 @@ async fn http_get(url: &str) -> Result<String, String> {
                     .lines()
                     .find_map(|l| {
                         let (k, v) = l.split_once(':')?;
-                        k.trim().eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                        k.trim()
+                            .eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse::<usize>().ok())?
                     })
                     .unwrap_or(0);
                 if response.len() >= head_end + 4 + length {
@@ -354,7 +358,9 @@ impl BrowserProcess {
                 return Ok(url);
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                return Err(format!("it exited ({status}) before opening its DevTools port"));
+                return Err(format!(
+                    "it exited ({status}) before opening its DevTools port"
+                ));
             }
             if Instant::now() > deadline {
                 return Err(format!(
@@ -447,12 +453,22 @@ fn live_processes() -> impl Iterator<Item = (i32, String)> {
         .filter_map(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
             // The state follows the parenthesised command name.
-            let state = stat.rsplit_once(')')?.1.split_whitespace().next()?.to_string();
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
             (state != "Z" && state != "X").then_some((pid, stat))
         })
 }
 
 fn stat_field_pgrp(stat: &str) -> Option<i32> {
     // After ") ": state, ppid, pgrp.
-    stat.rsplit_once(')')?.1.split_whitespace().nth(2)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(2)?
+        .parse()
+        .ok()
 }

@@ -19,9 +19,7 @@ use crate::screenshot::{self, ScreenshotOptions};
 use crate::state::{self, BrowserState};
 use serde_json::{Value, json};
 use spool_store::har::{Entry, Har};
-use spool_store::model::{
-    Action, BrowserInfo, CaptureLevel, ConsoleEntry, Screenshot, Viewport,
-};
+use spool_store::model::{Action, BrowserInfo, CaptureLevel, ConsoleEntry, Screenshot, Viewport};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -77,8 +75,9 @@ impl CaptureConfig {
 
     /// Checks the config, naming the field that is wrong.
     pub fn validate(&self) -> Result<(), EngineError> {
-        let parsed = url::Url::parse(&self.url)
-            .map_err(|e| EngineError::invalid("url", format!("{:?} is not a URL: {e}", self.url)))?;
+        let parsed = url::Url::parse(&self.url).map_err(|e| {
+            EngineError::invalid("url", format!("{:?} is not a URL: {e}", self.url))
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(EngineError::invalid(
                 "url",
@@ -91,9 +90,15 @@ impl CaptureConfig {
                 "must be between 1 second and 3 hours",
             ));
         }
-        for (field, v) in [("viewport.width", self.viewport.width), ("viewport.height", self.viewport.height)] {
+        for (field, v) in [
+            ("viewport.width", self.viewport.width),
+            ("viewport.height", self.viewport.height),
+        ] {
             if !(200..=4000).contains(&v) {
-                return Err(EngineError::invalid(field, format!("must be 200–4000, got {v}")));
+                return Err(EngineError::invalid(
+                    field,
+                    format!("must be 200–4000, got {v}"),
+                ));
             }
         }
         if let Some(s) = &self.screenshots {
@@ -256,9 +261,9 @@ async fn run(
     let started = Instant::now();
     let deadline = started + config.timeout;
     let started_at = iso8601(now_epoch());
-    let mut events = conn
-        .take_events()
-        .ok_or_else(|| EngineError::NetworkCaptureFailed("this browser connection is already capturing".into()))?;
+    let mut events = conn.take_events().ok_or_else(|| {
+        EngineError::NetworkCaptureFailed("this browser connection is already capturing".into())
+    })?;
 
     let created = conn
         .execute_raw(None, "Target.createTarget", json!({ "url": "about:blank" }))
@@ -271,7 +276,10 @@ async fn run(
             json!({ "targetId": target_id, "flatten": true }),
         )
         .await?;
-    let page_session = attached["sessionId"].as_str().unwrap_or_default().to_string();
+    let page_session = attached["sessionId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let close_tab = || async {
         let _ = conn
             .execute_raw(None, "Target.closeTarget", json!({ "targetId": target_id }))
@@ -296,24 +304,35 @@ async fn run(
             json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
         )
         .await?;
-        let ua = config
-            .user_agent
-            .clone()
-            .or_else(|| config.screenshots.as_ref().and_then(|s| s.user_agent.clone()));
+        let ua = config.user_agent.clone().or_else(|| {
+            config
+                .screenshots
+                .as_ref()
+                .and_then(|s| s.user_agent.clone())
+        });
         if let Some(ua) = &ua {
-            conn.execute_raw(s, "Emulation.setUserAgentOverride", json!({ "userAgent": ua }))
-                .await?;
+            conn.execute_raw(
+                s,
+                "Emulation.setUserAgentOverride",
+                json!({ "userAgent": ua }),
+            )
+            .await?;
         }
         enable_domains(conn, s, true).await?;
-        conn.execute_raw(s, "Runtime.addBinding", json!({ "name": BINDING })).await?;
+        conn.execute_raw(s, "Runtime.addBinding", json!({ "name": BINDING }))
+            .await?;
         conn.execute_raw(
             s,
             "Page.addScriptToEvaluateOnNewDocument",
             json!({ "source": ACTION_RECORDER_JS }),
         )
         .await?;
-        conn.execute_raw(None, "Target.setDiscoverTargets", json!({ "discover": true }))
-            .await?;
+        conn.execute_raw(
+            None,
+            "Target.setDiscoverTargets",
+            json!({ "discover": true }),
+        )
+        .await?;
         Ok::<_, EngineError>(())
     };
     let setup = tokio::time::timeout_at(deadline.into(), setup).await;
@@ -369,7 +388,11 @@ async fn run(
     let nav_url = config.url.clone();
     let navigation = tokio::spawn(async move {
         nav_conn
-            .execute_raw(Some(&nav_session), "Page.navigate", json!({ "url": nav_url }))
+            .execute_raw(
+                Some(&nav_session),
+                "Page.navigate",
+                json!({ "url": nav_url }),
+            )
             .await
     });
 
@@ -427,7 +450,8 @@ async fn run(
         Duration::from_secs(5)
     };
     let drain_until = Instant::now() + grace;
-    while session.pending > 0 && Instant::now() < drain_until && reason != StopReason::BrowserClosed {
+    while session.pending > 0 && Instant::now() < drain_until && reason != StopReason::BrowserClosed
+    {
         match tokio::time::timeout(Duration::from_millis(200), done_rx.recv()).await {
             Ok(Some(done)) => session.on_done(done, sink),
             Ok(None) => break,
@@ -442,7 +466,15 @@ async fn run(
     if reason != StopReason::BrowserClosed && page_loaded {
         if let Some(opts) = &config.screenshots {
             let url = session.current_url.clone();
-            match screenshot::take(conn, &page_session, &session.effective_shot(opts), "final", &url).await {
+            match screenshot::take(
+                conn,
+                &page_session,
+                &session.effective_shot(opts),
+                "final",
+                &url,
+            )
+            .await
+            {
                 Ok(shot) => {
                     sink.screenshot(&shot);
                     session.screenshots.push(shot);
@@ -469,12 +501,31 @@ async fn run(
     if !rest.is_empty() {
         sink.entries(&rest);
     }
-    let Session { network, console, actions, screenshots, raw, .. } = session;
+    let Session {
+        network,
+        console,
+        actions,
+        screenshots,
+        raw,
+        ..
+    } = session;
     let (pages, entries) = network.finish();
     let mut har = Har::new_spool();
     har.log.browser = Some(spool_store::har::Creator {
-        name: browser.version().product.split('/').next().unwrap_or("Chromium").to_string(),
-        version: browser.version().product.split('/').nth(1).unwrap_or("").to_string(),
+        name: browser
+            .version()
+            .product
+            .split('/')
+            .next()
+            .unwrap_or("Chromium")
+            .to_string(),
+        version: browser
+            .version()
+            .product
+            .split('/')
+            .nth(1)
+            .unwrap_or("")
+            .to_string(),
         ..Default::default()
     });
     har.log.pages = pages;
@@ -506,7 +557,11 @@ async fn run(
 }
 
 /// Enables the domains a capture listens to on one target, and auto-attach for its children.
-async fn enable_domains(conn: &Connection, session: Option<&str>, page: bool) -> Result<(), EngineError> {
+async fn enable_domains(
+    conn: &Connection,
+    session: Option<&str>,
+    page: bool,
+) -> Result<(), EngineError> {
     conn.execute_raw(
         session,
         "Network.enable",
@@ -516,7 +571,8 @@ async fn enable_domains(conn: &Connection, session: Option<&str>, page: bool) ->
     if page {
         conn.execute_raw(session, "Page.enable", json!({})).await?;
     }
-    conn.execute_raw(session, "Runtime.enable", json!({})).await?;
+    conn.execute_raw(session, "Runtime.enable", json!({}))
+        .await?;
     // Not every target type has a Log domain (workers do, service workers may not).
     let _ = conn.execute_raw(session, "Log.enable", json!({})).await;
     let _ = conn
@@ -610,7 +666,10 @@ impl Session<'_> {
         let Some(child) = params["sessionId"].as_str() else {
             return;
         };
-        let kind = params["targetInfo"]["type"].as_str().unwrap_or("").to_string();
+        let kind = params["targetInfo"]["type"]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
         self.sessions.insert(child.to_string());
         let conn = self.conn.clone();
         let child = child.to_string();
@@ -619,18 +678,29 @@ impl Session<'_> {
         tokio::spawn(async move {
             let s = Some(child.as_str());
             let is_frame = matches!(kind.as_str(), "iframe" | "page");
-            if matches!(kind.as_str(), "iframe" | "page" | "worker" | "shared_worker" | "service_worker") {
+            if matches!(
+                kind.as_str(),
+                "iframe" | "page" | "worker" | "shared_worker" | "service_worker"
+            ) {
                 if let Err(e) = enable_domains(&conn, s, is_frame).await {
                     tracing::warn!("could not set up the {kind} target: {e}");
                 }
                 if is_frame {
-                    let _ = conn.execute_raw(s, "Runtime.addBinding", json!({ "name": BINDING })).await;
                     let _ = conn
-                        .execute_raw(s, "Page.addScriptToEvaluateOnNewDocument", json!({ "source": ACTION_RECORDER_JS }))
+                        .execute_raw(s, "Runtime.addBinding", json!({ "name": BINDING }))
+                        .await;
+                    let _ = conn
+                        .execute_raw(
+                            s,
+                            "Page.addScriptToEvaluateOnNewDocument",
+                            json!({ "source": ACTION_RECORDER_JS }),
+                        )
                         .await;
                 }
             }
-            let _ = conn.execute_raw(s, "Runtime.runIfWaitingForDebugger", json!({})).await;
+            let _ = conn
+                .execute_raw(s, "Runtime.runIfWaitingForDebugger", json!({}))
+                .await;
             let _ = tx.send(Done::ChildReady);
         });
     }
@@ -648,7 +718,11 @@ impl Session<'_> {
         let target = info["targetId"].as_str().unwrap_or_default().to_string();
         tokio::spawn(async move {
             let _ = conn
-                .execute_raw(None, "Target.attachToTarget", json!({ "targetId": target, "flatten": true }))
+                .execute_raw(
+                    None,
+                    "Target.attachToTarget",
+                    json!({ "targetId": target, "flatten": true }),
+                )
                 .await;
         });
     }
@@ -658,10 +732,17 @@ impl Session<'_> {
         let tx = self.done_tx.clone();
         self.pending += 1;
         match fetch {
-            Fetch::ResponseBody { request_id, session_id } => {
+            Fetch::ResponseBody {
+                request_id,
+                session_id,
+            } => {
                 tokio::spawn(async move {
                     let result = conn
-                        .execute_raw(session_id.as_deref(), "Network.getResponseBody", json!({ "requestId": request_id }))
+                        .execute_raw(
+                            session_id.as_deref(),
+                            "Network.getResponseBody",
+                            json!({ "requestId": request_id }),
+                        )
                         .await
                         .map(|v| Body {
                             text: v["body"].as_str().unwrap_or_default().to_string(),
@@ -671,10 +752,17 @@ impl Session<'_> {
                     let _ = tx.send(Done::Body(request_id, result));
                 });
             }
-            Fetch::RequestPostData { request_id, session_id } => {
+            Fetch::RequestPostData {
+                request_id,
+                session_id,
+            } => {
                 tokio::spawn(async move {
                     let post = conn
-                        .execute_raw(session_id.as_deref(), "Network.getRequestPostData", json!({ "requestId": request_id }))
+                        .execute_raw(
+                            session_id.as_deref(),
+                            "Network.getRequestPostData",
+                            json!({ "requestId": request_id }),
+                        )
                         .await
                         .ok()
                         .and_then(|v| v["postData"].as_str().map(str::to_string));
@@ -769,7 +857,10 @@ impl Session<'_> {
     }
 
     async fn evaluate_string(&self, expression: &str) -> Option<String> {
-        self.evaluate(expression).await?.as_str().map(str::to_string)
+        self.evaluate(expression)
+            .await?
+            .as_str()
+            .map(str::to_string)
     }
 }
 

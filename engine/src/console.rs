@@ -56,10 +56,11 @@ impl ConsoleRecorder {
             "Runtime.exceptionThrown" => {
                 let e: ExceptionThrown = params.decode()?;
                 let d = &e.exception_details;
-                let description = d
-                    .exception
-                    .as_ref()
-                    .and_then(|x| x.description.clone().or_else(|| x.value.as_ref().map(|v| v.to_string())));
+                let description = d.exception.as_ref().and_then(|x| {
+                    x.description
+                        .clone()
+                        .or_else(|| x.value.as_ref().map(|v| v.to_string()))
+                });
                 // "Uncaught" + the first line of the description, as DevTools shows it.
                 let text = match description.as_deref().and_then(|s| s.lines().next()) {
                     Some(first) => format!("{} {}", d.text.trim_end_matches(':'), first),

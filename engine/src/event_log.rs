@@ -32,12 +32,11 @@ pub fn har_from_events(bytes: &[u8]) -> Result<Har, EngineError> {
     let events = parse_events(text)?;
     let mut recorder = NetworkRecorder::new(RecorderConfig::for_level(CaptureLevel::Full));
     for (index, raw) in events.iter().enumerate() {
-        let event: LoggedEvent = serde_json::from_str(raw.get()).map_err(|e| {
-            EngineError::EventLogInvalid {
+        let event: LoggedEvent =
+            serde_json::from_str(raw.get()).map_err(|e| EngineError::EventLogInvalid {
                 index,
                 message: format!("not an event object: {e}"),
-            }
-        })?;
+            })?;
         let Some(method) = event.method else {
             return Err(EngineError::EventLogInvalid {
                 index,
@@ -69,7 +68,11 @@ fn parse_events(text: &str) -> Result<Vec<&RawValue>, EngineError> {
             let index = count_events_before(text, e.line(), e.column());
             EngineError::EventLogInvalid {
                 index,
-                message: format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()),
+                message: format!(
+                    "malformed JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
             }
         });
     }
@@ -78,10 +81,11 @@ fn parse_events(text: &str) -> Result<Vec<&RawValue>, EngineError> {
     }
     let mut events = Vec::new();
     for (index, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        let raw: &RawValue = serde_json::from_str(line).map_err(|e| EngineError::EventLogInvalid {
-            index,
-            message: format!("malformed JSON line: {e}"),
-        })?;
+        let raw: &RawValue =
+            serde_json::from_str(line).map_err(|e| EngineError::EventLogInvalid {
+                index,
+                message: format!("malformed JSON line: {e}"),
+            })?;
         events.push(raw);
     }
     Ok(events)

@@ -350,16 +350,18 @@ impl NetworkRecorder {
                 if let (Some(hop), Some(frame)) = (self.hop_mut(&e.request_id), e.response)
                     && keep
                 {
-                    hop.ws_messages.get_or_insert_with(Vec::new).push(WsMessage {
-                        kind: if method.ends_with("Sent") {
-                            "send"
-                        } else {
-                            "receive"
-                        },
-                        time,
-                        opcode: frame.opcode,
-                        data: frame.payload_data.into_owned(),
-                    });
+                    hop.ws_messages
+                        .get_or_insert_with(Vec::new)
+                        .push(WsMessage {
+                            kind: if method.ends_with("Sent") {
+                                "send"
+                            } else {
+                                "receive"
+                            },
+                            time,
+                            opcode: frame.opcode,
+                            data: frame.payload_data.into_owned(),
+                        });
                 }
             }
             "Network.webSocketFrameError" => {
@@ -390,10 +392,11 @@ impl NetworkRecorder {
                 }
             }
             "Page.navigatedWithinDocument" => {
-                if self.is_page_session(session_id) && self.same_document_url.is_none() {
-                    if let Ok(v) = params.decode::<Value>() {
-                        self.same_document_url = v["url"].as_str().map(str::to_string);
-                    }
+                if self.is_page_session(session_id)
+                    && self.same_document_url.is_none()
+                    && let Ok(v) = params.decode::<Value>()
+                {
+                    self.same_document_url = v["url"].as_str().map(str::to_string);
                 }
             }
             "Page.domContentEventFired" | "Page.loadEventFired" => {
@@ -453,7 +456,9 @@ impl NetworkRecorder {
             .values()
             .filter(|&&i| {
                 let h = &self.hops[i];
-                !h.closed && h.ws_messages.is_none() && h.resource_type.as_deref() != Some("websocket")
+                !h.closed
+                    && h.ws_messages.is_none()
+                    && h.resource_type.as_deref() != Some("websocket")
             })
             .count()
     }
@@ -703,13 +708,19 @@ impl NetworkRecorder {
         self.hops.push(hop);
         let index = self.hops.len() - 1;
         self.current.insert(request_id.clone(), index);
-        self.hops_by_id.entry(request_id.clone()).or_default().push(index);
+        self.hops_by_id
+            .entry(request_id.clone())
+            .or_default()
+            .push(index);
         // Extra infos that came first.
         if let Some(queue) = self.early_request_extra.get_mut(&request_id)
             && !queue.is_empty()
         {
             let extra = queue.remove(0);
-            *self.request_extra_seen.entry(request_id.clone()).or_default() += 1;
+            *self
+                .request_extra_seen
+                .entry(request_id.clone())
+                .or_default() += 1;
             self.hops[index].request_extra = Some(extra);
         }
         self.apply_early_response_extra(&request_id);
@@ -894,8 +905,7 @@ impl NetworkRecorder {
         let extra_resp = hop.response_extra.as_ref();
 
         // Headers that went over the wire beat the provisional ones on the event.
-        let request_headers = match (extra_req, response.and_then(|r| r.request_headers.as_ref()))
-        {
+        let request_headers = match (extra_req, response.and_then(|r| r.request_headers.as_ref())) {
             (Some(x), _) if !x.headers.is_empty() => x.headers.clone(),
             (_, Some(h)) if !h.is_empty() => h.clone(),
             _ => hop.headers.clone(),
@@ -967,9 +977,9 @@ impl NetworkRecorder {
                     .filter(|h| h.name.eq_ignore_ascii_case("set-cookie"))
                     .filter_map(|h| parse_set_cookie(&h.value))
                     .collect();
-                let transfer = hop.transfer_size.unwrap_or_else(|| {
-                    r.encoded_data_length.map(|v| v as i64).unwrap_or(0)
-                });
+                let transfer = hop
+                    .transfer_size
+                    .unwrap_or_else(|| r.encoded_data_length.map(|v| v as i64).unwrap_or(0));
                 let from_cache = hop.from_cache.is_some();
                 let body_size = if from_cache || hop.redirect_url.is_some() {
                     0
@@ -1018,9 +1028,7 @@ impl NetworkRecorder {
                     redirect_url: hop
                         .redirect_url
                         .clone()
-                        .or_else(|| {
-                            har::header(&headers, "location").map(|l| resolve(&hop.url, l))
-                        })
+                        .or_else(|| har::header(&headers, "location").map(|l| resolve(&hop.url, l)))
                         .unwrap_or_default(),
                     headers,
                     content,
@@ -1153,7 +1161,11 @@ fn wants_body(level: CaptureLevel, hop: &Hop) -> bool {
     if hop.redirect_url.is_some() || hop.error.is_some() {
         return false;
     }
-    if hop.response.as_ref().is_some_and(|r| r.status == 204 || r.status == 304) {
+    if hop
+        .response
+        .as_ref()
+        .is_some_and(|r| r.status == 204 || r.status == 304)
+    {
         return false;
     }
     match level {
@@ -1292,7 +1304,10 @@ pub fn parse_set_cookie(header: &str) -> Option<Cookie> {
 /// An HTTP cookie date (RFC 1123, RFC 850 with two-digit years, or asctime-like dashes) →
 /// ISO 8601 in UTC.
 pub fn http_date_to_iso(date: &str) -> Option<String> {
-    let normalized = date.trim().replace(" GMT", " +0000").replace(" UTC", " +0000");
+    let normalized = date
+        .trim()
+        .replace(" GMT", " +0000")
+        .replace(" UTC", " +0000");
     const FORMATS: [&str; 4] = [
         "%a, %d %b %Y %H:%M:%S %z",
         // Two-digit years first: `%Y` would read "20" as the year 20.

@@ -113,14 +113,18 @@ pub(crate) async fn take(
                 format!("{selector:?} matches no element on {url}"),
             ));
         }
-        let (w, h) = (rect["w"].as_f64().unwrap_or(0.0), rect["h"].as_f64().unwrap_or(0.0));
+        let (w, h) = (
+            rect["w"].as_f64().unwrap_or(0.0),
+            rect["h"].as_f64().unwrap_or(0.0),
+        );
         if w < 1.0 || h < 1.0 {
             return Err(EngineError::invalid(
                 "selector",
                 format!("{selector:?} matches an element with no size"),
             ));
         }
-        params["clip"] = json!({ "x": rect["x"], "y": rect["y"], "width": w, "height": h, "scale": 1 });
+        params["clip"] =
+            json!({ "x": rect["x"], "y": rect["y"], "width": w, "height": h, "scale": 1 });
         params["captureBeyondViewport"] = json!(true);
         (width, height) = (w.ceil() as u32, h.ceil() as u32);
     } else if opts.full_page {

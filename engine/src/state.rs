@@ -55,10 +55,7 @@ impl BrowserState {
     pub fn from_json(bytes: &[u8]) -> Result<BrowserState, EngineError> {
         let mut de = serde_json::Deserializer::from_slice(bytes);
         serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            EngineError::invalid(
-                &format!("state.{}", e.path()),
-                e.inner().to_string(),
-            )
+            EngineError::invalid(&format!("state.{}", e.path()), e.inner().to_string())
         })
     }
 
@@ -119,8 +116,8 @@ pub(crate) async fn apply(
     state: &BrowserState,
     target_url: &str,
 ) -> Result<(), EngineError> {
-    let default_origin = origin_of(target_url)
-        .ok_or_else(|| EngineError::invalid("url", "has no origin"))?;
+    let default_origin =
+        origin_of(target_url).ok_or_else(|| EngineError::invalid("url", "has no origin"))?;
     if !state.cookies.is_empty() {
         let cookies: Vec<Value> = state
             .cookies
@@ -141,10 +138,15 @@ pub(crate) async fn apply(
                 v
             })
             .collect();
-        conn.execute_raw(Some(session), "Network.setCookies", json!({ "cookies": cookies }))
-            .await?;
+        conn.execute_raw(
+            Some(session),
+            "Network.setCookies",
+            json!({ "cookies": cookies }),
+        )
+        .await?;
     }
-    let local = BrowserState::storage_by_origin(&state.local_storage, &default_origin, "localStorage")?;
+    let local =
+        BrowserState::storage_by_origin(&state.local_storage, &default_origin, "localStorage")?;
     let sessions =
         BrowserState::storage_by_origin(&state.session_storage, &default_origin, "sessionStorage")?;
     let mut origins: Vec<&String> = local.keys().chain(sessions.keys()).collect();
@@ -161,7 +163,11 @@ pub(crate) async fn apply(
     .await?;
     for origin in origins {
         let placeholder = format!("{origin}/__spool_state__");
-        let navigate = conn.execute_raw(Some(session), "Page.navigate", json!({ "url": placeholder }));
+        let navigate = conn.execute_raw(
+            Some(session),
+            "Page.navigate",
+            json!({ "url": placeholder }),
+        );
         let fulfil = async {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
             loop {
@@ -171,8 +177,13 @@ pub(crate) async fn apply(
                         "the placeholder page of {origin} was never requested while applying browser state"
                     )))?
                     .ok_or(EngineError::Cdp(crate::cdp::CdpError::Closed))?;
-                if event.method == "Fetch.requestPaused" && event.session_id.as_deref() == Some(session) {
-                    let id = event.params["requestId"].as_str().unwrap_or_default().to_string();
+                if event.method == "Fetch.requestPaused"
+                    && event.session_id.as_deref() == Some(session)
+                {
+                    let id = event.params["requestId"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
                     let body = base64::engine::general_purpose::STANDARD
                         .encode("<!doctype html><title>spool state</title>");
                     conn.execute_raw(
@@ -211,7 +222,8 @@ pub(crate) async fn apply(
             )));
         }
     }
-    conn.execute_raw(Some(session), "Fetch.disable", json!({})).await?;
+    conn.execute_raw(Some(session), "Fetch.disable", json!({}))
+        .await?;
     // Drop whatever the placeholder pages produced.
     while events.try_recv().is_ok() {}
     Ok(())

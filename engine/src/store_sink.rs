@@ -58,7 +58,11 @@ impl<'a> StoreSink<'a> {
     }
 
     /// Ends the session as failed, keeping what was written.
-    pub fn fail(self, error: &str, partial: Option<&Capture>) -> Result<SessionMetadata, StoreError> {
+    pub fn fail(
+        self,
+        error: &str,
+        partial: Option<&Capture>,
+    ) -> Result<SessionMetadata, StoreError> {
         let mut writer = self.writer;
         if let Some(capture) = partial {
             writer.set_pages(&capture.har.log.pages)?;

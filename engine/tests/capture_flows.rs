@@ -38,7 +38,10 @@ async fn capture_flow(server: &FixtureServer, path: &str, level: CaptureLevel) -
 fn assert_valid_har(har: &Har, what: &str) {
     let value = serde_json::to_value(har).unwrap();
     if let Err(errors) = spool_fixtures::har_schema::validate(&value) {
-        panic!("HAR of {what} fails HAR 1.2 validation:\n{}", errors.join("\n"));
+        panic!(
+            "HAR of {what} fails HAR 1.2 validation:\n{}",
+            errors.join("\n")
+        );
     }
     // An independent reader of HAR 1.2 accepts it too.
     let text = serde_json::to_string(har).unwrap();
@@ -66,9 +69,17 @@ fn find<'a>(har: &'a Har, method: &str, path_and_query: &str) -> &'a Entry {
                 .log
                 .entries
                 .iter()
-                .map(|e| format!("{} {} {}", e.request.method, e.request.url, e.response.status))
+                .map(|e| {
+                    format!(
+                        "{} {} {}",
+                        e.request.method, e.request.url, e.response.status
+                    )
+                })
                 .collect();
-            panic!("no {method} {path_and_query} in the HAR; entries:\n{}", seen.join("\n"))
+            panic!(
+                "no {method} {path_and_query} in the HAR; entries:\n{}",
+                seen.join("\n")
+            )
         })
 }
 
@@ -89,14 +100,28 @@ async fn shop_flow_at_every_level() {
         let login = find(har, "POST", "/api/login");
         assert_eq!(login.response.status, 200);
         let posted = login.request.post_data.as_ref().expect("login has a body");
-        assert!(posted.text.as_deref().unwrap().contains("\"username\":\"alice\""));
         assert!(
-            login.response.cookies.iter().any(|c| c.name == "session" && c.http_only == Some(true)),
+            posted
+                .text
+                .as_deref()
+                .unwrap()
+                .contains("\"username\":\"alice\"")
+        );
+        assert!(
+            login
+                .response
+                .cookies
+                .iter()
+                .any(|c| c.name == "session" && c.http_only == Some(true)),
             "login sets an HttpOnly session cookie"
         );
         let items = find(har, "GET", "/api/items");
         assert_eq!(items.response.status, 200);
-        assert!(header(&items.request.headers, "authorization").unwrap().starts_with("Bearer "));
+        assert!(
+            header(&items.request.headers, "authorization")
+                .unwrap()
+                .starts_with("Bearer ")
+        );
         assert!(
             items.request.cookies.iter().any(|c| c.name == "session"),
             "the session cookie went with /api/items: {:?}",
@@ -105,12 +130,22 @@ async fn shop_flow_at_every_level() {
         assert_eq!(find(har, "GET", "/api/items/40712").response.status, 200);
         let order = find(har, "POST", "/api/orders");
         assert_eq!(order.response.status, 201);
-        assert_eq!(server.orders().len(), 1, "the page placed exactly one order");
+        assert_eq!(
+            server.orders().len(),
+            1,
+            "the page placed exactly one order"
+        );
 
         let logo = find(har, "GET", "/shop/logo.png");
         match level {
             CaptureLevel::Metadata => {
-                assert!(har.log.entries.iter().all(|e| e.response.content.text.is_none()), "level 1 keeps no bodies");
+                assert!(
+                    har.log
+                        .entries
+                        .iter()
+                        .all(|e| e.response.content.text.is_none()),
+                    "level 1 keeps no bodies"
+                );
             }
             CaptureLevel::Api => {
                 assert!(body(login).unwrap().contains("token"));
@@ -129,11 +164,21 @@ async fn shop_flow_at_every_level() {
         for e in &har.log.entries {
             let t = &e.timings;
             assert!(t.send >= 0.0 && t.wait >= 0.0 && t.receive >= 0.0);
-            assert!((e.time - t.total()).abs() < 0.01, "time {} != sum {}", e.time, t.total());
+            assert!(
+                (e.time - t.total()).abs() < 0.01,
+                "time {} != sum {}",
+                e.time,
+                t.total()
+            );
         }
         assert_eq!(har.log.pages.len(), 1);
         assert!(har.log.pages[0].page_timings.on_load > 0.0);
-        assert!(har.log.entries.iter().all(|e| e.pageref.as_deref() == Some("page_1")));
+        assert!(
+            har.log
+                .entries
+                .iter()
+                .all(|e| e.pageref.as_deref() == Some("page_1"))
+        );
 
         if level == CaptureLevel::Forensic {
             // The raw CDP events rebuild the same network log.
@@ -144,7 +189,13 @@ async fn shop_flow_at_every_level() {
                     .log
                     .entries
                     .iter()
-                    .map(|e| (e.request.method.clone(), e.request.url.clone(), e.response.status))
+                    .map(|e| {
+                        (
+                            e.request.method.clone(),
+                            e.request.url.clone(),
+                            e.response.status,
+                        )
+                    })
                     .collect();
                 v.sort();
                 v
@@ -167,7 +218,11 @@ async fn noisy_flow_at_every_level() {
         // The redirect chain: one entry per hop, each pointing at the next.
         let r1 = find(har, "GET", "/noisy/r1");
         assert_eq!(r1.response.status, 302);
-        assert!(r1.response.redirect_url.ends_with("/noisy/r2"), "{}", r1.response.redirect_url);
+        assert!(
+            r1.response.redirect_url.ends_with("/noisy/r2"),
+            "{}",
+            r1.response.redirect_url
+        );
         let r2 = find(har, "GET", "/noisy/r2");
         assert_eq!(r2.response.status, 301);
         assert!(r2.response.redirect_url.ends_with("/noisy/r3"));
@@ -183,7 +238,12 @@ async fn noisy_flow_at_every_level() {
             .find(|e| e.request.url.ends_with("/closed"))
             .expect("the request to the closed port is in the HAR");
         assert_eq!(refused.response.status, 0);
-        let error = refused.response.custom.get("_error").and_then(|v| v.as_str()).unwrap();
+        let error = refused
+            .response
+            .custom
+            .get("_error")
+            .and_then(|v| v.as_str())
+            .unwrap();
         assert!(error.contains("ERR_CONNECTION_REFUSED"), "{error}");
 
         // The cross-origin iframe is its own target; its requests are captured too.
@@ -205,7 +265,9 @@ async fn noisy_flow_at_every_level() {
         assert_eq!(ws.response.status, 101);
         let messages = ws.custom.get("_webSocketMessages");
         if level >= CaptureLevel::Full {
-            let messages = messages.and_then(|m| m.as_array()).expect("frames kept at level 3");
+            let messages = messages
+                .and_then(|m| m.as_array())
+                .expect("frames kept at level 3");
             let sent: Vec<&str> = messages
                 .iter()
                 .filter(|m| m["type"] == "send")
@@ -232,7 +294,10 @@ async fn noisy_flow_at_every_level() {
         assert_eq!(exception.level, ConsoleLevel::Error);
         assert!(texts.contains(&"noisy-error"));
         if level == CaptureLevel::Metadata {
-            assert!(console.iter().all(|c| c.level == ConsoleLevel::Error), "level 1 keeps errors only: {texts:?}");
+            assert!(
+                console.iter().all(|c| c.level == ConsoleLevel::Error),
+                "level 1 keeps errors only: {texts:?}"
+            );
         } else {
             for (text, lvl) in [
                 ("noisy-debug", ConsoleLevel::Debug),
@@ -241,11 +306,20 @@ async fn noisy_flow_at_every_level() {
                 ("noisy-warn", ConsoleLevel::Warning),
                 ("noisy-error", ConsoleLevel::Error),
             ] {
-                let entry = console.iter().find(|c| c.text == text).unwrap_or_else(|| panic!("{text} missing: {texts:?}"));
+                let entry = console
+                    .iter()
+                    .find(|c| c.text == text)
+                    .unwrap_or_else(|| panic!("{text} missing: {texts:?}"));
                 assert_eq!(entry.level, lvl);
-                assert!(entry.url.as_deref().unwrap_or("").contains("/noisy/"), "{entry:?}");
+                assert!(
+                    entry.url.as_deref().unwrap_or("").contains("/noisy/"),
+                    "{entry:?}"
+                );
             }
-            assert!(texts.contains(&"frame-log"), "the iframe's console is captured: {texts:?}");
+            assert!(
+                texts.contains(&"frame-log"),
+                "the iframe's console is captured: {texts:?}"
+            );
         }
         if level == CaptureLevel::Forensic {
             assert!(!exception.stack.is_empty(), "stack traces at level 4");
@@ -261,9 +335,17 @@ async fn static_signed_and_captcha_flows_at_every_level() {
     for level in LEVELS {
         let cap = capture_flow(&server, "/static/", level).await;
         let har = &cap.har;
-        let kinds: Vec<&str> = har.log.entries.iter().filter_map(|e| e.custom_str("_resourceType")).collect();
+        let kinds: Vec<&str> = har
+            .log
+            .entries
+            .iter()
+            .filter_map(|e| e.custom_str("_resourceType"))
+            .collect();
         for kind in ["document", "stylesheet", "script", "image", "font"] {
-            assert!(kinds.contains(&kind), "{kind} missing at level {level}: {kinds:?}");
+            assert!(
+                kinds.contains(&kind),
+                "{kind} missing at level {level}: {kinds:?}"
+            );
         }
         let css = har
             .log
@@ -271,26 +353,51 @@ async fn static_signed_and_captcha_flows_at_every_level() {
             .iter()
             .find(|e| e.custom_str("_resourceType") == Some("stylesheet"))
             .unwrap();
-        assert_eq!(header(&css.response.headers, "content-encoding"), Some("gzip"));
-        let transfer = css.response.custom.get("_transferSize").and_then(|v| v.as_i64()).unwrap();
+        assert_eq!(
+            header(&css.response.headers, "content-encoding"),
+            Some("gzip")
+        );
+        let transfer = css
+            .response
+            .custom
+            .get("_transferSize")
+            .and_then(|v| v.as_i64())
+            .unwrap();
         assert!(transfer > 0);
         if level >= CaptureLevel::Full {
             // Bodies are decoded: the gzip on the wire is not what is stored.
             assert!(body(css).unwrap().contains('{'));
-            assert!(css.response.content.size > css.response.body_size, "decoded size beats wire size");
+            assert!(
+                css.response.content.size > css.response.body_size,
+                "decoded size beats wire size"
+            );
         }
 
         let signed = capture_flow(&server, "/signed/", level).await;
         let profile = find(&signed.har, "GET", "/api/signed/profile");
         assert_eq!(profile.response.status, 200);
         assert!(header(&profile.request.headers, "x-signature").is_some());
-        assert_eq!(find(&signed.har, "POST", "/api/signed/report").response.status, 201);
+        assert_eq!(
+            find(&signed.har, "POST", "/api/signed/report")
+                .response
+                .status,
+            201
+        );
 
         let captcha = capture_flow(&server, "/captcha/?auto=1", level).await;
         let submit = find(&captcha.har, "POST", "/api/captcha/submit");
-        assert!(submit.response.status < 300, "captcha submit answered {}", submit.response.status);
+        assert!(
+            submit.response.status < 300,
+            "captcha submit answered {}",
+            submit.response.status
+        );
         let form = submit.request.post_data.as_ref().unwrap();
-        assert!(form.text.as_deref().unwrap().contains("g-recaptcha-response"));
+        assert!(
+            form.text
+                .as_deref()
+                .unwrap()
+                .contains("g-recaptcha-response")
+        );
     }
 }
 
@@ -315,13 +422,31 @@ async fn browser_state_is_visible_to_the_page() {
             .into(),
     );
     let cap = capture(&config, &mut NoSink, None).await.unwrap();
-    assert_eq!(cap.stop_reason, spool_engine::StopReason::NetworkIdle, "the page never saw the state");
+    assert_eq!(
+        cap.stop_reason,
+        spool_engine::StopReason::NetworkIdle,
+        "the page never saw the state"
+    );
     let page = find(&cap.har, "GET", "/state/");
-    assert!(page.request.cookies.iter().any(|c| c.name == "prefs" && c.value == "dark-mode"));
+    assert!(
+        page.request
+            .cookies
+            .iter()
+            .any(|c| c.name == "prefs" && c.value == "dark-mode")
+    );
     let echoed = find(&cap.har, "GET", "/api/state/cookies");
-    assert!(body(echoed).unwrap().contains("dark-mode"), "the server received the cookie");
+    assert!(
+        body(echoed).unwrap().contains("dark-mode"),
+        "the server received the cookie"
+    );
     // The placeholder pages used to write storage are not part of the recording.
-    assert!(cap.har.log.entries.iter().all(|e| !e.request.url.contains("__spool_state__")));
+    assert!(
+        cap.har
+            .log
+            .entries
+            .iter()
+            .all(|e| !e.request.url.contains("__spool_state__"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -345,9 +470,15 @@ async fn screenshots_follow_the_options() {
         });
         let cap = capture(&config, &mut NoSink, None).await.unwrap();
         let reasons: Vec<&str> = cap.screenshots.iter().map(|s| s.reason.as_str()).collect();
-        assert!(reasons.contains(&"navigation") && reasons.contains(&"final"), "{reasons:?}");
+        assert!(
+            reasons.contains(&"navigation") && reasons.contains(&"final"),
+            "{reasons:?}"
+        );
         for shot in &cap.screenshots {
-            assert!(shot.data.starts_with(magic), "{format:?} screenshot has the wrong encoding");
+            assert!(
+                shot.data.starts_with(magic),
+                "{format:?} screenshot has the wrong encoding"
+            );
             assert_eq!((shot.width, shot.height), (800, 600));
         }
         if format == ImageFormat::Png {
@@ -386,13 +517,23 @@ async fn attach_records_a_running_browser() {
     config.browser = BrowserSource::Attach(person.ws_url().to_string());
     config.wait_for = Some("document.title === 'done'".into());
     let cap = capture(&config, &mut NoSink, None).await.unwrap();
-    assert!(cap.har.log.entries.iter().any(|e| e.request.url.ends_with("/api/orders")));
+    assert!(
+        cap.har
+            .log
+            .entries
+            .iter()
+            .any(|e| e.request.url.ends_with("/api/orders"))
+    );
     // The attached browser is left running.
     let again = Browser::attach(person.ws_url()).await;
     assert!(again.is_ok(), "the person's browser still runs");
     // Attach over http://host:port too.
     let port = url::Url::parse(person.ws_url()).unwrap().port().unwrap();
-    assert!(Browser::attach(&format!("http://127.0.0.1:{port}")).await.is_ok());
+    assert!(
+        Browser::attach(&format!("http://127.0.0.1:{port}"))
+            .await
+            .is_ok()
+    );
     let err = Browser::attach("ftp://nowhere").await.err().unwrap();
     assert_eq!(err.code(), -32602);
 }

@@ -45,7 +45,13 @@ fn keeps_every_entry_chrome_har_keeps() {
             .log
             .entries
             .iter()
-            .map(|e| (normalize(&e.request.url), e.request.method.clone(), e.response.status))
+            .map(|e| {
+                (
+                    normalize(&e.request.url),
+                    e.request.method.clone(),
+                    e.response.status,
+                )
+            })
             .collect();
         // Every entry chrome-har keeps is one of ours (we keep more: cache hits, failures,
         // requests whose response never came). Each of ours matches at most one of theirs.
@@ -77,7 +83,10 @@ fn malformed_logs_name_the_event() {
         other => panic!("expected an error at event 1, got {other:?}"),
     }
     let no_method = br#"[{"params":{}}]"#;
-    assert!(matches!(har_from_events(no_method), Err(EngineError::EventLogInvalid { index: 0, .. })));
+    assert!(matches!(
+        har_from_events(no_method),
+        Err(EngineError::EventLogInvalid { index: 0, .. })
+    ));
     let bad_params = br#"[{"method":"Network.responseReceived","params":{"requestId":7}}]"#;
     match har_from_events(bad_params) {
         Err(e @ EngineError::EventLogInvalid { index: 0, .. }) => {
@@ -91,8 +100,14 @@ fn malformed_logs_name_the_event() {
         Err(EngineError::EventLogInvalid { index, .. }) => assert_eq!(index, 1),
         other => panic!("expected an error at event 1, got {other:?}"),
     }
-    assert!(matches!(har_from_events(b""), Err(EngineError::EventLogUnreadable(_))));
-    assert!(matches!(har_from_events(&[0xff, 0xfe]), Err(EngineError::EventLogUnreadable(_))));
+    assert!(matches!(
+        har_from_events(b""),
+        Err(EngineError::EventLogUnreadable(_))
+    ));
+    assert!(matches!(
+        har_from_events(&[0xff, 0xfe]),
+        Err(EngineError::EventLogUnreadable(_))
+    ));
 }
 
 #[test]

@@ -49,7 +49,10 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     let err = capture(&missing, &mut NoSink, None).await.unwrap_err();
     assert_eq!(err.code(), -32001);
     let text = err.to_string();
-    assert!(text.contains("/nonexistent/chromium") && text.contains("apt-get install"), "{text}");
+    assert!(
+        text.contains("/nonexistent/chromium") && text.contains("apt-get install"),
+        "{text}"
+    );
 
     // A binary that is not a browser.
     let mut not_browser = ok.clone();
@@ -58,11 +61,16 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
         ..Default::default()
     });
     let err = capture(&not_browser, &mut NoSink, None).await.unwrap_err();
-    assert!(matches!(err, EngineError::BrowserLaunchFailed { .. }), "{err}");
+    assert!(
+        matches!(err, EngineError::BrowserLaunchFailed { .. }),
+        "{err}"
+    );
 
     // A URL that is not http(s).
     for url in ["file:///etc/passwd", "javascript:alert(1)", "not a url"] {
-        let err = capture(&CaptureConfig::new(url), &mut NoSink, None).await.unwrap_err();
+        let err = capture(&CaptureConfig::new(url), &mut NoSink, None)
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), -32602, "{url}: {err}");
         assert!(err.to_string().contains("url"), "{err}");
     }
@@ -79,7 +87,12 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     let entry = &cap.har.log.entries[0];
     assert!(entry.request.url.ends_with("/nothing"));
     assert_eq!(entry.response.status, 0);
-    assert!(entry.response.custom["_error"].as_str().unwrap().contains("ERR_CONNECTION_REFUSED"));
+    assert!(
+        entry.response.custom["_error"]
+            .as_str()
+            .unwrap()
+            .contains("ERR_CONNECTION_REFUSED")
+    );
     assert_no_chromium_left("a capture of an unreachable host");
 
     // A page that never answers: Timeout, with what was captured so far.
@@ -102,7 +115,10 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     let err = capture(&slow, &mut NoSink, None).await.unwrap_err();
     assert_eq!(err.code(), -32604);
     match err {
-        EngineError::Timeout { partial: Some(partial), .. } => {
+        EngineError::Timeout {
+            partial: Some(partial),
+            ..
+        } => {
             let e = &partial.har.log.entries[0];
             assert!(e.request.url.ends_with("/slow"));
             assert_eq!(

@@ -15,8 +15,8 @@ use std::path::Path;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use spool_analyzer::{
-    Analysis, AnalysisConfig, AnalyzeInput, EntryKind, UnresolvedKind, UserInput, analyze, generate_curl,
-    generate_python, openapi, plan,
+    Analysis, AnalysisConfig, AnalyzeInput, EntryKind, UnresolvedKind, UserInput, analyze,
+    generate_curl, generate_python, openapi, plan,
 };
 
 /// Which generated artifact `--code` prints.
@@ -135,7 +135,10 @@ pub fn report(a: &Analysis) -> String {
                 a.confidence,
                 a.estimated_time
             );
-            let mut facts = vec![format!("complexity {:.2}", c.score), format!("apiDepth {}", c.api_depth)];
+            let mut facts = vec![
+                format!("complexity {:.2}", c.score),
+                format!("apiDepth {}", c.api_depth),
+            ];
             if c.authentication_required {
                 facts.push("authentication required".into());
             }
@@ -159,7 +162,18 @@ pub fn report(a: &Analysis) -> String {
             .graph
             .nodes
             .iter()
-            .map(|n| (n.id, format!("{} {}  [entry {}, {}]", n.method, template_of(&n.endpoint), n.id, n.status)))
+            .map(|n| {
+                (
+                    n.id,
+                    format!(
+                        "{} {}  [entry {}, {}]",
+                        n.method,
+                        template_of(&n.endpoint),
+                        n.id,
+                        n.status
+                    ),
+                )
+            })
             .collect();
         let mut into: BTreeMap<usize, BTreeMap<usize, Vec<String>>> = BTreeMap::new();
         for e in &a.graph.edges {
@@ -199,7 +213,10 @@ pub fn report(a: &Analysis) -> String {
             ep.method,
             ep.origin,
             ep.template,
-            ep.operation.as_ref().map(|op| format!(" #{op}")).unwrap_or_default(),
+            ep.operation
+                .as_ref()
+                .map(|op| format!(" #{op}"))
+                .unwrap_or_default(),
             ep.entries.len(),
             kind,
             statuses.join(","),
@@ -219,12 +236,20 @@ pub fn report(a: &Analysis) -> String {
             if i.secret {
                 format!("--{} (secret)", i.name.replace('_', "-"))
             } else {
-                format!("--{} (default {:?})", i.name.replace('_', "-"), i.default.as_deref().unwrap_or(""))
+                format!(
+                    "--{} (default {:?})",
+                    i.name.replace('_', "-"),
+                    i.default.as_deref().unwrap_or("")
+                )
             }
         })
         .collect();
     if !inputs.is_empty() {
-        let _ = writeln!(o, "\nInputs of the generated code: --base-url, {}", inputs.join(", "));
+        let _ = writeln!(
+            o,
+            "\nInputs of the generated code: --base-url, {}",
+            inputs.join(", ")
+        );
     }
     let computed: Vec<String> = a
         .unresolved
@@ -241,16 +266,26 @@ pub fn report(a: &Analysis) -> String {
     if !a.markers.is_empty() {
         let _ = writeln!(o, "\nMarkers:");
         for m in &a.markers {
-            let _ = writeln!(o, "  - {} `{}` at entry {} ({})", m.kind, m.pattern, m.entry, m.place);
+            let _ = writeln!(
+                o,
+                "  - {} `{}` at entry {} ({})",
+                m.kind, m.pattern, m.entry, m.place
+            );
         }
     }
     if !a.dropped.is_empty() {
         let mut by: BTreeMap<String, usize> = BTreeMap::new();
         for d in &a.dropped {
-            *by.entry(format!("{:?}", d.category).to_lowercase()).or_default() += 1;
+            *by.entry(format!("{:?}", d.category).to_lowercase())
+                .or_default() += 1;
         }
         let parts: Vec<String> = by.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        let _ = writeln!(o, "\nDropped {} entries: {}", a.dropped.len(), parts.join(", "));
+        let _ = writeln!(
+            o,
+            "\nDropped {} entries: {}",
+            a.dropped.len(),
+            parts.join(", ")
+        );
     }
     if !a.warnings.is_empty() {
         let _ = writeln!(o, "\nWarnings:");
@@ -263,11 +298,17 @@ pub fn report(a: &Analysis) -> String {
 
 fn template_of(endpoint_id: &str) -> String {
     // `METHOD origin/template` → `/template`
-    let rest = endpoint_id.split_once(' ').map(|x| x.1).unwrap_or(endpoint_id);
+    let rest = endpoint_id
+        .split_once(' ')
+        .map(|x| x.1)
+        .unwrap_or(endpoint_id);
     match rest.find("://") {
         Some(p) => {
             let after = &rest[p + 3..];
-            after.find('/').map(|i| after[i..].to_string()).unwrap_or_else(|| "/".into())
+            after
+                .find('/')
+                .map(|i| after[i..].to_string())
+                .unwrap_or_else(|| "/".into())
         }
         None => rest.to_string(),
     }
@@ -282,21 +323,38 @@ fn tree(
     shown: &mut BTreeSet<usize>,
     depth: usize,
 ) {
-    let Some(parents) = into.get(&node) else { return };
+    let Some(parents) = into.get(&node) else {
+        return;
+    };
     let n = parents.len();
     for (i, (p, how)) in parents.iter().enumerate() {
         let last = i + 1 == n;
-        let (branch, next) = if last { ("└─ ", "   ") } else { ("├─ ", "│  ") };
+        let (branch, next) = if last {
+            ("└─ ", "   ")
+        } else {
+            ("├─ ", "│  ")
+        };
         let seen = !shown.insert(*p);
         let _ = writeln!(
             o,
             "{prefix}{branch}{}  via {}{}",
-            label.get(p).cloned().unwrap_or_else(|| format!("entry {p}")),
+            label
+                .get(p)
+                .cloned()
+                .unwrap_or_else(|| format!("entry {p}")),
             how.join(", "),
             if seen { "  (see above)" } else { "" }
         );
         if !seen && depth < 32 {
-            tree(o, *p, &format!("{prefix}{next}"), into, label, shown, depth + 1);
+            tree(
+                o,
+                *p,
+                &format!("{prefix}{next}"),
+                into,
+                label,
+                shown,
+                depth + 1,
+            );
         }
     }
 }
@@ -307,7 +365,11 @@ fn split_sentences(text: &str) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     for (i, &ch) in chars.iter().enumerate() {
         cur.push(ch);
-        let end = ch == '.' && chars.get(i + 1).is_some_and(|c| *c == ' ') && chars.get(i + 2).is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
+        let end = ch == '.'
+            && chars.get(i + 1).is_some_and(|c| *c == ' ')
+            && chars
+                .get(i + 2)
+                .is_some_and(|c| c.is_uppercase() || c.is_ascii_digit());
         if end {
             out.push(cur.trim().to_string());
             cur.clear();
@@ -351,15 +413,35 @@ mod tests {
         let j = render(HAR.as_bytes(), &args(&["--json"])).unwrap();
         let v: serde_json::Value = serde_json::from_str(&j).unwrap();
         assert_eq!(v["recommendedModality"], "integuru");
-        assert!(render(HAR.as_bytes(), &args(&["--code", "python"])).unwrap().contains("import requests"));
-        assert!(render(HAR.as_bytes(), &args(&["--code", "curl"])).unwrap().contains("curl -sS"));
-        assert!(render(HAR.as_bytes(), &args(&["--code", "plan"])).unwrap().contains("\"steps\""));
-        assert!(render(HAR.as_bytes(), &args(&["--openapi"])).unwrap().contains("\"openapi\": \"3.1.0\""));
+        assert!(
+            render(HAR.as_bytes(), &args(&["--code", "python"]))
+                .unwrap()
+                .contains("import requests")
+        );
+        assert!(
+            render(HAR.as_bytes(), &args(&["--code", "curl"]))
+                .unwrap()
+                .contains("curl -sS")
+        );
+        assert!(
+            render(HAR.as_bytes(), &args(&["--code", "plan"]))
+                .unwrap()
+                .contains("\"steps\"")
+        );
+        assert!(
+            render(HAR.as_bytes(), &args(&["--openapi"]))
+                .unwrap()
+                .contains("\"openapi\": \"3.1.0\"")
+        );
     }
 
     #[test]
     fn errors_keep_their_code() {
         let e = render(b"not json", &args(&[])).unwrap_err();
-        assert_eq!(e.downcast_ref::<spool_analyzer::AnalyzeError>().map(|e| e.code()), Some(-32102));
+        assert_eq!(
+            e.downcast_ref::<spool_analyzer::AnalyzeError>()
+                .map(|e| e.code()),
+            Some(-32102)
+        );
     }
 }

@@ -72,8 +72,9 @@ pub async fn run(args: CaptureArgs, data: &Path) -> anyhow::Result<()> {
         });
     }
     if let Some(path) = &args.state {
-        let bytes = std::fs::read(path)
-            .map_err(|e| CodedError::invalid(format!("cannot read --state {}: {e}", path.display())))?;
+        let bytes = std::fs::read(path).map_err(|e| {
+            CodedError::invalid(format!("cannot read --state {}: {e}", path.display()))
+        })?;
         config.state = BrowserState::from_json(&bytes)?;
     }
     config.browser = match &args.attach {
@@ -86,7 +87,12 @@ pub async fn run(args: CaptureArgs, data: &Path) -> anyhow::Result<()> {
         write_outputs(&capture, out)?;
     }
     print_summary(&capture, &config, args.out.as_deref());
-    println!("  stored as session {} ({:?}) in {}", meta.session_id, meta.status, store.dir().display());
+    println!(
+        "  stored as session {} ({:?}) in {}",
+        meta.session_id,
+        meta.status,
+        store.dir().display()
+    );
     print_analysis(&capture, config.task.as_deref());
     Ok(())
 }
@@ -116,7 +122,9 @@ pub async fn capture_into_store(
         }
         Err(e) => {
             let partial = match &e {
-                EngineError::Timeout { partial: Some(p), .. } => Some(p.as_ref()),
+                EngineError::Timeout {
+                    partial: Some(p), ..
+                } => Some(p.as_ref()),
                 _ => None,
             };
             if let Some(p) = partial {
@@ -127,7 +135,10 @@ pub async fn capture_into_store(
                 );
             }
             match sink.fail(&e.to_string(), partial) {
-                Ok(meta) => eprintln!("what was captured is stored as session {} (ERROR)", meta.session_id),
+                Ok(meta) => eprintln!(
+                    "what was captured is stored as session {} (ERROR)",
+                    meta.session_id
+                ),
                 Err(store_err) => eprintln!("could not store the failed session: {store_err}"),
             }
             Err(e.into())
@@ -135,7 +146,10 @@ pub async fn capture_into_store(
     }
 }
 
-async fn run_capture(config: &CaptureConfig, sink: &mut dyn CaptureSink) -> Result<Capture, EngineError> {
+async fn run_capture(
+    config: &CaptureConfig,
+    sink: &mut dyn CaptureSink,
+) -> Result<Capture, EngineError> {
     let stop = StopSignal::new();
     let ctrl_c = stop.clone();
     let watcher = tokio::spawn(async move {
@@ -151,7 +165,8 @@ async fn run_capture(config: &CaptureConfig, sink: &mut dyn CaptureSink) -> Resu
 fn spinner(url: &str) -> ProgressBar {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        ProgressStyle::with_template("{spinner} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     bar.enable_steady_tick(Duration::from_millis(120));
     bar.set_message(format!("capturing {url} …"));
@@ -181,8 +196,14 @@ pub fn write_outputs(capture: &Capture, dir: &Path) -> anyhow::Result<()> {
         std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))
     };
     write("session.har", &serde_json::to_vec_pretty(&capture.har)?)?;
-    write("console.json", &serde_json::to_vec_pretty(&capture.console)?)?;
-    write("actions.json", &serde_json::to_vec_pretty(&capture.actions)?)?;
+    write(
+        "console.json",
+        &serde_json::to_vec_pretty(&capture.console)?,
+    )?;
+    write(
+        "actions.json",
+        &serde_json::to_vec_pretty(&capture.actions)?,
+    )?;
     if let Some(raw) = &capture.raw_events {
         write("events.jsonl", raw)?;
     }
@@ -204,7 +225,10 @@ pub fn print_summary(capture: &Capture, config: &CaptureConfig, out: Option<&Pat
         .iter()
         .filter(|e| e.response.custom.contains_key("_error"))
         .count();
-    let bodies = entries.iter().filter(|e| e.response.content.text.is_some()).count();
+    let bodies = entries
+        .iter()
+        .filter(|e| e.response.content.text.is_some())
+        .count();
     let errors = capture
         .console
         .iter()
@@ -231,7 +255,10 @@ pub fn print_summary(capture: &Capture, config: &CaptureConfig, out: Option<&Pat
             Some(err) => format!("ERR {}", err.as_str().unwrap_or("")),
             None => e.response.status.to_string(),
         };
-        println!("  {:<6} {:<8} {:<10} {}", e.request.method, status, kind, e.request.url);
+        println!(
+            "  {:<6} {:<8} {:<10} {}",
+            e.request.method, status, kind, e.request.url
+        );
     }
     if entries.len() > 40 {
         println!("  … and {} more", entries.len() - 40);
@@ -292,7 +319,9 @@ pub async fn fixture_site(port: u16) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
     let addr = listener.local_addr()?;
-    println!("fixture app on http://{addr}/ (flows: /shop/?auto=1 /signed/ /captcha/?auto=1 /static/ /noisy/ /state/); Ctrl-C stops it");
+    println!(
+        "fixture app on http://{addr}/ (flows: /shop/?auto=1 /signed/ /captcha/?auto=1 /static/ /noisy/ /state/); Ctrl-C stops it"
+    );
     spool_fixtures::serve_listener(listener, spool_fixtures::FixtureConfig::default()).await?;
     Ok(())
 }
@@ -313,7 +342,10 @@ pub async fn demo(args: DemoArgs, data: &Path) -> anyhow::Result<()> {
         write_outputs(&capture, out)?;
     }
     print_summary(&capture, &config, args.out.as_deref());
-    println!("orders placed on the fixture app: {}", server.orders().len());
+    println!(
+        "orders placed on the fixture app: {}",
+        server.orders().len()
+    );
     print_analysis(&capture, config.task.as_deref());
     println!(
         "stored as session {} in {} (try: spool sessions show {})",

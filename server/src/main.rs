@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "spool", version, about = "Record, analyze, store and replay browser sessions over CDP")]
+#[command(
+    name = "spool",
+    version,
+    about = "Record, analyze, store and replay browser sessions over CDP"
+)]
 struct Cli {
     /// Where the session store lives (default: $SPOOL_DATA, else ~/.local/share/spool).
     #[arg(long, global = true, env = "SPOOL_DATA")]
@@ -55,7 +59,10 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");
@@ -70,8 +77,9 @@ fn main() -> ExitCode {
             Command::FixtureSite { port } => cmd_capture::fixture_site(port).await,
             Command::Demo(args) => cmd_capture::demo(args, &data).await,
             Command::Analyze(args) => analyze(&args, &data),
-            Command::Sessions { command } => open_store(&data)
-                .and_then(|store| cmd_sessions::run(&store, command)),
+            Command::Sessions { command } => {
+                open_store(&data).and_then(|store| cmd_sessions::run(&store, command))
+            }
         }
     });
     match result {
