@@ -7,8 +7,7 @@
 #
 # Usage: scripts/bench-har-from-events.sh [markdown output, default /tmp/har-from-events.md]
 # Environment:
-#   SPOOL_BIN       the spool binary (default: $CARGO_TARGET_DIR or target, then /release/spool);
-#                   when the default is missing it is built with `cargo build --release -p spool-server`
+#   SPOOL_BIN       the spool binary (default: built in release mode into the target dir);
 #   SKIP_SPOOL=1    time only chrome-har (for as long as `spool har-from-events` does not exist)
 #   CHROME_HAR_DIR  where chrome-har is installed (default ~/.cache/spool-chrome-har)
 #   HYPERFINE_ARGS  extra hyperfine arguments, e.g. "--runs 20"
@@ -56,10 +55,10 @@ commands=(--command-name "chrome-har $(node -p "require('$CHROME_HAR_DIR/node_mo
 
 if [ "${SKIP_SPOOL:-0}" != 1 ]; then
     if [ -z "${SPOOL_BIN:-}" ]; then
-        SPOOL_BIN="${CARGO_TARGET_DIR:-$repo/target}/release/spool"
-        if [ ! -x "$SPOOL_BIN" ]; then
-            (cd "$repo" && cargo build --release -p spool-server) || die "building spool failed"
-        fi
+        # Built (or brought up to date) first, so the timing is of the current code.
+        (cd "$repo" && source scripts/target-dir.sh && cargo build --release --locked -p spool-server) \
+            || die "building spool failed"
+        SPOOL_BIN="$(cd "$repo" && source scripts/target-dir.sh && echo "$CARGO_TARGET_DIR")/release/spool"
     fi
     [ -x "$SPOOL_BIN" ] || die "no spool binary at $SPOOL_BIN"
     spool_cmd="for log in$quoted_logs; do $(printf '%q' "$SPOOL_BIN") har-from-events \"\$log\" >/dev/null || exit 1; done"

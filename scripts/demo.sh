@@ -5,6 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spool-target}"
+source scripts/target-dir.sh
 cargo build --release --locked -p spool-server
 exec "$CARGO_TARGET_DIR/release/spool" demo "$@"

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spool-target}"
+source scripts/target-dir.sh
 cargo build -q -p spool-server
 spool="$CARGO_TARGET_DIR/debug/spool"
 port="${PORT:-18931}"

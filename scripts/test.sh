@@ -5,6 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# The target dir lives outside the clone so CI and later runs reuse compiled dependencies.
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spool-target}"
+source scripts/target-dir.sh
 cargo test --workspace --locked "$@"
