@@ -186,7 +186,9 @@ pub struct Har<'a> {
 
 #[derive(Debug, Deserialize)]
 pub struct Log<'a> {
-    #[serde(borrow, default, deserialize_with = "lenient_vec")]
+    /// Strict, unlike the fields inside an entry: a log whose entries are not a list is not
+    /// a HAR, and saying "no API calls" about it would hide that.
+    #[serde(borrow, default)]
     pub entries: Vec<Entry<'a>>,
 }
 

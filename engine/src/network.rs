@@ -130,7 +130,9 @@ struct Hop {
     body: BodyState,
     redirect_url: Option<String>,
     closed: bool,
-    emitted: bool,
+    /// The position in which `take_completed` / `take_remaining` handed this entry out; a
+    /// streamed recording is stored in that order.
+    emitted: Option<usize>,
     ws_messages: Option<Vec<WsMessage>>,
 }
 
@@ -485,16 +487,16 @@ impl NetworkRecorder {
         let mut out = Vec::new();
         for i in 0..self.hops.len() {
             let hop = &self.hops[i];
-            if hop.emitted || !hop.closed || matches!(hop.body, BodyState::Pending) {
+            if hop.emitted.is_some() || !hop.closed || matches!(hop.body, BodyState::Pending) {
                 continue;
             }
             if hop.post_data_pending {
                 continue;
             }
             out.push(self.entry(i));
-            self.hops[i].emitted = true;
+            self.hops[i].emitted = Some(self.emitted);
+            self.emitted += 1;
         }
-        self.emitted += out.len();
         out
     }
 
@@ -509,7 +511,7 @@ impl NetworkRecorder {
     pub fn take_remaining(&mut self) -> Vec<Entry> {
         let mut out = Vec::new();
         for i in 0..self.hops.len() {
-            if self.hops[i].emitted {
+            if self.hops[i].emitted.is_some() {
                 continue;
             }
             if matches!(self.hops[i].body, BodyState::Pending) {
@@ -518,9 +520,9 @@ impl NetworkRecorder {
             }
             self.hops[i].post_data_pending = false;
             out.push(self.entry(i));
-            self.hops[i].emitted = true;
+            self.hops[i].emitted = Some(self.emitted);
+            self.emitted += 1;
         }
-        self.emitted += out.len();
         out
     }
 
@@ -538,14 +540,7 @@ impl NetworkRecorder {
             }
             hop.post_data_pending = false;
         }
-        let mut order: Vec<usize> = (0..self.hops.len()).collect();
-        order.sort_by(|&a, &b| {
-            self.hops[a]
-                .wall_time
-                .total_cmp(&self.hops[b].wall_time)
-                .then(self.hops[a].seq.cmp(&self.hops[b].seq))
-        });
-        let mut entries: Vec<Entry> = order.into_iter().map(|i| self.entry(i)).collect();
+        let mut entries = self.entries_in_har_order();
         let mut pages = self.pages();
         if pages.is_empty() && !entries.is_empty() {
             // No document started a page (the recording began mid-page): one page spans all.
@@ -568,17 +563,29 @@ impl NetworkRecorder {
 
     /// All entries built so far, sorted by start time, without ending the recording.
     pub fn snapshot(&self) -> (Vec<Page>, Vec<Entry>) {
-        let mut order: Vec<usize> = (0..self.hops.len()).collect();
-        order.sort_by(|&a, &b| {
-            self.hops[a]
-                .wall_time
-                .total_cmp(&self.hops[b].wall_time)
-                .then(self.hops[a].seq.cmp(&self.hops[b].seq))
+        (self.pages(), self.entries_in_har_order())
+    }
+
+    /// Every entry, sorted by `startedDateTime` as written (millisecond precision); entries
+    /// that start in the same millisecond keep the order they were handed out in, then the
+    /// order their requests were sent. This is the order the store gives a streamed
+    /// recording back in, so a stored session exports exactly the HAR the capture returned.
+    fn entries_in_har_order(&self) -> Vec<Entry> {
+        let mut keyed: Vec<(Entry, Option<usize>, usize)> = (0..self.hops.len())
+            .map(|i| (self.entry(i), self.hops[i].emitted, self.hops[i].seq))
+            .collect();
+        keyed.sort_by(|a, b| {
+            a.0.started_date_time
+                .cmp(&b.0.started_date_time)
+                .then(match (a.1, b.1) {
+                    (Some(x), Some(y)) => x.cmp(&y),
+                    (Some(_), None) => std::cmp::Ordering::Less,
+                    (None, Some(_)) => std::cmp::Ordering::Greater,
+                    (None, None) => std::cmp::Ordering::Equal,
+                })
+                .then(a.2.cmp(&b.2))
         });
-        (
-            self.pages(),
-            order.into_iter().map(|i| self.entry(i)).collect(),
-        )
+        keyed.into_iter().map(|(e, _, _)| e).collect()
     }
 
     /// A response for an earlier hop of a redirected request (Chrome sometimes repeats the

@@ -1,10 +1,8 @@
 //! `spool sessions list|show|delete|export|import|stats`: the session store from the shell.
 //!
-//! Wire it in `main.rs` with `mod cmd_sessions;`, a `Sessions { #[command(subcommand)] cmd:
-//! cmd_sessions::SessionsCommand }` variant, and `cmd_sessions::run(&store, cmd)` with the store
-//! opened from `--data DIR` (else `spool_store::Store::default_dir()`). Errors are
-//! `anyhow::Error`s wrapping `spool_store::StoreError` where the store failed, so the caller
-//! can downcast for the stable code.
+//! `main.rs` opens the store from `--data DIR` (else `SPOOL_DATA`, else the platform data
+//! dir) and calls [`run`]. Errors are `anyhow::Error`s wrapping `spool_store::StoreError`
+//! where the store failed, so `exit::report` finds the stable code.
 
 use anyhow::{Context, Result, bail};
 use spool_store::{
@@ -213,10 +211,10 @@ fn run_inner(store: &Store, cmd: SessionsCommand) -> Result<()> {
             let m = store.metadata(id)?;
             writeln!(
                 out,
-                "imported {} as session {id}: {} entries, {} pages, \"{}\"",
+                "imported {} as session {id}: {}, {}, \"{}\"",
                 file.display(),
-                m.network_event_count,
-                m.page_count,
+                plural(m.network_event_count, "entry", "entries"),
+                plural(m.page_count, "page", "pages"),
                 m.task_description
             )?;
         }
@@ -431,4 +429,8 @@ fn truncate(s: &str, max: usize) -> String {
         t.push('…');
         t
     }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
