@@ -31,19 +31,14 @@ pub fn har_from_events(bytes: &[u8]) -> Result<Har, EngineError> {
         .map_err(|e| EngineError::EventLogUnreadable(format!("not UTF-8: {e}")))?;
     let events = parse_events(text)?;
     let mut recorder = NetworkRecorder::new(RecorderConfig::for_level(CaptureLevel::Full));
-    for (index, raw) in events.iter().enumerate() {
-        let event: LoggedEvent =
-            serde_json::from_str(raw.get()).map_err(|e| EngineError::EventLogInvalid {
-                index,
-                message: format!("not an event object: {e}"),
-            })?;
+    let empty = RawValue::from_string("{}".into()).expect("{} is JSON");
+    for (index, event) in events.iter().enumerate() {
         let Some(method) = event.method else {
             return Err(EngineError::EventLogInvalid {
                 index,
                 message: "the event has no \"method\"".into(),
             });
         };
-        let empty = RawValue::from_string("{}".into()).expect("{} is JSON");
         let params = event.params.unwrap_or(&empty);
         recorder
             .handle(method, event.session_id, params)
@@ -60,10 +55,12 @@ pub fn har_from_events(bytes: &[u8]) -> Result<Har, EngineError> {
 }
 
 /// Splits a log into raw events: a JSON array, or one JSON object per line.
-fn parse_events(text: &str) -> Result<Vec<&RawValue>, EngineError> {
+/// The event envelopes, in one pass over the text; each event's `params` stay raw until the
+/// recorder decodes the ones it needs.
+fn parse_events(text: &str) -> Result<Vec<LoggedEvent<'_>>, EngineError> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('[') {
-        return serde_json::from_str::<Vec<&RawValue>>(text).map_err(|e| {
+        return serde_json::from_str::<Vec<LoggedEvent>>(text).map_err(|e| {
             // Name the event in which parsing broke: count the complete events before it.
             let index = count_events_before(text, e.line(), e.column());
             EngineError::EventLogInvalid {
@@ -81,12 +78,12 @@ fn parse_events(text: &str) -> Result<Vec<&RawValue>, EngineError> {
     }
     let mut events = Vec::new();
     for (index, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
-        let raw: &RawValue =
+        let event: LoggedEvent =
             serde_json::from_str(line).map_err(|e| EngineError::EventLogInvalid {
                 index,
                 message: format!("malformed JSON line: {e}"),
             })?;
-        events.push(raw);
+        events.push(event);
     }
     Ok(events)
 }

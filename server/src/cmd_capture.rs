@@ -9,6 +9,7 @@ use spool_engine::{
 };
 use spool_store::model::{CaptureLevel, ConsoleLevel};
 use std::path::{Path, PathBuf};
+use std::io::Write;
 use std::time::Duration;
 
 #[derive(clap::Args)]
@@ -301,17 +302,85 @@ pub fn print_analysis(capture: &Capture, task: Option<&str>) {
     }
 }
 
-pub fn har_from_events(log: &Path) -> anyhow::Result<()> {
+/// `spool har-from-events LOG... [--out-dir DIR]`: one log's HAR goes to stdout; with
+/// `--out-dir`, each log's HAR goes to `DIR/<log name>.har`, the logs converted on all cores.
+pub fn har_from_events(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Result<()> {
+    let Some(dir) = out_dir else {
+        let [log] = logs else {
+            return Err(CodedError::invalid(format!(
+                "{} event logs given: several logs need --out-dir DIR (one HAR file each)",
+                logs.len()
+            )));
+        };
+        let har = convert_log(log)?;
+        let stdout = std::io::stdout();
+        let mut lock = std::io::BufWriter::new(stdout.lock());
+        serde_json::to_writer(&mut lock, &har)?;
+        writeln!(lock)?;
+        lock.flush()?;
+        return Ok(());
+    };
+    std::fs::create_dir_all(dir)
+        .map_err(|e| CodedError::invalid(format!("cannot create {}: {e}", dir.display())))?;
+    let targets: Vec<PathBuf> = logs
+        .iter()
+        .map(|log| {
+            let stem = log.file_stem().unwrap_or(log.as_os_str());
+            dir.join(stem).with_extension("har")
+        })
+        .collect();
+    // The logs are independent: each worker takes the next one until none is left.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::sync::Mutex<Option<anyhow::Result<()>>>> =
+        logs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(logs.len());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= logs.len() {
+                        break;
+                    }
+                    let result = convert_log(&logs[i]).and_then(|har| {
+                        let file = std::fs::File::create(&targets[i]).with_context(|| {
+                            format!("cannot write {}", targets[i].display())
+                        })?;
+                        let mut out = std::io::BufWriter::new(file);
+                        serde_json::to_writer(&mut out, &har)?;
+                        writeln!(out)?;
+                        out.flush()?;
+                        Ok(())
+                    });
+                    if let Ok(mut slot) = results[i].lock() {
+                        *slot = Some(result);
+                    }
+                }
+            });
+        }
+    });
+    // Errors are reported in the order the logs were given, the first one failing the run.
+    for slot in results {
+        let result = slot
+            .into_inner()
+            .unwrap_or_else(|_| Some(Err(anyhow::anyhow!("a conversion thread panicked"))));
+        result.unwrap_or_else(|| Err(anyhow::anyhow!("a log was not converted")))?;
+    }
+    eprintln!(
+        "{} HAR file(s) written to {}",
+        targets.len(),
+        dir.display()
+    );
+    Ok(())
+}
+
+fn convert_log(log: &Path) -> anyhow::Result<spool_store::Har> {
     let bytes = std::fs::read(log)
         .map_err(|e| CodedError::invalid(format!("cannot read {}: {e}", log.display())))?;
-    let har = spool_engine::har_from_events(&bytes)?;
-    let stdout = std::io::stdout();
-    let mut lock = std::io::BufWriter::new(stdout.lock());
-    serde_json::to_writer(&mut lock, &har)?;
-    use std::io::Write;
-    writeln!(lock)?;
-    lock.flush()?;
-    Ok(())
+    spool_engine::har_from_events(&bytes).with_context(|| format!("in {}", log.display()))
 }
 
 pub async fn fixture_site(port: u16) -> anyhow::Result<()> {

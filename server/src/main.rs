@@ -9,6 +9,11 @@ mod cmd_sessions;
 mod exit;
 
 use clap::{Parser, Subcommand};
+
+// Event-log conversion and analysis allocate many small strings; mimalloc makes that, and
+// returning the memory, markedly cheaper than glibc's allocator (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,10 +38,15 @@ struct Cli {
 enum Command {
     /// Capture a page in headless Chromium (or an attached browser) at a capture level.
     Capture(cmd_capture::CaptureArgs),
-    /// Convert a recorded CDP event log (JSON array or JSON Lines of {method, params}) to HAR on stdout.
+    /// Convert recorded CDP event logs (JSON array or JSON Lines of {method, params}) to HAR:
+    /// one log to stdout, several into --out-dir.
     HarFromEvents {
-        /// The event log file.
-        log: PathBuf,
+        /// The event log file(s).
+        #[arg(required = true)]
+        logs: Vec<PathBuf>,
+        /// Write each log's HAR to DIR/<log name>.har (needed for more than one log).
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
     },
     /// Serve the fixture web app (the flows Spool is tested against) on 127.0.0.1.
     FixtureSite {
@@ -73,7 +83,9 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async move {
         match cli.command {
             Command::Capture(args) => cmd_capture::run(args, &data).await,
-            Command::HarFromEvents { log } => cmd_capture::har_from_events(&log),
+            Command::HarFromEvents { logs, out_dir } => {
+                cmd_capture::har_from_events(&logs, out_dir.as_deref())
+            }
             Command::FixtureSite { port } => cmd_capture::fixture_site(port).await,
             Command::Demo(args) => cmd_capture::demo(args, &data).await,
             Command::Analyze(args) => analyze(&args, &data),
