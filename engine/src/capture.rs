@@ -412,6 +412,11 @@ async fn run(
             },
             done = done_rx.recv() => if let Some(done) = done {
                 session.on_done(done, sink);
+                if session.pending == 0 {
+                    // The last body is in: check the stop rules now rather than at the next
+                    // tick, so a finished page does not wait out the interval.
+                    tick.reset_immediately();
+                }
             },
             _ = tick.tick() => {
                 if Instant::now() >= deadline {

@@ -8,8 +8,8 @@ use spool_engine::{
     Progress, ScreenshotOptions, StopSignal,
 };
 use spool_store::model::{CaptureLevel, ConsoleLevel};
-use std::path::{Path, PathBuf};
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 #[derive(clap::Args)]
@@ -346,9 +346,8 @@ pub fn har_from_events(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Resu
                         break;
                     }
                     let result = convert_log(&logs[i]).and_then(|har| {
-                        let file = std::fs::File::create(&targets[i]).with_context(|| {
-                            format!("cannot write {}", targets[i].display())
-                        })?;
+                        let file = std::fs::File::create(&targets[i])
+                            .with_context(|| format!("cannot write {}", targets[i].display()))?;
                         let mut out = std::io::BufWriter::new(file);
                         serde_json::to_writer(&mut out, &har)?;
                         writeln!(out)?;
@@ -369,11 +368,7 @@ pub fn har_from_events(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Resu
             .unwrap_or_else(|_| Some(Err(anyhow::anyhow!("a conversion thread panicked"))));
         result.unwrap_or_else(|| Err(anyhow::anyhow!("a log was not converted")))?;
     }
-    eprintln!(
-        "{} HAR file(s) written to {}",
-        targets.len(),
-        dir.display()
-    );
+    eprintln!("{} HAR file(s) written to {}", targets.len(), dir.display());
     Ok(())
 }
 
