@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Times the whole process of turning every CDP perflog in fixtures/perflogs/ into HAR 1.2:
 #   (a) chrome-har, the peer converter: one `node scripts/chrome-har/convert.js` over all logs;
-#   (b) Spool: one `spool har-from-events --out-dir DIR <perflog.json>...` over all logs (the
-#       logs converted on all cores), and, for the record, one `spool` process per log.
-# Both read, parse, convert and serialize every log, so start-up costs are part of the result.
-# chrome-har writes to /dev/null while spool writes real files, which only counts against spool.
+#   (b) Spool: one `spool har-from-events <perflog.json>...` over all logs (converted on all
+#       cores, one HAR per line on stdout), and, for the record, one `spool` process per log.
+# Both read, parse, convert and serialize every log and write the HARs to /dev/null, so
+# start-up costs are part of the result.
 #
 # Usage: scripts/bench-har-from-events.sh [markdown output, default /tmp/har-from-events.md]
 # Environment:
@@ -62,9 +62,7 @@ if [ "${SKIP_SPOOL:-0}" != 1 ]; then
         SPOOL_BIN="$(cd "$repo" && source scripts/target-dir.sh && echo "$CARGO_TARGET_DIR")/release/spool"
     fi
     [ -x "$SPOOL_BIN" ] || die "no spool binary at $SPOOL_BIN"
-    out_dir="$(mktemp -d)"
-    trap 'rm -rf "$out_dir"' EXIT
-    spool_all_cmd="$(printf '%q' "$SPOOL_BIN") har-from-events --out-dir $(printf '%q' "$out_dir")$quoted_logs"
+    spool_all_cmd="$(printf '%q' "$SPOOL_BIN") har-from-events$quoted_logs >/dev/null"
     spool_each_cmd="for log in$quoted_logs; do $(printf '%q' "$SPOOL_BIN") har-from-events \"\$log\" >/dev/null || exit 1; done"
     "$SPOOL_BIN" har-from-events "${logs[0]}" >/dev/null \
         || die "'$SPOOL_BIN har-from-events' failed on ${logs[0]}"

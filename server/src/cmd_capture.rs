@@ -302,37 +302,53 @@ pub fn print_analysis(capture: &Capture, task: Option<&str>) {
     }
 }
 
-/// `spool har-from-events LOG... [--out-dir DIR]`: one log's HAR goes to stdout; with
-/// `--out-dir`, each log's HAR goes to `DIR/<log name>.har`, the logs converted on all cores.
+/// `spool har-from-events LOG... [--out-dir DIR]`: one log's HAR goes to stdout; several
+/// logs go to stdout as JSON Lines (one compact HAR per line, in the order given), or with
+/// `--out-dir` to `DIR/<log name>.har` each. The logs are converted on all cores.
 pub fn har_from_events(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Result<()> {
-    let Some(dir) = out_dir else {
-        let [log] = logs else {
-            return Err(CodedError::invalid(format!(
-                "{} event logs given: several logs need --out-dir DIR (one HAR file each)",
-                logs.len()
-            )));
+    if let Some(dir) = out_dir {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CodedError::invalid(format!("cannot create {}: {e}", dir.display())))?;
+    }
+    let outputs = convert_all(logs, |i, har| {
+        let mut bytes = serde_json::to_vec(&har)?;
+        bytes.push(b'\n');
+        let Some(dir) = out_dir else {
+            return Ok(bytes);
         };
-        let har = convert_log(log)?;
-        let stdout = std::io::stdout();
-        let mut lock = std::io::BufWriter::new(stdout.lock());
-        serde_json::to_writer(&mut lock, &har)?;
-        writeln!(lock)?;
-        lock.flush()?;
+        let log = &logs[i];
+        // `www.google.com.json` → `www.google.com.har`: only the last extension is replaced.
+        let stem = log.file_stem().unwrap_or(log.as_os_str()).to_string_lossy();
+        let target = dir.join(format!("{stem}.har"));
+        std::fs::write(&target, &bytes)
+            .with_context(|| format!("cannot write {}", target.display()))?;
+        Ok(Vec::new())
+    })?;
+    if out_dir.is_some() {
+        eprintln!("{} HAR file(s) written", logs.len());
         return Ok(());
-    };
-    std::fs::create_dir_all(dir)
-        .map_err(|e| CodedError::invalid(format!("cannot create {}: {e}", dir.display())))?;
-    let targets: Vec<PathBuf> = logs
-        .iter()
-        .map(|log| {
-            let stem = log.file_stem().unwrap_or(log.as_os_str());
-            dir.join(stem).with_extension("har")
-        })
-        .collect();
-    // The logs are independent: each worker takes the next one until none is left.
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<anyhow::Result<()>>>> =
-        logs.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    }
+    let stdout = std::io::stdout();
+    let mut lock = stdout.lock();
+    for bytes in outputs {
+        lock.write_all(&bytes)?;
+    }
+    lock.flush()?;
+    Ok(())
+}
+
+/// Converts every log on all cores, each worker taking the next log until none is left, and
+/// returns what `finish` made of each, in the order given. The first failing log (in that
+/// order) fails the whole run.
+fn convert_all(
+    logs: &[PathBuf],
+    finish: impl Fn(usize, spool_store::Har) -> anyhow::Result<Vec<u8>> + Sync,
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<anyhow::Result<Vec<u8>>>>> =
+        logs.iter().map(|_| Mutex::new(None)).collect();
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
@@ -341,19 +357,11 @@ pub fn har_from_events(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Resu
         for _ in 0..workers {
             scope.spawn(|| {
                 loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let i = next.fetch_add(1, Ordering::Relaxed);
                     if i >= logs.len() {
                         break;
                     }
-                    let result = convert_log(&logs[i]).and_then(|har| {
-                        let file = std::fs::File::create(&targets[i])
-                            .with_context(|| format!("cannot write {}", targets[i].display()))?;
-                        let mut out = std::io::BufWriter::new(file);
-                        serde_json::to_writer(&mut out, &har)?;
-                        writeln!(out)?;
-                        out.flush()?;
-                        Ok(())
-                    });
+                    let result = convert_log(&logs[i]).and_then(|har| finish(i, har));
                     if let Ok(mut slot) = results[i].lock() {
                         *slot = Some(result);
                     }
@@ -361,15 +369,14 @@ pub fn har_from_events(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Resu
             });
         }
     });
-    // Errors are reported in the order the logs were given, the first one failing the run.
-    for slot in results {
-        let result = slot
-            .into_inner()
-            .unwrap_or_else(|_| Some(Err(anyhow::anyhow!("a conversion thread panicked"))));
-        result.unwrap_or_else(|| Err(anyhow::anyhow!("a log was not converted")))?;
-    }
-    eprintln!("{} HAR file(s) written to {}", targets.len(), dir.display());
-    Ok(())
+    results
+        .into_iter()
+        .map(|slot| match slot.into_inner() {
+            Ok(Some(result)) => result,
+            Ok(None) => Err(anyhow::anyhow!("a log was not converted")),
+            Err(_) => Err(anyhow::anyhow!("a conversion thread panicked")),
+        })
+        .collect()
 }
 
 fn convert_log(log: &Path) -> anyhow::Result<spool_store::Har> {

@@ -39,12 +39,12 @@ enum Command {
     /// Capture a page in headless Chromium (or an attached browser) at a capture level.
     Capture(cmd_capture::CaptureArgs),
     /// Convert recorded CDP event logs (JSON array or JSON Lines of {method, params}) to HAR:
-    /// one log to stdout, several into --out-dir.
+    /// one log to stdout; several to stdout as JSON Lines (one HAR per line), or into --out-dir.
     HarFromEvents {
         /// The event log file(s).
         #[arg(required = true)]
         logs: Vec<PathBuf>,
-        /// Write each log's HAR to DIR/<log name>.har (needed for more than one log).
+        /// Write each log's HAR to DIR/<log name>.har instead of stdout.
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },

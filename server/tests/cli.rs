@@ -292,3 +292,57 @@ fn bad_input_gets_coded_errors_and_exit_statuses() {
         "file: URL",
     );
 }
+
+#[test]
+fn har_from_events_converts_several_logs_in_order() {
+    let data = tempfile::tempdir().unwrap();
+    let perflogs = workspace().join("fixtures/perflogs");
+    let logs = ["www.google.com.json", "response-blocked-cookies.json"];
+    let paths: Vec<String> = logs
+        .iter()
+        .map(|l| perflogs.join(l).to_str().unwrap().to_string())
+        .collect();
+    let args: Vec<&str> = std::iter::once("har-from-events")
+        .chain(paths.iter().map(String::as_str))
+        .collect();
+
+    // Several logs: one HAR per line, in the order given, each the same as converting alone.
+    let lines = ok(&spool(data.path(), &args), "har-from-events, two logs");
+    let hars: Vec<Value> = lines.lines().map(json).collect();
+    assert_eq!(hars.len(), 2);
+    for (path, har) in paths.iter().zip(&hars) {
+        let alone = json(&ok(
+            &spool(data.path(), &["har-from-events", path]),
+            "one log",
+        ));
+        assert_eq!(&alone["log"]["entries"], &har["log"]["entries"], "{path}");
+        assert!(
+            !har["log"]["entries"].as_array().unwrap().is_empty(),
+            "{path}"
+        );
+    }
+
+    // --out-dir: one file per log, named after it.
+    let out = data.path().join("hars");
+    let mut with_dir = args.clone();
+    with_dir.extend(["--out-dir", out.to_str().unwrap()]);
+    ok(&spool(data.path(), &with_dir), "har-from-events --out-dir");
+    for (log, har) in logs.iter().zip(&hars) {
+        let file = out.join(log.replace(".json", ".har"));
+        let written = json(&std::fs::read_to_string(&file).unwrap());
+        assert_eq!(&written["log"]["entries"], &har["log"]["entries"]);
+    }
+
+    // A malformed log among good ones fails the run, naming the file and the event.
+    let bad = data.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        br#"[{"method":"Page.loadEventFired","params":{}}, 42]"#,
+    )
+    .unwrap();
+    let mut with_bad = args.clone();
+    with_bad.push(bad.to_str().unwrap());
+    let stderr = fails(&spool(data.path(), &with_bad), 2, -32602, "a malformed log");
+    assert!(stderr.contains("bad.json"), "names the file: {stderr}");
+    assert!(stderr.contains("event 1"), "names the event: {stderr}");
+}
