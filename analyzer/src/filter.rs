@@ -68,6 +68,17 @@ pub struct Filtered {
     pub websockets: usize,
 }
 
+impl Filtered {
+    /// Entry index in the file → its position in `kept`.
+    pub fn kept_positions(&self) -> std::collections::HashMap<usize, usize> {
+        self.kept
+            .iter()
+            .enumerate()
+            .map(|(k, e)| (e.entry, k))
+            .collect()
+    }
+}
+
 /// Classifies every entry.
 pub fn filter(har: &Har<'_>) -> Filtered {
     let entries = &har.log.entries;

@@ -110,12 +110,7 @@ pub fn score(
         longest,
     } = built;
     let in_chain: BTreeSet<usize> = chain.iter().copied().collect();
-    let kept_pos: HashMap<usize, usize> = f
-        .kept
-        .iter()
-        .enumerate()
-        .map(|(k, e)| (e.entry, k))
-        .collect();
+    let kept_pos = f.kept_positions();
     let endpoint_of =
         |entry: usize| -> &Endpoint { &inventory.endpoints[inventory.of_kept[kept_pos[&entry]]] };
     let describe = |entry: usize| -> String {

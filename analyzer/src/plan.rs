@@ -484,12 +484,7 @@ pub fn build(
             ..ApiPlan::default()
         };
     };
-    let kept_pos: HashMap<usize, usize> = f
-        .kept
-        .iter()
-        .enumerate()
-        .map(|(k, e)| (e.entry, k))
-        .collect();
+    let kept_pos = f.kept_positions();
     let base = f.kept[kept_pos[&target]].url.origin.clone();
     // Consumers of each chain entry, by location (first wins).
     let mut by_loc: HashMap<(usize, &str), usize> = HashMap::new();
