@@ -17,7 +17,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use crate::config::AnalysisConfig;
 use crate::error::AnalyzeError;
 use crate::filter::{EntryKind, Filtered, is_html_mime};
-use crate::har::{BodyIssue, Entry, Har};
+use crate::har::{BodyIssue, Entry, Har, PostData};
 use crate::html::{self, HtmlValue};
 use crate::json::{self, JsonKind, Kinds, Leaf, Schema};
 use crate::lists::{LISTS, MarkerKind, MarkerWhere};
@@ -355,6 +355,29 @@ pub fn request_body<'e>(e: &'e Entry<'_>) -> Option<(&'e str, &'e str)> {
     Some((pd.mime_type.as_str(), text))
 }
 
+/// Whether a request body is read as JSON: by its MIME type (lower-cased), or by its first
+/// character when the type says nothing of forms.
+pub fn body_is_json(mime_lower: &str, text: &str) -> bool {
+    let trimmed = text.trim_start();
+    mime_lower.contains("json")
+        || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_lower.contains("form"))
+}
+
+/// The form fields of a request body: the HAR's `params` when it lists them, else the text
+/// parsed as `application/x-www-form-urlencoded` when the type says so.
+pub fn form_fields(pd: &PostData<'_>, mime_lower: &str, text: &str) -> Vec<(String, String)> {
+    if !pd.params.is_empty() {
+        pd.params
+            .iter()
+            .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
+            .collect()
+    } else if mime_lower.contains("x-www-form-urlencoded") {
+        util::parse_form(text)
+    } else {
+        Vec::new()
+    }
+}
+
 /// Collects the consumers of one request (used by the index and by the plan builder).
 pub fn request_values(
     e: &Entry<'_>,
@@ -417,10 +440,7 @@ pub fn request_values(
     let mime_l = mime.to_ascii_lowercase();
     facts.request_mime = mime_l.split(';').next().unwrap_or("").trim().to_string();
     let pd = e.request.post_data.as_ref().expect("checked above");
-    let trimmed = text.trim_start();
-    if mime_l.contains("json")
-        || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_l.contains("form"))
-    {
+    if body_is_json(&mime_l, text) {
         let mut leaves = Vec::new();
         match json::walk(
             text,
@@ -465,16 +485,7 @@ pub fn request_values(
         }
         return;
     }
-    let params: Vec<(String, String)> = if !pd.params.is_empty() {
-        pd.params
-            .iter()
-            .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
-            .collect()
-    } else if mime_l.contains("x-www-form-urlencoded") {
-        util::parse_form(text)
-    } else {
-        Vec::new()
-    };
+    let params = form_fields(pd, &mime_l, text);
     if !params.is_empty() {
         let mut fk: BTreeMap<String, Kinds> = BTreeMap::new();
         for (k, v) in params {

@@ -652,9 +652,7 @@ fn body_plan(
     let (mime, text) = index::request_body(e)?;
     let mime_l = mime.to_ascii_lowercase();
     let pd = e.request.post_data.as_ref()?;
-    let trimmed = text.trim_start();
-    if (mime_l.contains("json")
-        || ((trimmed.starts_with('{') || trimmed.starts_with('[')) && !mime_l.contains("form")))
+    if index::body_is_json(&mime_l, text)
         && let Ok(mut template) = serde_json::from_str::<Value>(text)
     {
         let mut set = Vec::new();
@@ -692,16 +690,7 @@ fn body_plan(
             set,
         });
     }
-    let params: Vec<(String, String)> = if !pd.params.is_empty() {
-        pd.params
-            .iter()
-            .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
-            .collect()
-    } else if mime_l.contains("x-www-form-urlencoded") {
-        util::parse_form(text)
-    } else {
-        Vec::new()
-    };
+    let params = index::form_fields(pd, &mime_l, text);
     if !params.is_empty() {
         let fields = params
             .into_iter()

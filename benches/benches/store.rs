@@ -21,23 +21,6 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn fixture_hars() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "har") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&workspace_root().join("fixtures"), &mut out);
-    out.sort();
-    out
-}
-
 /// xorshift64*: deterministic content.
 struct Rng(u64);
 impl Rng {
@@ -394,7 +377,7 @@ fn ratio_report() {
         "HAR", "file B", "raw B", "stored B", "raw/st", "file/st"
     );
     let mut tot = (0u64, 0u64, 0u64);
-    for p in fixture_hars() {
+    for p in spool_fixtures::har_files() {
         let bytes = std::fs::read(&p).unwrap();
         let id = store.import_har(&bytes, None).unwrap();
         let m = store.metadata(id).unwrap();
@@ -458,7 +441,7 @@ fn ratio_report() {
     );
     // Recording-shaped: the same fixture entries appended a few at a time (small chunks).
     let mut w = store.begin_session(new_session("small chunks")).unwrap();
-    for p in fixture_hars() {
+    for p in spool_fixtures::har_files() {
         let har = Har::from_slice(&std::fs::read(&p).unwrap()).unwrap();
         for c in har.log.entries.chunks(4) {
             w.append_entries(c).unwrap();

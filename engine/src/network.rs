@@ -210,7 +210,7 @@ pub struct NetworkRecorder {
     /// The URL of the first same-document navigation, titling a page made up at the end when
     /// no document request started one (a recording that began mid-page).
     same_document_url: Option<String>,
-    /// Number of entries handed out by `take_completed`.
+    /// Number of entries handed out by `take_completed` and `take_remaining`.
     emitted: usize,
 }
 
@@ -574,16 +574,10 @@ impl NetworkRecorder {
         let mut keyed: Vec<(Entry, Option<usize>, usize)> = (0..self.hops.len())
             .map(|i| (self.entry(i), self.hops[i].emitted, self.hops[i].seq))
             .collect();
+        // Entries not handed out yet (a snapshot mid-recording) sort after those that were.
+        let key = |k: &(Entry, Option<usize>, usize)| (k.1.unwrap_or(usize::MAX), k.2);
         keyed.sort_by(|a, b| {
-            a.0.started_date_time
-                .cmp(&b.0.started_date_time)
-                .then(match (a.1, b.1) {
-                    (Some(x), Some(y)) => x.cmp(&y),
-                    (Some(_), None) => std::cmp::Ordering::Less,
-                    (None, Some(_)) => std::cmp::Ordering::Greater,
-                    (None, None) => std::cmp::Ordering::Equal,
-                })
-                .then(a.2.cmp(&b.2))
+            (&a.0.started_date_time, key(a)).cmp(&(&b.0.started_date_time, key(b)))
         });
         keyed.into_iter().map(|(e, _, _)| e).collect()
     }

@@ -2,6 +2,9 @@
 //! against the fixture app on 127.0.0.1. Each test checks what a user would look for in the
 //! HAR and the console stream.
 
+mod common;
+
+use common::assert_valid_har;
 use spool_engine::{
     Browser, BrowserSource, BrowserState, Capture, CaptureConfig, LaunchConfig, NoSink, capture,
     har_from_events,
@@ -33,19 +36,6 @@ async fn capture_flow(server: &FixtureServer, path: &str, level: CaptureLevel) -
     );
     assert_valid_har(&capture.har, &format!("{path} level {level}"));
     capture
-}
-
-fn assert_valid_har(har: &Har, what: &str) {
-    let value = serde_json::to_value(har).unwrap();
-    if let Err(errors) = spool_fixtures::har_schema::validate(&value) {
-        panic!(
-            "HAR of {what} fails HAR 1.2 validation:\n{}",
-            errors.join("\n")
-        );
-    }
-    // An independent reader of HAR 1.2 accepts it too.
-    let text = serde_json::to_string(har).unwrap();
-    har::from_str(&text).unwrap_or_else(|e| panic!("the har crate rejects the HAR of {what}: {e}"));
 }
 
 fn find<'a>(har: &'a Har, method: &str, path_and_query: &str) -> &'a Entry {

@@ -2,6 +2,9 @@
 //! every entry chrome-har keeps is kept, with the same URL, method and status, in the same
 //! order; every HAR passes HAR 1.2 validation; malformed logs name the event at fault.
 
+mod common;
+
+use common::assert_valid_har;
 use spool_engine::{EngineError, har_from_events};
 use std::path::PathBuf;
 
@@ -36,10 +39,7 @@ fn keeps_every_entry_chrome_har_keeps() {
         let log = std::fs::read(perflogs().join(&name)).unwrap();
         let har = har_from_events(&log).unwrap_or_else(|e| panic!("{name}: {e}"));
 
-        let value = serde_json::to_value(&har).unwrap();
-        if let Err(errors) = spool_fixtures::har_schema::validate(&value) {
-            panic!("{name}: HAR fails validation:\n{}", errors.join("\n"));
-        }
+        assert_valid_har(&har, &name);
 
         let ours: Vec<(String, String, i64)> = har
             .log

@@ -2,6 +2,9 @@
 //! store is reopened: the exported HAR must equal the HAR the capture returned (modulo
 //! redaction), and the export must pass HAR 1.2 validation.
 
+mod common;
+
+use common::assert_valid_har;
 use spool_engine::{Capture, CaptureConfig, StopReason, StoreSink, capture};
 use spool_fixtures::FixtureServer;
 use spool_store::har::Har;
@@ -27,13 +30,6 @@ async fn capture_into(store: &Store, config: &CaptureConfig) -> (Capture, spool_
     let meta = sink.finish(&capture).unwrap();
     assert_eq!(meta.status, SessionStatus::Completed);
     (capture, id)
-}
-
-fn validate(har: &Har, what: &str) {
-    let value = serde_json::to_value(har).unwrap();
-    if let Err(errors) = spool_fixtures::har_schema::validate(&value) {
-        panic!("{what} fails HAR 1.2 validation:\n{}", errors.join("\n"));
-    }
 }
 
 /// Lists the first differing entry, so a failure says what changed on the way through.
@@ -95,11 +91,11 @@ async fn captured_sessions_export_as_the_har_written_at_capture() {
         };
         let exported = store.export_har(*id, &keep).unwrap();
         assert_same_har(&exported, &capture.har, &what);
-        validate(&exported, &what);
+        assert_valid_har(&exported, &what);
 
         // The default export is redacted, and still valid.
         let redacted = store.export_har(*id, &ExportOptions::default()).unwrap();
-        validate(&redacted, &format!("redacted {what}"));
+        assert_valid_har(&redacted, &format!("redacted {what}"));
         assert_eq!(redacted.log.entries.len(), capture.har.log.entries.len());
         if path.starts_with("/shop/") {
             let order = redacted

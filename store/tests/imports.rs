@@ -17,7 +17,7 @@ fn keep_all() -> ExportOptions {
 
 #[test]
 fn every_fixture_har_imports_and_exports_without_loss() {
-    let hars = fixture_hars();
+    let hars = spool_fixtures::har_files();
     assert!(
         hars.len() >= 4,
         "expected the HARs under fixtures/, found {hars:?}"

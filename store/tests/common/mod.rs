@@ -16,27 +16,6 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// Every `*.har` under fixtures/, sorted.
-pub fn fixture_hars() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "har") {
-                out.push(p);
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&workspace_root().join("fixtures"), &mut out);
-    out.sort();
-    out
-}
-
 pub fn new_session(task: &str) -> NewSession {
     NewSession {
         id: None,
