@@ -6,7 +6,7 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use spool_engine::{Browser, CaptureConfig, LaunchConfig, NoSink, capture_in};
 use spool_fixtures::FixtureServer;
-use spool_store::model::CaptureLevel;
+use spool_model::session::CaptureLevel;
 use std::time::{Duration, Instant};
 
 const DONE: &str = "document.title === 'done'";

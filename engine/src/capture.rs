@@ -18,8 +18,9 @@ use crate::network::{Body, Fetch, NetworkRecorder, RecorderConfig, iso8601};
 use crate::screenshot::{self, ScreenshotOptions};
 use crate::state::{self, BrowserState};
 use serde_json::{Value, json};
-use spool_store::har::{Entry, Har};
-use spool_store::model::{Action, BrowserInfo, CaptureLevel, ConsoleEntry, Screenshot, Viewport};
+use spool_model::har::Har;
+pub use spool_model::sink::{CaptureSink, NoSink, Progress};
+use spool_model::session::{Action, BrowserInfo, CaptureLevel, ConsoleEntry, Screenshot, Viewport};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,30 +134,6 @@ pub struct Capture {
     pub started_at: String,
     pub ended_at: String,
 }
-
-/// Progress of a running capture, for progress bars.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Progress {
-    pub entries: usize,
-    pub in_flight: usize,
-    pub console: usize,
-    pub elapsed: Duration,
-}
-
-/// Receives a recording while it runs, chunk by chunk: the store writes these so that a
-/// crash loses at most the last chunk. Every method has a do-nothing default.
-pub trait CaptureSink: Send {
-    fn entries(&mut self, _entries: &[Entry]) {}
-    fn console(&mut self, _entries: &[ConsoleEntry]) {}
-    fn screenshot(&mut self, _shot: &Screenshot) {}
-    fn actions(&mut self, _actions: &[Action]) {}
-    fn raw_events(&mut self, _jsonl: &[u8]) {}
-    fn progress(&mut self, _progress: &Progress) {}
-}
-
-/// A sink that keeps nothing.
-pub struct NoSink;
-impl CaptureSink for NoSink {}
 
 /// Ends a running capture from elsewhere (a CLI signal handler, an API call).
 #[derive(Clone, Default)]
@@ -516,7 +493,7 @@ async fn run(
     } = session;
     let (pages, entries) = network.finish();
     let mut har = Har::new_spool();
-    har.log.browser = Some(spool_store::har::Creator {
+    har.log.browser = Some(spool_model::har::Creator {
         name: browser
             .version()
             .product
@@ -831,7 +808,9 @@ impl Session<'_> {
         Progress {
             entries: self.network.snapshot_len(),
             in_flight: self.network.in_flight(),
-            console: 0,
+            console: self.console.len(),
+            actions: self.actions.len(),
+            screenshots: self.screenshots.len(),
             elapsed: started.elapsed(),
         }
     }

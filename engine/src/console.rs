@@ -4,7 +4,7 @@
 
 use crate::events::*;
 use crate::network::iso8601;
-use spool_store::model::{CaptureLevel, ConsoleEntry, ConsoleLevel, ConsoleSource, StackFrame};
+use spool_model::session::{CaptureLevel, ConsoleEntry, ConsoleLevel, ConsoleSource, StackFrame};
 
 pub struct ConsoleRecorder {
     level: CaptureLevel,
@@ -128,6 +128,15 @@ impl ConsoleRecorder {
         let start = self.taken;
         self.taken = self.entries.len();
         &self.entries[start..]
+    }
+
+    /// How many entries were recorded.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     pub fn into_entries(self) -> Vec<ConsoleEntry> {

@@ -9,8 +9,8 @@ use crate::error::EngineError;
 use crate::network::{NetworkRecorder, RecorderConfig};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use spool_store::har::Har;
-use spool_store::model::CaptureLevel;
+use spool_model::har::Har;
+use spool_model::session::CaptureLevel;
 
 #[derive(Deserialize)]
 struct LoggedEvent<'a> {

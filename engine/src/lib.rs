@@ -3,7 +3,7 @@
 //! - [`cdp`]: our low-level CDP client (one WebSocket, typed commands, flattened sessions).
 //! - [`browser`]: launch a headless Chromium we own, or attach to one a person runs.
 //! - [`capture`]: drive a tab and record HAR, console, actions and screenshots at a
-//!   [`CaptureLevel`](spool_store::model::CaptureLevel).
+//!   [`CaptureLevel`](spool_model::session::CaptureLevel).
 //! - [`network`] and [`console`]: the recorders that turn CDP events into HAR entries and
 //!   console entries. They are pure state machines, shared by live capture and by
 //!   [`event_log`] (recorded event logs → HAR), so both paths produce the same HAR.

@@ -20,11 +20,11 @@
 use crate::events::*;
 use base64::Engine as _;
 use serde_json::{Value, json};
-use spool_store::har::{
+use spool_model::har::{
     self, Content, Cookie, Entry, Header, Page, PageTimings, Param, PostData, QueryParam, Request,
     Response, Timings,
 };
-use spool_store::model::CaptureLevel;
+use spool_model::session::CaptureLevel;
 use std::collections::HashMap;
 
 /// What the recorder keeps, derived from the capture level.

@@ -6,7 +6,7 @@ use crate::error::EngineError;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use spool_store::model::{ImageFormat, Screenshot};
+use spool_model::session::{ImageFormat, Screenshot};
 
 /// How to take screenshots. Defaults follow the spec: webp at quality 80, 1280×720.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -7,8 +7,8 @@
 //! metadata.
 
 use crate::capture::{Capture, CaptureSink, StopReason};
-use spool_store::har::Entry;
-use spool_store::model::{Action, ConsoleEntry, Screenshot};
+use spool_model::har::Entry;
+use spool_model::session::{Action, ConsoleEntry, Screenshot};
 use spool_store::{SessionEnd, SessionMetadata, SessionStatus, SessionWriter, StoreError};
 
 pub struct StoreSink<'a> {
@@ -104,7 +104,7 @@ impl CaptureSink for StoreSink<'_> {
             self.record(r);
         }
     }
-    fn progress(&mut self, progress: &crate::capture::Progress) {
+    fn progress(&mut self, progress: &spool_model::Progress) {
         if let Some(inner) = self.inner.as_deref_mut() {
             inner.progress(progress);
         }

@@ -10,8 +10,8 @@ use spool_engine::{
     har_from_events,
 };
 use spool_fixtures::FixtureServer;
-use spool_store::har::{Entry, Har, header};
-use spool_store::model::{CaptureLevel, ConsoleLevel, ConsoleSource};
+use spool_model::har::{Entry, Har, header};
+use spool_model::session::{CaptureLevel, ConsoleLevel, ConsoleSource};
 use std::time::Duration;
 
 const LEVELS: [CaptureLevel; 4] = [
@@ -442,7 +442,7 @@ async fn browser_state_is_visible_to_the_page() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn screenshots_follow_the_options() {
     use spool_engine::ScreenshotOptions;
-    use spool_store::model::ImageFormat;
+    use spool_model::session::ImageFormat;
     let server = FixtureServer::start().await.unwrap();
     for (format, magic) in [
         (ImageFormat::Png, &b"\x89PNG"[..]),

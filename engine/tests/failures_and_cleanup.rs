@@ -5,7 +5,7 @@ use spool_engine::{
     Browser, BrowserSource, CaptureConfig, EngineError, LaunchConfig, NoSink, capture,
 };
 use spool_fixtures::FixtureServer;
-use spool_store::model::CaptureLevel;
+use spool_model::session::CaptureLevel;
 use std::time::{Duration, Instant};
 
 /// Chromium processes started by Spool: every one names a `spool-chromium-` directory.

@@ -7,8 +7,8 @@ mod common;
 use common::assert_valid_har;
 use spool_engine::{Capture, CaptureConfig, StopReason, StoreSink, capture};
 use spool_fixtures::FixtureServer;
-use spool_store::har::Har;
-use spool_store::model::CaptureLevel;
+use spool_model::har::Har;
+use spool_model::session::CaptureLevel;
 use spool_store::{ExportOptions, NewSession, SessionStatus, Store};
 use std::time::Duration;
 

@@ -7,7 +7,7 @@ use spool_engine::{
     BrowserSource, BrowserState, Capture, CaptureConfig, CaptureSink, EngineError, LaunchConfig,
     Progress, ScreenshotOptions, StopSignal,
 };
-use spool_store::model::{CaptureLevel, ConsoleLevel};
+use spool_model::session::{CaptureLevel, ConsoleLevel};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -65,9 +65,9 @@ pub async fn run(args: CaptureArgs, data: &Path) -> anyhow::Result<()> {
     if args.screenshots {
         config.screenshots = Some(ScreenshotOptions {
             format: match args.screenshot_format.as_str() {
-                "png" => spool_store::model::ImageFormat::Png,
-                "jpeg" => spool_store::model::ImageFormat::Jpeg,
-                _ => spool_store::model::ImageFormat::Webp,
+                "png" => spool_model::session::ImageFormat::Png,
+                "jpeg" => spool_model::session::ImageFormat::Jpeg,
+                _ => spool_model::session::ImageFormat::Webp,
             },
             ..Default::default()
         });

@@ -13,15 +13,15 @@
 
 pub mod error;
 mod frame;
-pub mod har;
 mod keys;
 mod lock;
-pub mod model;
 pub mod redact;
 pub mod session;
 mod store;
 
 pub use error::StoreError;
+/// The HAR and session model live in `spool-model`; re-exported so the store's API names them.
+pub use spool_model::{har, session as model};
 pub use har::Har;
 pub use model::{
     Action, BrowserInfo, CaptureLevel, ConsoleEntry, ConsoleLevel, ConsoleSource, ImageFormat,

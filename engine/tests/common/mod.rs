@@ -1,6 +1,6 @@
 //! Checks shared by the engine's integration tests.
 
-use spool_store::har::Har;
+use spool_model::har::Har;
 
 /// Every HAR Spool writes passes the HAR 1.2 schema, and an independent reader (the `har`
 /// crate) accepts it too.
