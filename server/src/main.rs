@@ -3,9 +3,7 @@
 //! This file only parses arguments, dispatches to a command module and maps errors to exit
 //! codes; the work lives in the library crates.
 
-mod cmd_analyze;
-mod cmd_capture;
-mod cmd_sessions;
+mod cmd;
 mod exit;
 
 use clap::{Parser, Subcommand};
@@ -37,7 +35,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Capture a page in headless Chromium (or an attached browser) at a capture level.
-    Capture(cmd_capture::CaptureArgs),
+    Capture(cmd::capture::CaptureArgs),
     /// Convert recorded CDP event logs (JSON array or JSON Lines of {method, params}) to HAR:
     /// one log to stdout; several to stdout as JSON Lines (one HAR per line), or into --out-dir.
     HarFromEvents {
@@ -55,14 +53,14 @@ enum Command {
         port: u16,
     },
     /// Start the fixture app, capture its shop flow at level 3 and print the summary.
-    Demo(cmd_capture::DemoArgs),
+    Demo(cmd::demo::DemoArgs),
     /// Analyze a stored session or a HAR file: endpoints, the API chain, the recommended
     /// modality with reasons, generated code.
-    Analyze(cmd_analyze::AnalyzeArgs),
+    Analyze(cmd::analyze::AnalyzeArgs),
     /// List, show, delete, export, import stored sessions, and show store totals.
     Sessions {
         #[command(subcommand)]
-        command: cmd_sessions::SessionsCommand,
+        command: cmd::sessions::SessionsCommand,
     },
 }
 
@@ -82,15 +80,15 @@ fn main() -> ExitCode {
     let data = cli.data.unwrap_or_else(spool_store::Store::default_dir);
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Capture(args) => cmd_capture::run(args, &data).await,
+            Command::Capture(args) => cmd::capture::run(args, &data).await,
             Command::HarFromEvents { logs, out_dir } => {
-                cmd_capture::har_from_events(&logs, out_dir.as_deref())
+                cmd::har_from_events::run(&logs, out_dir.as_deref())
             }
-            Command::FixtureSite { port } => cmd_capture::fixture_site(port).await,
-            Command::Demo(args) => cmd_capture::demo(args, &data).await,
+            Command::FixtureSite { port } => cmd::fixture_site::run(port).await,
+            Command::Demo(args) => cmd::demo::run(args, &data).await,
             Command::Analyze(args) => analyze(&args, &data),
             Command::Sessions { command } => {
-                open_store(&data).and_then(|store| cmd_sessions::run(&store, command))
+                open_store(&data).and_then(|store| cmd::sessions::run(&store, command))
             }
         }
     });
@@ -102,12 +100,12 @@ fn main() -> ExitCode {
 
 /// `spool analyze`: a HAR file as it is, or a stored session with its secrets (analysis needs
 /// the real values to trace them; generated code turns them into inputs).
-fn analyze(args: &cmd_analyze::AnalyzeArgs, data: &std::path::Path) -> anyhow::Result<()> {
-    let har = match cmd_analyze::read_har_file(&args.source) {
+fn analyze(args: &cmd::analyze::AnalyzeArgs, data: &std::path::Path) -> anyhow::Result<()> {
+    let har = match cmd::analyze::read_har_file(&args.source) {
         Some(bytes) => bytes?,
         None => {
             let store = open_store(data)?;
-            let id = cmd_sessions::resolve_id(&store, &args.source)?;
+            let id = cmd::sessions::resolve_id(&store, &args.source)?;
             let options = spool_store::ExportOptions {
                 include_secrets: true,
                 ..Default::default()
@@ -115,7 +113,7 @@ fn analyze(args: &cmd_analyze::AnalyzeArgs, data: &std::path::Path) -> anyhow::R
             serde_json::to_vec(&store.export_har(id, &options)?)?
         }
     };
-    cmd_analyze::run_on_har(&har, args)
+    cmd::analyze::run_on_har(&har, args)
 }
 
 /// Opens the session store, saying where it is when that fails.

@@ -1,4 +1,5 @@
-//! `spool capture`, `spool har-from-events`, `spool fixture-site` and `spool demo`.
+//! `spool capture`: one page captured into the store, with a summary and its analysis. The
+//! capture-into-store path, the summary and the printed analysis are shared with `spool demo`.
 
 use crate::exit::CodedError;
 use anyhow::Context;
@@ -8,7 +9,6 @@ use spool_engine::{
     Progress, ScreenshotOptions, StopSignal,
 };
 use spool_model::session::{CaptureLevel, ConsoleLevel};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -44,13 +44,6 @@ pub struct CaptureArgs {
     #[arg(long)]
     wait_for: Option<String>,
     /// Write session.har, console.json, actions.json, screenshots/ and events.jsonl here.
-    #[arg(long)]
-    out: Option<PathBuf>,
-}
-
-#[derive(clap::Args)]
-pub struct DemoArgs {
-    /// Write the demo's files here too.
     #[arg(long)]
     out: Option<PathBuf>,
 }
@@ -296,133 +289,8 @@ pub fn print_analysis(capture: &Capture, task: Option<&str>) {
     match spool_analyzer::analyze(&input, &spool_analyzer::AnalysisConfig::default()) {
         Ok(analysis) => {
             println!();
-            print!("{}", crate::cmd_analyze::report(&analysis));
+            print!("{}", crate::cmd::analyze::report(&analysis));
         }
         Err(e) => eprintln!("analysis failed: error[{}]: {e}", e.code()),
     }
-}
-
-/// `spool har-from-events LOG... [--out-dir DIR]`: one log's HAR goes to stdout; several
-/// logs go to stdout as JSON Lines (one compact HAR per line, in the order given), or with
-/// `--out-dir` to `DIR/<log name>.har` each. The logs are converted on all cores.
-pub fn har_from_events(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Result<()> {
-    if let Some(dir) = out_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CodedError::invalid(format!("cannot create {}: {e}", dir.display())))?;
-    }
-    let outputs = convert_all(logs, |i, har| {
-        let mut bytes = serde_json::to_vec(&har)?;
-        bytes.push(b'\n');
-        let Some(dir) = out_dir else {
-            return Ok(bytes);
-        };
-        let log = &logs[i];
-        // `www.google.com.json` → `www.google.com.har`: only the last extension is replaced.
-        let stem = log.file_stem().unwrap_or(log.as_os_str()).to_string_lossy();
-        let target = dir.join(format!("{stem}.har"));
-        std::fs::write(&target, &bytes)
-            .with_context(|| format!("cannot write {}", target.display()))?;
-        Ok(Vec::new())
-    })?;
-    if out_dir.is_some() {
-        eprintln!("{} HAR file(s) written", logs.len());
-        return Ok(());
-    }
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    for bytes in outputs {
-        lock.write_all(&bytes)?;
-    }
-    lock.flush()?;
-    Ok(())
-}
-
-/// Converts every log on all cores, each worker taking the next log until none is left, and
-/// returns what `finish` made of each, in the order given. The first failing log (in that
-/// order) fails the whole run.
-fn convert_all(
-    logs: &[PathBuf],
-    finish: impl Fn(usize, spool_store::Har) -> anyhow::Result<Vec<u8>> + Sync,
-) -> anyhow::Result<Vec<Vec<u8>>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<anyhow::Result<Vec<u8>>>>> =
-        logs.iter().map(|_| Mutex::new(None)).collect();
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(logs.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= logs.len() {
-                        break;
-                    }
-                    let result = convert_log(&logs[i]).and_then(|har| finish(i, har));
-                    if let Ok(mut slot) = results[i].lock() {
-                        *slot = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    results
-        .into_iter()
-        .map(|slot| match slot.into_inner() {
-            Ok(Some(result)) => result,
-            Ok(None) => Err(anyhow::anyhow!("a log was not converted")),
-            Err(_) => Err(anyhow::anyhow!("a conversion thread panicked")),
-        })
-        .collect()
-}
-
-fn convert_log(log: &Path) -> anyhow::Result<spool_store::Har> {
-    let bytes = std::fs::read(log)
-        .map_err(|e| CodedError::invalid(format!("cannot read {}: {e}", log.display())))?;
-    spool_engine::har_from_events(&bytes).with_context(|| format!("in {}", log.display()))
-}
-
-pub async fn fixture_site(port: u16) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port}"))?;
-    let addr = listener.local_addr()?;
-    println!(
-        "fixture app on http://{addr}/ (flows: /shop/?auto=1 /signed/ /captcha/?auto=1 /static/ /noisy/ /state/); Ctrl-C stops it"
-    );
-    spool_fixtures::serve_listener(listener, spool_fixtures::FixtureConfig::default()).await?;
-    Ok(())
-}
-
-pub async fn demo(args: DemoArgs, data: &Path) -> anyhow::Result<()> {
-    let server = spool_fixtures::FixtureServer::start()
-        .await
-        .context("starting the fixture app")?;
-    println!("fixture app on {}", server.base_url());
-    let mut config = CaptureConfig::new(server.url("/shop/?auto=1"));
-    config.task = Some("log in to the shop and order the first item".into());
-    config.level = CaptureLevel::Full;
-    config.timeout = Duration::from_secs(60);
-    config.wait_for = Some("document.title === 'done' || document.title === 'error'".into());
-    let store = crate::open_store(data)?;
-    let (capture, meta) = capture_into_store(&config, &store).await?;
-    if let Some(out) = &args.out {
-        write_outputs(&capture, out)?;
-    }
-    print_summary(&capture, &config, args.out.as_deref());
-    println!(
-        "orders placed on the fixture app: {}",
-        server.orders().len()
-    );
-    print_analysis(&capture, config.task.as_deref());
-    println!(
-        "stored as session {} in {} (try: spool sessions show {})",
-        meta.session_id,
-        store.dir().display(),
-        meta.session_id
-    );
-    Ok(())
 }

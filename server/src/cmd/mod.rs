@@ -1,0 +1,9 @@
+//! One module per CLI command. Each exposes its clap arguments and a `run`; `main.rs` only
+//! dispatches.
+
+pub mod analyze;
+pub mod capture;
+pub mod demo;
+pub mod fixture_site;
+pub mod har_from_events;
+pub mod sessions;
