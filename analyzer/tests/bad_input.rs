@@ -1,5 +1,7 @@
 //! Bad input: clear results or coded errors, never a panic.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use serde_json::{Value, json};
 use spool_analyzer::{
     AnalysisConfig, AnalyzeError, AnalyzeInput, UserInput, analyze, generate_curl, generate_python,

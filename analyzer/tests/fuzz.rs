@@ -2,6 +2,8 @@
 //! everything made from an analysis (scripts, plan, OpenAPI) holds up. Bounded: 256 cases
 //! of at most a few dozen small entries each, plus raw mutations of a real HAR.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use proptest::prelude::*;
 use serde_json::{Value, json};
 use spool_analyzer::{

@@ -7,6 +7,8 @@
 //! `tests/data/<flow>.l{2,3}.har` (made from the running fixture site by
 //! `tests/data/make_hars.py`, with static assets and noise left in).
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,8 @@
 //!
 //! Needs `python3` with `requests`, `curl` and `jq` (installed by `scripts/setup.sh`).
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

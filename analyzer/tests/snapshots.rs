@@ -2,6 +2,8 @@
 //! crate's own and the Chromium captures once committed), and the HARs from outside
 //! (chrome-har output, imports) analyzing without error into a sensible inventory.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use std::path::{Path, PathBuf};
 
 use spool_analyzer::{AnalysisConfig, AnalyzeInput, UserInput, analyze};

@@ -6,6 +6,8 @@
 //! `cargo bench -p spool-benches --bench analyzer` (`SPOOL_BENCH_ENTRIES=N` to change the
 //! size). Goals: total under 1 s, peak memory under 3x the file size.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +27,7 @@ fn grew(by: usize) {
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
+#[allow(unsafe_code)] // A counting allocator must implement the unsafe GlobalAlloc trait.
 // SAFETY: every call is forwarded to the system allocator unchanged; only counters are kept.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {

@@ -3,6 +3,8 @@
 //! capture's idle window is zero so it ends as soon as the page is done and nothing is in
 //! flight. Goal (issue 2): level 2 adds at most 10% wall time.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use spool_engine::{Browser, CaptureConfig, LaunchConfig, NoSink, capture_in};
 use spool_fixtures::FixtureServer;

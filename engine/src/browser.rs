@@ -4,6 +4,8 @@
 //! Dropping the [`Browser`] kills the whole group and removes the directory, so no Chromium
 //! process outlives a capture, whether it ended normally, failed, timed out or panicked.
 
+#![allow(clippy::unwrap_used)] // Mutex::lock and a user-data-dir a launched browser always has.
+
 use crate::cdp::Connection;
 use crate::error::EngineError;
 use serde::Deserialize;
@@ -385,6 +387,7 @@ fn read_active_port(dir: &Path) -> Option<String> {
 }
 
 impl Drop for BrowserProcess {
+    #[allow(unsafe_code)] // libc::killpg and libc::kill: no safe API signals a process group.
     fn drop(&mut self) {
         // SAFETY: killpg only sends a signal; a stale group id at worst fails with ESRCH.
         unsafe {

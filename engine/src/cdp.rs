@@ -9,6 +9,8 @@
 //! `flatten: true`): every target (pages, cross-origin iframes, workers) speaks over this one
 //! socket, its frames tagged with a `sessionId`.
 
+#![allow(clippy::unwrap_used)] // Mutex::lock: poisoned only after a panic elsewhere (the lead's rewrite may drop this).
+
 use chromiumoxide_types::Command;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;

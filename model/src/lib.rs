@@ -20,8 +20,8 @@ pub mod sink;
 
 pub use error_code::ErrorCode;
 pub use har::Har;
-pub use sink::{CaptureSink, NoSink, Progress, Tee};
 pub use session::{
     Action, BrowserInfo, CaptureLevel, ConsoleEntry, ConsoleLevel, ConsoleSource, ImageFormat,
     Screenshot, Viewport,
 };
+pub use sink::{CaptureSink, NoSink, Progress, Tee};

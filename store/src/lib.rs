@@ -20,8 +20,6 @@ pub mod session;
 mod store;
 
 pub use error::StoreError;
-/// The HAR and session model live in `spool-model`; re-exported so the store's API names them.
-pub use spool_model::{har, session as model};
 pub use har::Har;
 pub use model::{
     Action, BrowserInfo, CaptureLevel, ConsoleEntry, ConsoleLevel, ConsoleSource, ImageFormat,
@@ -31,6 +29,8 @@ pub use session::{
     ExportOptions, NewSession, Session, SessionEnd, SessionMetadata, SessionPage, SessionQuery,
     SessionSource, SessionStatus, StoreConfig, StoreStats, parse_date_bound,
 };
+/// The HAR and session model live in `spool-model`; re-exported so the store's API names them.
+pub use spool_model::{har, session as model};
 pub use store::{SessionWriter, Store};
 pub use uuid::Uuid;
 
