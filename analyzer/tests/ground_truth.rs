@@ -3,9 +3,7 @@
 //! target, apiDepth and modality, user inputs and computed values.
 //!
 //! HARs checked, for every flow: the Chromium captures `fixtures/har/flows/<flow>.l{2,3}.har`
-//! when the capture engineer has committed them, and always this crate's own
-//! `tests/data/<flow>.l{2,3}.har` (made from the running fixture site by
-//! `tests/data/make_hars.py`, with static assets and noise left in).
+//! (recorded by `scripts/record-fixture-hars.sh`); a missing one fails the test by name.
 
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
@@ -14,29 +12,14 @@ use std::path::{Path, PathBuf};
 
 use spool_analyzer::{AnalysisConfig, AnalyzeInput, UnresolvedKind, UserInput, analyze};
 use spool_fixtures::truth::{FLOWS, Truth};
+use spool_fixtures::{CAPTURED_LEVELS, captured_har};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Every HAR of `flow` to check.
+/// Every HAR of `flow` to check; panics naming a missing one.
 pub fn hars_of(flow: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in [
-        workspace().join("fixtures/har/flows"),
-        workspace().join("analyzer/tests/data"),
-    ] {
-        for level in ["l2", "l3"] {
-            let p = dir.join(format!("{flow}.{level}.har"));
-            if p.exists() {
-                out.push(p);
-            }
-        }
-    }
-    out
+    CAPTURED_LEVELS
+        .iter()
+        .map(|&level| captured_har(flow, level))
+        .collect()
 }
 
 type EdgeKey = (String, String, String, String);
