@@ -15,7 +15,7 @@ use crate::index::{self, Index, Place};
 use crate::model::*;
 use crate::plan;
 use crate::target::{self, Pick};
-use crate::util::{self, round3};
+use crate::util::round3;
 use crate::{AnalyzeInput, codegen};
 
 /// Stage 1: parse (with the size limits).
@@ -200,7 +200,7 @@ pub fn score(
                 computed: o.computed,
                 secret: o.secret,
                 in_chain: chained,
-                value: util::preview(&c.raw, o.secret || graph::is_secret(c)),
+                value: g.preview(&c.raw, o.secret || graph::is_secret(c)),
                 reason: o.reason.clone(),
             })
         })
@@ -438,7 +438,7 @@ pub fn score(
                             "entry {} {} = {}",
                             c.entry,
                             c.location,
-                            util::preview(&c.raw, graph::is_secret(c))
+                            g.preview(&c.raw, graph::is_secret(c))
                         )
                     })
                     .collect();
@@ -604,7 +604,8 @@ pub fn score(
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                        (!secret).then(|| c.raw.clone()),
+                        (!secret && !graph::is_secret(c) && !g.secret_values.contains(&c.raw))
+                            .then(|| c.raw.clone()),
                     ),
                     Resolution::BrowserState { input } => {
                         (format!("browser state (input {input})"), None)
@@ -621,7 +622,8 @@ pub fn score(
                     ),
                     Resolution::Constant => (
                         "constant".into(),
-                        (!graph::is_secret(c)).then(|| c.raw.clone()),
+                        (!graph::is_secret(c) && !g.secret_values.contains(&c.raw))
+                            .then(|| c.raw.clone()),
                     ),
                     Resolution::Route => continue,
                 };

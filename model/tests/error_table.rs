@@ -12,9 +12,13 @@ fn doc_rows(text: &str) -> Vec<(i32, String, u16, u8)> {
         .map(|l| {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
             // cells[0] is the empty text before the first `|`.
-            let number = cells[1].parse().expect("the number column holds an integer");
+            let number = cells[1]
+                .parse()
+                .expect("the number column holds an integer");
             let http = cells[3].parse().expect("the HTTP column holds a status");
-            let exit = cells[4].parse().expect("the exit column holds an exit status");
+            let exit = cells[4]
+                .parse()
+                .expect("the exit column holds an exit status");
             (number, cells[2].to_string(), http, exit)
         })
         .collect()

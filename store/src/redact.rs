@@ -9,91 +9,14 @@
 //!   in `queryString`, the URL itself, `redirectURL`, `Location`/`Referer` headers,
 //!   `postData.params`, `postData.text` (form or JSON) and JSON response bodies.
 //!
-//! A name looks secret when one of its words (split at `_`, `-`, `.`, spaces and camelCase)
-//! is one of [`SECRET_WORDS`], or when it contains one of [`SECRET_PARTS`] anywhere.
+//! What is secret is decided by [`spool_model::secret`], the definition the analyzer uses
+//! too, so an analysis never shows a value an export redacts.
 
 use crate::har::{Entry, Har, Header};
 use serde_json::Value;
+pub use spool_model::secret::{is_secret_header, is_secret_name};
 
 pub const REDACTED: &str = "[REDACTED]";
-
-/// Words that make a field name secret: `api_key`, `apiKey`, `sessionId`, `x-auth-token`.
-pub const SECRET_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "pass",
-    "passphrase",
-    "secret",
-    "token",
-    "key",
-    "apikey",
-    "auth",
-    "authorization",
-    "authenticity",
-    "session",
-    "sessionid",
-    "sessid",
-    "sid",
-    "csrf",
-    "xsrf",
-    "credential",
-    "credentials",
-    "cookie",
-    "jwt",
-    "bearer",
-    "otp",
-    "signature",
-    "sig",
-    "private",
-];
-
-/// Substrings that make a field name secret even inside one word (`csrfmiddlewaretoken`).
-pub const SECRET_PARTS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "apikey",
-    "csrf",
-    "xsrf",
-    "sessionid",
-    "sessid",
-];
-
-/// Whether a header, cookie, query, form or JSON field of this name holds a secret.
-pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if SECRET_PARTS.iter().any(|p| lower.contains(p)) {
-        return true;
-    }
-    words(name).any(|w| SECRET_WORDS.contains(&w.as_str()))
-}
-
-/// Splits `xApiKey_value-2` into `x`, `api`, `key`, `value`, `2` (lowercased).
-fn words(name: &str) -> impl Iterator<Item = String> + '_ {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if !c.is_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            prev_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && prev_lower && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        prev_lower = c.is_lowercase() || c.is_ascii_digit();
-        cur.extend(c.to_lowercase());
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out.into_iter()
-}
 
 /// Redacts every entry of a HAR document in place.
 pub fn redact_har(har: &mut Har) {
@@ -160,7 +83,7 @@ fn redact_headers(headers: &mut [Header]) {
                 .collect::<Vec<_>>()
                 .join("\n"),
             "location" | "referer" | "content-location" | ":path" => redact_url(&h.value),
-            _ if is_secret_name(&name) => REDACTED.into(),
+            _ if is_secret_header(&name) => REDACTED.into(),
             _ => continue,
         };
     }
