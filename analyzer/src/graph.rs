@@ -334,7 +334,6 @@ fn resolve(c: &Consumer, idx: &Index) -> Option<Vec<Source>> {
                 location: format!("set-cookie:{}", c.name),
                 exact: true,
                 class: index::CLASS_SET_COOKIE,
-                kind: crate::json::JsonKind::String,
                 before: String::new(),
                 after: String::new(),
             },

@@ -111,8 +111,6 @@ pub struct Hit {
     /// The response value equals the pattern (else the pattern is inside it).
     pub exact: bool,
     pub class: u8,
-    /// The JSON type of the producing value (strings for non-JSON locations).
-    pub kind: JsonKind,
     /// Up to 24 bytes before and after the match inside the producing value (contained
     /// matches and `html:script`/`body` locations), so a script can find it again.
     pub before: String,
@@ -716,12 +714,7 @@ fn scan_range(
             if name.starts_with(':') || lists.boring_response_headers.contains(name.as_str()) {
                 continue;
             }
-            sc.offer(
-                &format!("header:{name}"),
-                h.value.as_str(),
-                CLASS_HEADER,
-                JsonKind::String,
-            );
+            sc.offer(&format!("header:{name}"), h.value.as_str(), CLASS_HEADER);
         }
         for (name, value) in response_cookies(e) {
             if cookie_pairs.contains(&(name.clone(), value.clone())) {
@@ -729,12 +722,7 @@ fn scan_range(
                     .entry((name.clone(), value.clone()))
                     .or_insert((sc.rank, sc.entry));
             }
-            sc.offer(
-                &format!("set-cookie:{name}"),
-                &value,
-                CLASS_SET_COOKIE,
-                JsonKind::String,
-            );
+            sc.offer(&format!("set-cookie:{name}"), &value, CLASS_SET_COOKIE);
         }
         for (i, m) in e.websocket_messages.iter().enumerate() {
             if m.kind.as_str() != "receive" {
@@ -750,12 +738,12 @@ fn scan_range(
                     cfg.max_values_per_body,
                     &mut |p, l| {
                         if let Leaf::Str(s) | Leaf::Num(s) = l {
-                            sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS, l.kind());
+                            sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS);
                         }
                     },
                 );
             } else {
-                sc.offer(&loc, data, CLASS_WS, JsonKind::String);
+                sc.offer(&loc, data, CLASS_WS);
             }
         }
         let text = match e.response_text(cfg.max_body_bytes) {
@@ -809,7 +797,7 @@ fn scan_range(
                 cfg.max_values_per_body,
                 &mut |p, l| {
                     if let Leaf::Str(s) | Leaf::Num(s) = l {
-                        sc.offer_json(p, s, l.kind());
+                        sc.offer_json(p, s);
                     }
                 },
             ) {
@@ -832,23 +820,17 @@ fn scan_range(
                     facts.notes.push(format!(
                         "response body is not valid JSON ({err}): searched as text"
                     ));
-                    sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+                    sc.offer("body", &text, CLASS_BODY);
                 }
             }
         } else if is_html {
             html::scan(&text, cfg.min_value_len, &mut |v| match v {
-                HtmlValue::Input { name, value } => sc.offer(
-                    &format!("html:input:{name}"),
-                    &value,
-                    CLASS_INPUT,
-                    JsonKind::String,
-                ),
-                HtmlValue::Meta { name, content } => sc.offer(
-                    &format!("html:meta:{name}"),
-                    &content,
-                    CLASS_META,
-                    JsonKind::String,
-                ),
+                HtmlValue::Input { name, value } => {
+                    sc.offer(&format!("html:input:{name}"), &value, CLASS_INPUT)
+                }
+                HtmlValue::Meta { name, content } => {
+                    sc.offer(&format!("html:meta:{name}"), &content, CLASS_META)
+                }
                 HtmlValue::ScriptLiteral(s, a, b) => sc.offer_script(&s, &text, a, b),
                 HtmlValue::ScriptJson(j) => {
                     let _ = json::walk(
@@ -857,14 +839,14 @@ fn scan_range(
                         cfg.max_values_per_body,
                         &mut |_, l| {
                             if let Leaf::Str(s) | Leaf::Num(s) = l {
-                                sc.offer("html:script", s, CLASS_SCRIPT, l.kind());
+                                sc.offer("html:script", s, CLASS_SCRIPT);
                             }
                         },
                     );
                 }
             });
         } else {
-            sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+            sc.offer("body", &text, CLASS_BODY);
         }
         facts.signature = format!(
             "{}|{}|{}",
@@ -887,8 +869,8 @@ struct Scanner<'s> {
 }
 
 impl Scanner<'_> {
-    fn offer_json(&mut self, pointer: &str, value: &str, kind: JsonKind) {
-        self.offer_with(value, CLASS_JSON, kind, &mut |s: &mut String| {
+    fn offer_json(&mut self, pointer: &str, value: &str) {
+        self.offer_with(value, CLASS_JSON, &mut |s: &mut String| {
             s.push_str("json:");
             s.push_str(pointer);
         });
@@ -900,38 +882,25 @@ impl Scanner<'_> {
             util::before(page, start, 24).to_string(),
             util::after(page, end, 1).to_string(),
         ));
-        self.offer_ctx(
-            value,
-            CLASS_SCRIPT,
-            JsonKind::String,
-            &mut ctx,
-            &mut |s: &mut String| s.push_str("html:script"),
-        );
+        self.offer_ctx(value, CLASS_SCRIPT, &mut ctx, &mut |s: &mut String| {
+            s.push_str("html:script")
+        });
     }
 
-    fn offer(&mut self, location: &str, value: &str, class: u8, kind: JsonKind) {
-        self.offer_with(value, class, kind, &mut |s: &mut String| {
-            s.push_str(location)
-        });
+    fn offer(&mut self, location: &str, value: &str, class: u8) {
+        self.offer_with(value, class, &mut |s: &mut String| s.push_str(location));
     }
 
     /// Records `value` (found at the location `loc` writes) as a producer of every pattern
     /// it equals or contains.
-    fn offer_with(
-        &mut self,
-        value: &str,
-        class: u8,
-        kind: JsonKind,
-        loc: &mut dyn FnMut(&mut String),
-    ) {
-        self.offer_ctx(value, class, kind, &mut None, loc)
+    fn offer_with(&mut self, value: &str, class: u8, loc: &mut dyn FnMut(&mut String)) {
+        self.offer_ctx(value, class, &mut None, loc)
     }
 
     fn offer_ctx(
         &mut self,
         value: &str,
         class: u8,
-        kind: JsonKind,
         exact_ctx: &mut Option<(String, String)>,
         loc: &mut dyn FnMut(&mut String),
     ) {
@@ -945,7 +914,6 @@ impl Scanner<'_> {
                 pid as usize,
                 true,
                 class,
-                kind,
                 value,
                 0,
                 value.len(),
@@ -969,7 +937,7 @@ impl Scanner<'_> {
                     continue;
                 }
                 let pid = m.pattern().as_usize();
-                self.record(pid, false, class, kind, value, s, e, true, exact_ctx, loc);
+                self.record(pid, false, class, value, s, e, true, exact_ctx, loc);
             }
         }
     }
@@ -980,7 +948,6 @@ impl Scanner<'_> {
         pid: usize,
         exact: bool,
         class: u8,
-        kind: JsonKind,
         value: &str,
         start: usize,
         end: usize,
@@ -1012,7 +979,6 @@ impl Scanner<'_> {
             location,
             exact,
             class,
-            kind: if exact { kind } else { JsonKind::String },
             before,
             after,
         });

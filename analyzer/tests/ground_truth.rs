@@ -67,7 +67,7 @@ fn check(flow: &str, path: &Path) -> Outcome {
         let e = &entries[i];
         let method = e["request"]["method"].as_str()?.to_ascii_uppercase();
         let url = e["request"]["url"].as_str()?;
-        let path = spool_analyzer::util::url_parts(url)?.path;
+        let path = url::Url::parse(url).ok()?.path().to_string();
         by_key.get(&(method, path)).cloned()
     };
     let name = |i: usize| id_of(i).unwrap_or_else(|| format!("<entry {i}>"));

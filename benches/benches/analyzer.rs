@@ -14,7 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use spool_analyzer::{AnalysisConfig, AnalyzeInput, UserInput, analyze, pipeline};
+use spool_analyzer::stages as pipeline;
+use spool_analyzer::{AnalysisConfig, AnalyzeInput, UserInput, analyze};
 use spool_benches::synthetic::synthetic_har;
 
 struct Counting;
