@@ -69,6 +69,7 @@
 // The public API is what a caller needs: `analyze`, the code renderers, `openapi`, and the
 // model types below. Every stage module is private; tests reach them through that API or by
 // unit tests inside the crate.
+mod assemble;
 mod codegen;
 mod config;
 mod endpoints;
@@ -84,6 +85,8 @@ mod model;
 mod openapi;
 mod pipeline;
 mod plan;
+mod recommend;
+mod scoring;
 mod target;
 mod util;
 
@@ -104,7 +107,7 @@ pub mod stages {
     pub use crate::filter::Filtered;
     pub use crate::har::Har;
     pub use crate::index::Index;
-    pub use crate::pipeline::{Built, filter, graph, index, parse, score};
+    pub use crate::pipeline::{Built, assemble, filter, graph, index, parse};
 }
 
 /// What to analyze.
@@ -138,9 +141,7 @@ pub fn analyze(
     let filtered = pipeline::filter(&har);
     let index = pipeline::index(&har, &filtered, config)?;
     let built = pipeline::graph(&har, &filtered, &index, input, config)?;
-    Ok(pipeline::score(
-        &har, &filtered, &index, built, input, config,
-    ))
+    Ok(pipeline::assemble(&har, &filtered, &index, built, input))
 }
 
 fn validate(input: &AnalyzeInput<'_>, cfg: &AnalysisConfig) -> Result<(), AnalyzeError> {

@@ -142,7 +142,7 @@ fn report_memory(har: &[u8]) {
     let built = pipeline::graph(&h, &f, &idx, &inp, &cfg).expect("graph");
     let t_graph = t.elapsed();
     let t = Instant::now();
-    let _ = pipeline::score(&h, &f, &idx, built, &inp, &cfg);
+    let _ = pipeline::assemble(&h, &f, &idx, built, &inp);
     let t_score = t.elapsed();
     eprintln!(
         "analyzer stages (one run): parse {:.3} s, filter {:.3} s, index {:.3} s, graph {:.3} s, score {:.3} s",
@@ -195,7 +195,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("stage6_score/{n}"), |b| {
         b.iter_batched(
             || pipeline::graph(&h, &f, &idx, &inp, &cfg).unwrap(),
-            |built| black_box(pipeline::score(&h, &f, &idx, built, &inp, &cfg)),
+            |built| black_box(pipeline::assemble(&h, &f, &idx, built, &inp)),
             BatchSize::LargeInput,
         )
     });
