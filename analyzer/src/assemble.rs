@@ -17,7 +17,7 @@ use crate::pipeline::Built;
 use crate::plan;
 use crate::recommend::{self, Recommendation};
 use crate::scoring;
-use crate::util::round3;
+use crate::scoring::round3;
 
 /// Assembles the analysis.
 pub fn assemble(

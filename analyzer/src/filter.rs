@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::har::{Entry, Har, parse_time_ms};
 use crate::lists::LISTS;
-use crate::util::{UrlParts, url_parts};
+use crate::urls::{UrlParts, url_parts};
 
 /// What a kept entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

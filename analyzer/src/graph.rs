@@ -14,7 +14,7 @@ use crate::har::Har;
 use crate::index::{self, Consumer, Form, Hit, Index, Place};
 use crate::lists::LISTS;
 use crate::model::{ComputedKind, Edge, UnresolvedKind};
-use crate::util;
+use crate::value_class;
 use spool_model::secret::{self, is_credential_name};
 
 /// One producer of (part of) a request value.
@@ -149,7 +149,7 @@ impl DepGraph {
     /// A preview of a value for the analysis: masked when it is a secret here or anywhere
     /// else in the recording an export would redact it.
     pub fn preview(&self, value: &str, secret: bool) -> String {
-        util::preview(value, secret || self.secret_values.contains(value))
+        preview(value, secret || self.secret_values.contains(value))
     }
 }
 
@@ -296,7 +296,7 @@ fn page_hits(
             for m in ac.find_overlapping_iter(&text.as_bytes()[start..end]) {
                 let (s, e) = (start + m.start(), start + m.end());
                 let pid = pids[m.pattern().as_usize()];
-                if util::bounded(&text, s, e) {
+                if index::bounded(&text, s, e) {
                     let slot = out.entry(pid).or_insert((rank, i));
                     if rank < slot.0 {
                         *slot = (rank, i);
@@ -440,7 +440,7 @@ fn classify(
             .chain(forms.iter().copied())
             .any(|s| {
                 s.match_indices(inp.value.as_str())
-                    .any(|(at, m)| util::bounded(s, at, at + m.len()))
+                    .any(|(at, m)| index::bounded(s, at, at + m.len()))
             });
         if inside && !parts.iter().any(|(n, _)| *n == input_name(&inp.name)) {
             parts.push((input_name(&inp.name), inp.value.clone()));
@@ -472,7 +472,7 @@ fn classify(
         let v = c.raw.to_lowercase();
         if task
             .match_indices(v.as_str())
-            .any(|(at, m)| util::bounded(task, at, at + m.len()))
+            .any(|(at, m)| index::bounded(task, at, at + m.len()))
         {
             let name = input_name(&c.name);
             return (
@@ -555,7 +555,7 @@ fn classify(
             ),
         );
     }
-    if util::is_uuid(raw) {
+    if value_class::is_uuid(raw) {
         return (
             Resolution::Computed(ComputedKind::Uuid),
             open(
@@ -573,9 +573,13 @@ fn classify(
         _ => raw,
     };
     if token.len() >= cfg.min_computed_len
-        && token.chars().filter(|&ch| util::is_token_char(ch)).count() * 10
+        && token
+            .chars()
+            .filter(|&ch| value_class::is_token_char(ch))
+            .count()
+            * 10
             >= token.chars().count() * 9
-        && util::entropy(token) >= cfg.entropy_bits
+        && value_class::entropy(token) >= cfg.entropy_bits
         && token.chars().any(|ch| ch.is_ascii_digit())
     {
         return (
@@ -587,7 +591,7 @@ fn classify(
                 false,
                 format!(
                     "high-entropy value ({:.1} bits/char, {} chars) found in no earlier response: computed in the page",
-                    util::entropy(token),
+                    value_class::entropy(token),
                     token.chars().count()
                 ),
             ),
@@ -698,4 +702,18 @@ impl DepGraph {
             .collect();
         set.into_iter().collect()
     }
+}
+
+/// A short preview of a value for reports: secrets are masked, long values elided.
+pub fn preview(v: &str, secret: bool) -> String {
+    let n = v.chars().count();
+    if secret {
+        return format!("<secret, {n} chars>");
+    }
+    if n <= 32 {
+        return v.to_string();
+    }
+    let head: String = v.chars().take(16).collect();
+    let tail: String = v.chars().skip(n - 8).collect();
+    format!("{head}…{tail} ({n} chars)")
 }

@@ -21,7 +21,8 @@ use crate::har::{BodyIssue, Entry, Har, PostData};
 use crate::html::{self, HtmlValue};
 use crate::json::{self, JsonKind, Kinds, Leaf, Schema};
 use crate::lists::{LISTS, MarkerKind, MarkerWhere};
-use crate::util::{self, UrlParts};
+use crate::urls::{self, UrlParts};
+use crate::{decode, value_class};
 
 /// Where in a request a consumer value sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -164,7 +165,7 @@ pub fn trivial(v: &str, cfg: &AnalysisConfig) -> bool {
     if t.is_empty() {
         return true;
     }
-    if util::is_numeric(t) {
+    if value_class::is_numeric(t) {
         return t.len() < cfg.min_number_len;
     }
     if t.chars().count() < cfg.min_value_len {
@@ -213,7 +214,7 @@ impl Patterns<'_> {
         }
         if raw.len() <= cfg.max_value_len {
             if whole.contains('%') && matches!(place, Place::Header | Place::Cookie | Place::Body) {
-                let d = util::percent_decode(&whole, false).into_owned();
+                let d = spool_model::percent::decode(&whole).into_owned();
                 cands.push((Form::UrlDecoded, d.clone()));
                 whole = d;
             }
@@ -226,10 +227,10 @@ impl Patterns<'_> {
             if t.starts_with('{') || t.starts_with('[') {
                 json_leaf_forms(&whole, Form::JsonLeaf, cfg, &mut cands);
             }
-            if let Some((_, payload)) = util::decode_jwt(&whole) {
+            if let Some((_, payload)) = decode::decode_jwt(&whole) {
                 json_leaf_forms(&payload, Form::Jwt, cfg, &mut cands);
             } else if whole.len() >= 12
-                && let Some(text) = util::decode_base64_text(&whole)
+                && let Some(text) = decode::decode_base64_text(&whole)
             {
                 let t = text.trim_start();
                 if t.starts_with('{') || t.starts_with('[') {
@@ -287,7 +288,7 @@ fn scalar_kind(v: &str) -> Kinds {
     let mut k = Kinds::default();
     k.add(if v.parse::<i64>().is_ok() {
         JsonKind::Integer
-    } else if util::is_numeric(v) {
+    } else if value_class::is_numeric(v) {
         JsonKind::Number
     } else if v == "true" || v == "false" {
         JsonKind::Boolean
@@ -370,7 +371,7 @@ pub fn form_fields(pd: &PostData<'_>, mime_lower: &str, text: &str) -> Vec<(Stri
             .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
             .collect()
     } else if mime_lower.contains("x-www-form-urlencoded") {
-        util::parse_form(text)
+        urls::parse_form(text)
     } else {
         Vec::new()
     }
@@ -879,8 +880,8 @@ impl Scanner<'_> {
     /// A script literal: exact matches take their context from the page source around it.
     fn offer_script(&mut self, value: &str, page: &str, start: usize, end: usize) {
         let mut ctx = Some((
-            util::before(page, start, 24).to_string(),
-            util::after(page, end, 1).to_string(),
+            before(page, start, 24).to_string(),
+            after(page, end, 1).to_string(),
         ));
         self.offer_ctx(value, CLASS_SCRIPT, &mut ctx, &mut |s: &mut String| {
             s.push_str("html:script")
@@ -933,7 +934,7 @@ impl Scanner<'_> {
         for (start, end) in token_runs(value, min) {
             for m in ac.find_overlapping_iter(&value.as_bytes()[start..end]) {
                 let (s, e) = (start + m.start(), start + m.end());
-                if (s == 0 && e == value.len()) || e - s < min || !util::bounded(value, s, e) {
+                if (s == 0 && e == value.len()) || e - s < min || !bounded(value, s, e) {
                     continue;
                 }
                 let pid = m.pattern().as_usize();
@@ -967,8 +968,8 @@ impl Scanner<'_> {
             exact_ctx.clone().unwrap_or_default()
         } else if context {
             (
-                util::before(value, start, 24).to_string(),
-                util::after(value, end, 24).to_string(),
+                before(value, start, 24).to_string(),
+                after(value, end, 24).to_string(),
             )
         } else {
             (String::new(), String::new())
@@ -1082,7 +1083,7 @@ fn marker_field(
 
 fn marker_url_cookies(e: &Entry<'_>, entry: usize, out: &mut BTreeSet<MarkerHit>) {
     let url = e.url();
-    let (host, path) = match util::url_parts(url) {
+    let (host, path) = match urls::url_parts(url) {
         Some(u) => (u.host, u.path.to_ascii_lowercase()),
         None => return,
     };
@@ -1111,4 +1112,29 @@ fn marker_url_cookies(e: &Entry<'_>, entry: usize, out: &mut BTreeSet<MarkerHit>
             });
         }
     }
+}
+
+/// The char-boundary-safe slice of at most `n` bytes before `at`.
+pub fn before(s: &str, at: usize, n: usize) -> &str {
+    let mut start = at.saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..at]
+}
+
+/// The char-boundary-safe slice of at most `n` bytes after `at`.
+pub fn after(s: &str, at: usize, n: usize) -> &str {
+    let mut end = (at + n).min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[at..end]
+}
+
+/// True when the bytes around `[start, end)` in `hay` are not alphanumeric (a token match).
+pub fn bounded(hay: &str, start: usize, end: usize) -> bool {
+    let b = hay.as_bytes();
+    let ok = |c: u8| !c.is_ascii_alphanumeric() && c != b'_';
+    (start == 0 || ok(b[start - 1])) && (end >= b.len() || ok(b[end]))
 }

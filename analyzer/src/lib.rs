@@ -72,6 +72,7 @@
 mod assemble;
 mod codegen;
 mod config;
+mod decode;
 mod endpoints;
 mod error;
 mod filter;
@@ -88,7 +89,8 @@ mod plan;
 mod recommend;
 mod scoring;
 mod target;
-mod util;
+mod urls;
+mod value_class;
 
 pub use config::AnalysisConfig;
 pub use error::AnalyzeError;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::decode;
 use crate::filter::Filtered;
 use crate::graph::{self, DepGraph, Resolution, Source};
 use crate::har::Har;
@@ -13,7 +14,6 @@ use crate::index::{self, Consumer, Form, Index, Place};
 use crate::json;
 use crate::lists::LISTS;
 use crate::model::{ComputedKind, Modality};
-use crate::util;
 
 /// The plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -355,7 +355,7 @@ impl Builder<'_> {
             Some((s, r)) if c.place == Place::Header => (format!("{s} "), r),
             _ => (String::new(), c.raw.as_str()),
         };
-        if let Some(decoded) = util::decode_base64_text(rest)
+        if let Some(decoded) = decode::decode_base64_text(rest)
             && let Some(inner) = split_around(&decoded, subs)
         {
             let mut parts = Vec::new();
@@ -401,7 +401,10 @@ fn split_around(raw: &str, subs: &[(String, Part)]) -> Option<Vec<Part>> {
             .map(|s| s[1..s.len() - 1].to_string());
         let candidates = [
             (v.clone(), part.clone()),
-            (util::percent_encode(v), with_encoding(part, Encoding::Url)),
+            (
+                spool_model::percent::encode_component(v),
+                with_encoding(part, Encoding::Url),
+            ),
             (
                 json_esc.unwrap_or_default(),
                 with_encoding(part, Encoding::Json),
@@ -550,7 +553,7 @@ pub fn build(
             } else {
                 for p in v.0 {
                     path.push(match p {
-                        Part::Lit(s) => Part::Lit(util::percent_encode(&s)),
+                        Part::Lit(s) => Part::Lit(spool_model::percent::encode_component(&s)),
                         other => with_encoding(&other, Encoding::Url),
                     });
                 }

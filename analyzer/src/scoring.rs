@@ -9,7 +9,6 @@ use crate::graph::{DepGraph, Resolution};
 use crate::har::Har;
 use crate::index::{Index, Place};
 use crate::model::{ComputedKind, Edge, Marker, Modality};
-use crate::util::round3;
 
 /// What the chain holds: the evidence for the score, the recommendation and the reasoning.
 /// Consumers are indexes into `Index::consumers`.
@@ -225,4 +224,9 @@ pub fn estimated_time(
 
 fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
+}
+
+/// Rounds to 3 decimals (keeps JSON output stable).
+pub fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
 }

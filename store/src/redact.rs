@@ -137,7 +137,7 @@ fn redact_form(text: &str) -> Option<String> {
     let parts: Vec<String> = text
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_secret_name(&percent_decode(name)) => {
+            Some((name, _)) if is_secret_name(&spool_model::percent::decode_form(name)) => {
                 changed = true;
                 format!("{name}={REDACTED}")
             }
@@ -145,30 +145,6 @@ fn redact_form(text: &str) -> Option<String> {
         })
         .collect();
     changed.then(|| parts.join("&"))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Redacts a request or response body of a form or JSON type; `None` when nothing changed.
