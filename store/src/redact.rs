@@ -211,59 +211,20 @@ fn redact_html(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Attributes of one tag (without its closing `>`): name, and the byte range of the value
-/// (without quotes) relative to the tag's start.
-fn html_attrs(tag: &str) -> Vec<(String, (usize, usize))> {
-    let b = tag.as_bytes();
-    let mut out = Vec::new();
-    // Skip `<tagname`.
-    let mut i = 1;
-    while i < b.len() && !b[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    loop {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-            i += 1;
-        }
-        if i >= b.len() {
-            break;
-        }
-        let ns = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
-            i += 1;
-        }
-        let name = tag[ns..i].to_string();
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i < b.len() && b[i] == b'=' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let (vs, ve);
-            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
-                let q = b[i];
-                vs = i + 1;
-                i = vs;
-                while i < b.len() && b[i] != q {
-                    i += 1;
-                }
-                ve = i;
-                i += 1;
-            } else {
-                vs = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                ve = i;
-            }
-            out.push((name, (vs, ve.min(b.len()))));
-        } else {
-            out.push((name, (i, i)));
-        }
-    }
-    out
+/// Attributes of one tag (`<name ...`, without its closing `>`): name, and the byte range of
+/// the value (without quotes) relative to the tag's start.
+fn html_attrs(tag: &str) -> Vec<(&str, (usize, usize))> {
+    let name_end = tag
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_whitespace())
+        .map_or(tag.len(), |(i, _)| i);
+    spool_model::html::attributes(&tag[name_end..])
+        .into_iter()
+        .map(|a| {
+            let r = a.value_range;
+            (a.name, (name_end + r.start, name_end + r.end))
+        })
+        .collect()
 }
 
 /// Redacts, at any depth, the values of JSON object members whose names look secret.
