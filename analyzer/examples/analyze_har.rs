@@ -2,6 +2,8 @@
 //! `cargo run -p spool-analyzer --example analyze_har -- FILE.har [json|python|curl|plan|openapi] [TASK]`
 //! Inputs come from `SPOOL_INPUTS="name=value,name=value"`.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let path = args

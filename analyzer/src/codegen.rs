@@ -523,10 +523,10 @@ pub(crate) fn curl_of(plan: &ApiPlan) -> String {
         url.push_str(&sh_value(&s.path));
         for (i, q) in s.query.iter().enumerate() {
             url.push(if i == 0 { '?' } else { '&' });
-            url.push_str(&sh_dq(&crate::util::percent_encode(&q.name)));
+            url.push_str(&sh_dq(&spool_model::percent::encode_component(&q.name)));
             url.push('=');
             match q.value.as_lit() {
-                Some(l) => url.push_str(&sh_dq(&crate::util::percent_encode(&l))),
+                Some(l) => url.push_str(&sh_dq(&spool_model::percent::encode_component(&l))),
                 None => {
                     let _ = write!(url, "$(urienc \"{}\")", sh_value(&q.value));
                 }
@@ -581,7 +581,7 @@ pub(crate) fn curl_of(plan: &ApiPlan) -> String {
                     } else {
                         args.push(format!(
                             "--data-urlencode \"{}={}\"",
-                            sh_dq(&crate::util::percent_encode(&f.name)),
+                            sh_dq(&spool_model::percent::encode_component(&f.name)),
                             sh_value(&f.value)
                         ));
                     }

@@ -11,7 +11,7 @@ use crate::filter::{EntryKind, Filtered};
 use crate::har::Har;
 use crate::index::{Facts, Index};
 use crate::json::{Kinds, Schema};
-use crate::util;
+use crate::value_class;
 
 /// One endpoint of the inventory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,15 +65,16 @@ pub struct Inventory {
 pub fn classify_segment(seg: &str) -> Option<&'static str> {
     if !seg.is_empty() && seg.bytes().all(|b| b.is_ascii_digit()) {
         Some("{id}")
-    } else if util::is_uuid(seg) {
+    } else if value_class::is_uuid(seg) {
         Some("{uuid}")
-    } else if util::is_date(seg) && seg.len() <= 30 {
+    } else if value_class::is_date(seg) && seg.len() <= 30 {
         Some("{date}")
-    } else if seg.len() >= 12 && util::is_hex(seg) && seg.bytes().any(|b| b.is_ascii_digit()) {
+    } else if seg.len() >= 12 && value_class::is_hex(seg) && seg.bytes().any(|b| b.is_ascii_digit())
+    {
         Some("{hex}")
-    } else if util::is_opaque_token(seg, 16, 3.0)
+    } else if value_class::is_opaque_token(seg, 16, 3.0)
         || (seg.len() >= 24
-            && seg.chars().all(util::is_token_char)
+            && seg.chars().all(value_class::is_token_char)
             && seg.bytes().any(|b| b.is_ascii_digit()))
     {
         Some("{token}")

@@ -1,4 +1,4 @@
-//! The analyzer's one error type and its stable codes (DESIGN.md, "Errors").
+//! The analyzer's one error type and its stable codes (docs/errors.md).
 
 /// Everything [`crate::analyze`] can fail with. Each variant maps to one stable code via
 /// [`AnalyzeError::code`].
@@ -27,7 +27,7 @@ pub enum AnalyzeError {
 }
 
 impl AnalyzeError {
-    /// The stable error code of DESIGN.md's table.
+    /// The stable error code of table in docs/errors.md.
     pub fn code(&self) -> i32 {
         match self {
             AnalyzeError::HarFileInvalid { .. } => -32102,

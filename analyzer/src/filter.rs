@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::har::{Entry, Har, parse_time_ms};
 use crate::lists::LISTS;
-use crate::util::{UrlParts, url_parts};
+use crate::urls::{UrlParts, url_parts};
 
 /// What a kept entry is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -48,7 +48,6 @@ pub struct Kept {
     pub entry: usize,
     pub kind: EntryKind,
     pub url: UrlParts,
-    pub why: String,
 }
 
 /// The filter's result.
@@ -113,7 +112,7 @@ pub fn filter(har: &Har<'_>) -> Filtered {
             out.websockets += 1;
         }
         match classify(e, url.as_ref()) {
-            Ok((kind, why)) => {
+            Ok((kind, _why)) => {
                 if kind == EntryKind::WebSocket && e.websocket_messages.is_empty() {
                     out.websockets += 1;
                 }
@@ -121,7 +120,6 @@ pub fn filter(har: &Har<'_>) -> Filtered {
                     entry: i,
                     kind,
                     url: url.unwrap_or_default(),
-                    why,
                 })
             }
             Err((category, reason)) => {

@@ -1,7 +1,7 @@
 //! Stage 5, graph: resolve every request value to its earliest earlier producer (a typed
 //! edge with evidence in a `petgraph` graph), and classify the values nothing produced.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -14,7 +14,8 @@ use crate::har::Har;
 use crate::index::{self, Consumer, Form, Hit, Index, Place};
 use crate::lists::LISTS;
 use crate::model::{ComputedKind, Edge, UnresolvedKind};
-use crate::util;
+use crate::value_class;
+use spool_model::secret::{self, is_credential_name};
 
 /// One producer of (part of) a request value.
 #[derive(Debug, Clone)]
@@ -66,6 +67,8 @@ pub struct DepGraph {
     /// Per consumer (same order as `Index::consumers`).
     pub resolution: Vec<Resolution>,
     pub open: Vec<Open>,
+    /// Every recorded value that sits in a secret place, as request or as response value.
+    pub secret_values: HashSet<String>,
 }
 
 fn class_name(c: u8) -> &'static str {
@@ -116,9 +119,38 @@ pub fn input_name(raw: &str) -> String {
     }
 }
 
-/// Whether a consumer's value is a secret (never printed, never baked into code).
+/// Whether a request value sits where `spool_model::secret` says secrets sit (an export
+/// redacts it): never printed, never baked into code.
 pub fn is_secret(c: &Consumer) -> bool {
-    LISTS.is_credential_name(&c.name)
+    match c.place {
+        Place::Cookie => true,
+        Place::Header => secret::is_secret_header(&c.name),
+        Place::Query | Place::Form | Place::Json => secret::is_secret_name(&c.name),
+        Place::Path(_) | Place::Body => false,
+    }
+}
+
+/// Whether a response value sits where an export would redact it (`set-cookie:sid`,
+/// `header:x-auth-token`, `json:/data/token`, `html:input:csrf`, `html:meta:csrf-token`).
+fn is_secret_producer(location: &str) -> bool {
+    let (class, rest) = location.split_once(':').unwrap_or((location, ""));
+    match class {
+        "set-cookie" => true,
+        "header" => secret::is_secret_header(rest),
+        "json" => rest.rsplit('/').next().is_some_and(secret::is_secret_name),
+        "html" => rest.split_once(':').is_some_and(|(tag, name)| {
+            matches!(tag, "input" | "meta") && secret::is_secret_name(name)
+        }),
+        _ => false,
+    }
+}
+
+impl DepGraph {
+    /// A preview of a value for the analysis: masked when it is a secret here or anywhere
+    /// else in the recording an export would redact it.
+    pub fn preview(&self, value: &str, secret: bool) -> String {
+        preview(value, secret || self.secret_values.contains(value))
+    }
 }
 
 /// Builds the graph.
@@ -164,6 +196,15 @@ pub fn build(
     }
     // Page scripts, searched once for the values nothing produced (constants of the page).
     let page_hits = page_hits(h, f, idx, &found, &route, inputs, cfg);
+    // Secret values first, so that every preview below can mask them wherever they appear.
+    for (c, res) in idx.consumers.iter().zip(&found) {
+        let sources = res.as_deref().unwrap_or_default();
+        if is_secret(c) || sources.iter().any(|s| is_secret_producer(&s.hit.location)) {
+            g.secret_values.insert(c.raw.clone());
+            g.secret_values
+                .extend(sources.iter().map(|s| s.value.clone()));
+        }
+    }
     // Pass 2: edges and classification.
     let task_l = task.map(str::to_lowercase);
     for (ci, (c, res)) in idx.consumers.iter().zip(found).enumerate() {
@@ -174,14 +215,14 @@ pub fn build(
         let res = match res {
             Some(sources) => {
                 for s in &sources {
-                    let secret = is_secret(c);
+                    let secret = is_secret(c) || is_secret_producer(&s.hit.location);
                     let edge = Edge {
                         from: s.hit.entry,
                         from_location: s.hit.location.clone(),
                         to: c.entry,
                         to_location: c.location.clone(),
                         kind: format!("{}->{}", class_name(s.hit.class), place_name(c.place)),
-                        value: util::preview(&s.value, secret),
+                        value: g.preview(&s.value, secret),
                         evidence: evidence(s),
                     };
                     let ei = g.edges.len();
@@ -231,7 +272,7 @@ fn page_hits(
             && !route[ci]
             && c.place != Place::Cookie
             && !typed
-            && !LISTS.is_credential_name(&c.name)
+            && !is_credential_name(&c.name)
         {
             pids.extend(c.forms.iter().map(|(_, p)| *p));
         }
@@ -255,7 +296,7 @@ fn page_hits(
             for m in ac.find_overlapping_iter(&text.as_bytes()[start..end]) {
                 let (s, e) = (start + m.start(), start + m.end());
                 let pid = pids[m.pattern().as_usize()];
-                if util::bounded(&text, s, e) {
+                if index::bounded(&text, s, e) {
                     let slot = out.entry(pid).or_insert((rank, i));
                     if rank < slot.0 {
                         *slot = (rank, i);
@@ -293,7 +334,6 @@ fn resolve(c: &Consumer, idx: &Index) -> Option<Vec<Source>> {
                 location: format!("set-cookie:{}", c.name),
                 exact: true,
                 class: index::CLASS_SET_COOKIE,
-                kind: crate::json::JsonKind::String,
                 before: String::new(),
                 after: String::new(),
             },
@@ -361,7 +401,7 @@ fn classify(
     cfg: &AnalysisConfig,
 ) -> (Resolution, Open) {
     let lists = &*LISTS;
-    let secret_name = LISTS.is_credential_name(&c.name);
+    let secret_name = is_credential_name(&c.name);
     let open = |kind, input: Option<String>, computed, secret, reason: String| Open {
         consumer: ci,
         kind,
@@ -375,7 +415,7 @@ fn classify(
     for inp in inputs {
         if !inp.value.is_empty() && (c.raw == inp.value || forms.contains(&inp.value.as_str())) {
             let name = input_name(&inp.name);
-            let secret = secret_name || lists.is_credential_name(&inp.name);
+            let secret = secret_name || is_credential_name(&inp.name);
             return (
                 Resolution::Input {
                     inputs: vec![(name.clone(), inp.value.clone())],
@@ -400,14 +440,14 @@ fn classify(
             .chain(forms.iter().copied())
             .any(|s| {
                 s.match_indices(inp.value.as_str())
-                    .any(|(at, m)| util::bounded(s, at, at + m.len()))
+                    .any(|(at, m)| index::bounded(s, at, at + m.len()))
             });
         if inside && !parts.iter().any(|(n, _)| *n == input_name(&inp.name)) {
             parts.push((input_name(&inp.name), inp.value.clone()));
         }
     }
     if !parts.is_empty() {
-        let secret = secret_name || parts.iter().any(|(n, _)| lists.is_credential_name(n));
+        let secret = secret_name || parts.iter().any(|(n, _)| is_credential_name(n));
         let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
         let reason = format!("contains the user input(s) {}", names.join(", "));
         return (
@@ -432,7 +472,7 @@ fn classify(
         let v = c.raw.to_lowercase();
         if task
             .match_indices(v.as_str())
-            .any(|(at, m)| util::bounded(task, at, at + m.len()))
+            .any(|(at, m)| index::bounded(task, at, at + m.len()))
         {
             let name = input_name(&c.name);
             return (
@@ -515,7 +555,7 @@ fn classify(
             ),
         );
     }
-    if util::is_uuid(raw) {
+    if value_class::is_uuid(raw) {
         return (
             Resolution::Computed(ComputedKind::Uuid),
             open(
@@ -533,9 +573,13 @@ fn classify(
         _ => raw,
     };
     if token.len() >= cfg.min_computed_len
-        && token.chars().filter(|&ch| util::is_token_char(ch)).count() * 10
+        && token
+            .chars()
+            .filter(|&ch| value_class::is_token_char(ch))
+            .count()
+            * 10
             >= token.chars().count() * 9
-        && util::entropy(token) >= cfg.entropy_bits
+        && value_class::entropy(token) >= cfg.entropy_bits
         && token.chars().any(|ch| ch.is_ascii_digit())
     {
         return (
@@ -547,7 +591,7 @@ fn classify(
                 false,
                 format!(
                     "high-entropy value ({:.1} bits/char, {} chars) found in no earlier response: computed in the page",
-                    util::entropy(token),
+                    value_class::entropy(token),
                     token.chars().count()
                 ),
             ),
@@ -658,4 +702,18 @@ impl DepGraph {
             .collect();
         set.into_iter().collect()
     }
+}
+
+/// A short preview of a value for reports: secrets are masked, long values elided.
+pub fn preview(v: &str, secret: bool) -> String {
+    let n = v.chars().count();
+    if secret {
+        return format!("<secret, {n} chars>");
+    }
+    if n <= 32 {
+        return v.to_string();
+    }
+    let head: String = v.chars().take(16).collect();
+    let tail: String = v.chars().skip(n - 8).collect();
+    format!("{head}…{tail} ({n} chars)")
 }

@@ -205,8 +205,6 @@ pub struct Entry<'a> {
     pub response: Option<Response<'a>>,
     #[serde(rename = "_resourceType", borrow, default)]
     pub resource_type: Option<Text<'a>>,
-    #[serde(rename = "_initiator", borrow, default)]
-    pub initiator: Option<&'a RawValue>,
     #[serde(
         rename = "_webSocketMessages",
         borrow,
@@ -260,14 +258,10 @@ pub struct Response<'a> {
     pub cookies: Vec<NameValue<'a>>,
     #[serde(borrow, default)]
     pub content: Option<Content<'a>>,
-    #[serde(rename = "redirectURL", borrow, default)]
-    pub redirect_url: Text<'a>,
 }
 
 #[derive(Debug, Deserialize)]
 pub struct Content<'a> {
-    #[serde(default)]
-    pub size: Num,
     #[serde(rename = "mimeType", borrow, default)]
     pub mime_type: Text<'a>,
     /// Kept raw: unescaped only for entries a later stage reads.
@@ -282,8 +276,6 @@ pub struct Content<'a> {
 pub struct WsMessage<'a> {
     #[serde(rename = "type", borrow, default)]
     pub kind: Text<'a>,
-    #[serde(default)]
-    pub opcode: Num,
     #[serde(borrow, default)]
     pub data: Text<'a>,
 }
@@ -348,18 +340,6 @@ impl<'a> Entry<'a> {
     }
     pub fn resource_type(&self) -> Option<&str> {
         self.resource_type.as_ref().map(|t| t.as_str())
-    }
-
-    /// The initiator type (`parser`, `script`, `other`, ...) when `_initiator` is present.
-    pub fn initiator_type(&self) -> Option<String> {
-        #[derive(Deserialize)]
-        struct I<'b> {
-            #[serde(rename = "type", borrow, default)]
-            kind: Text<'b>,
-        }
-        let raw = self.initiator?;
-        let i: I<'_> = serde_json::from_str(raw.get()).ok()?;
-        (!i.kind.as_str().is_empty()).then(|| i.kind.as_str().to_string())
     }
 
     /// The response body as text: unescaped, base64-decoded when so encoded and valid UTF-8.
@@ -513,7 +493,6 @@ mod tests {
         assert!(matches!(e.request.url.0, Cow::Borrowed(_)));
         assert_eq!(e.request.cookies[0].value.as_str(), "1");
         assert_eq!(e.response_text(1 << 20).unwrap(), "{\"a\":1}");
-        assert_eq!(e.initiator_type().as_deref(), Some("script"));
     }
 
     #[test]

@@ -23,101 +23,16 @@ pub enum HtmlValue<'x> {
     ScriptJson(&'x str),
 }
 
-/// Attributes of one tag, values entity-decoded.
+/// Attributes of one tag (the text after its name), names lowercased, values
+/// entity-decoded.
 pub fn attributes(tag: &str) -> Vec<(String, Cow<'_, str>)> {
-    let b = tag.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-            i += 1;
-        }
-        let start = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && !matches!(b[i], b'=' | b'>' | b'/') {
-            i += 1;
-        }
-        if start == i {
-            i += 1;
-            continue;
-        }
-        let name = tag[start..i].to_ascii_lowercase();
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i < b.len() && b[i] == b'=' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let (vs, ve, next) = if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
-                let q = b[i];
-                let vs = i + 1;
-                let mut j = vs;
-                while j < b.len() && b[j] != q {
-                    j += 1;
-                }
-                (vs, j, (j + 1).min(b.len()))
-            } else {
-                let vs = i;
-                let mut j = i;
-                while j < b.len() && !b[j].is_ascii_whitespace() && b[j] != b'>' {
-                    j += 1;
-                }
-                (vs, j, j)
-            };
-            out.push((name, decode_entities(&tag[vs..ve])));
-            i = next;
-        } else {
-            out.push((name, Cow::Borrowed("")));
-        }
-    }
-    out
+    spool_model::html::attributes(tag)
+        .into_iter()
+        .map(|a| (a.name.to_ascii_lowercase(), decode_entities(a.value)))
+        .collect()
 }
 
-/// Decodes the common named entities and numeric references.
-pub fn decode_entities(s: &str) -> Cow<'_, str> {
-    if !s.contains('&') {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        rest = &rest[p..];
-        let end = rest[..rest.len().min(12)].find(';');
-        let decoded = end.and_then(|e| {
-            let ent = &rest[1..e];
-            let c = match ent {
-                "amp" => Some('&'),
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                "nbsp" => Some('\u{a0}'),
-                _ if ent.starts_with("#x") || ent.starts_with("#X") => {
-                    u32::from_str_radix(&ent[2..], 16)
-                        .ok()
-                        .and_then(char::from_u32)
-                }
-                _ if ent.starts_with('#') => ent[1..].parse().ok().and_then(char::from_u32),
-                _ => None,
-            };
-            c.map(|c| (c, e + 1))
-        });
-        match decoded {
-            Some((c, len)) => {
-                out.push(c);
-                rest = &rest[len..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
-}
+pub use spool_model::html::decode_entities;
 
 fn attr<'a>(attrs: &'a [(String, Cow<'a, str>)], name: &str) -> Option<&'a Cow<'a, str>> {
     attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v)

@@ -21,7 +21,8 @@ use crate::har::{BodyIssue, Entry, Har, PostData};
 use crate::html::{self, HtmlValue};
 use crate::json::{self, JsonKind, Kinds, Leaf, Schema};
 use crate::lists::{LISTS, MarkerKind, MarkerWhere};
-use crate::util::{self, UrlParts};
+use crate::urls::{self, UrlParts};
+use crate::{decode, value_class};
 
 /// Where in a request a consumer value sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,8 +112,6 @@ pub struct Hit {
     /// The response value equals the pattern (else the pattern is inside it).
     pub exact: bool,
     pub class: u8,
-    /// The JSON type of the producing value (strings for non-JSON locations).
-    pub kind: JsonKind,
     /// Up to 24 bytes before and after the match inside the producing value (contained
     /// matches and `html:script`/`body` locations), so a script can find it again.
     pub before: String,
@@ -166,7 +165,7 @@ pub fn trivial(v: &str, cfg: &AnalysisConfig) -> bool {
     if t.is_empty() {
         return true;
     }
-    if util::is_numeric(t) {
+    if value_class::is_numeric(t) {
         return t.len() < cfg.min_number_len;
     }
     if t.chars().count() < cfg.min_value_len {
@@ -215,7 +214,7 @@ impl Patterns<'_> {
         }
         if raw.len() <= cfg.max_value_len {
             if whole.contains('%') && matches!(place, Place::Header | Place::Cookie | Place::Body) {
-                let d = util::percent_decode(&whole, false).into_owned();
+                let d = spool_model::percent::decode(&whole).into_owned();
                 cands.push((Form::UrlDecoded, d.clone()));
                 whole = d;
             }
@@ -228,10 +227,10 @@ impl Patterns<'_> {
             if t.starts_with('{') || t.starts_with('[') {
                 json_leaf_forms(&whole, Form::JsonLeaf, cfg, &mut cands);
             }
-            if let Some((_, payload)) = util::decode_jwt(&whole) {
+            if let Some((_, payload)) = decode::decode_jwt(&whole) {
                 json_leaf_forms(&payload, Form::Jwt, cfg, &mut cands);
             } else if whole.len() >= 12
-                && let Some(text) = util::decode_base64_text(&whole)
+                && let Some(text) = decode::decode_base64_text(&whole)
             {
                 let t = text.trim_start();
                 if t.starts_with('{') || t.starts_with('[') {
@@ -289,7 +288,7 @@ fn scalar_kind(v: &str) -> Kinds {
     let mut k = Kinds::default();
     k.add(if v.parse::<i64>().is_ok() {
         JsonKind::Integer
-    } else if util::is_numeric(v) {
+    } else if value_class::is_numeric(v) {
         JsonKind::Number
     } else if v == "true" || v == "false" {
         JsonKind::Boolean
@@ -372,7 +371,7 @@ pub fn form_fields(pd: &PostData<'_>, mime_lower: &str, text: &str) -> Vec<(Stri
             .map(|p| (p.name.as_str().to_string(), p.value.as_str().to_string()))
             .collect()
     } else if mime_lower.contains("x-www-form-urlencoded") {
-        util::parse_form(text)
+        urls::parse_form(text)
     } else {
         Vec::new()
     }
@@ -716,12 +715,7 @@ fn scan_range(
             if name.starts_with(':') || lists.boring_response_headers.contains(name.as_str()) {
                 continue;
             }
-            sc.offer(
-                &format!("header:{name}"),
-                h.value.as_str(),
-                CLASS_HEADER,
-                JsonKind::String,
-            );
+            sc.offer(&format!("header:{name}"), h.value.as_str(), CLASS_HEADER);
         }
         for (name, value) in response_cookies(e) {
             if cookie_pairs.contains(&(name.clone(), value.clone())) {
@@ -729,12 +723,7 @@ fn scan_range(
                     .entry((name.clone(), value.clone()))
                     .or_insert((sc.rank, sc.entry));
             }
-            sc.offer(
-                &format!("set-cookie:{name}"),
-                &value,
-                CLASS_SET_COOKIE,
-                JsonKind::String,
-            );
+            sc.offer(&format!("set-cookie:{name}"), &value, CLASS_SET_COOKIE);
         }
         for (i, m) in e.websocket_messages.iter().enumerate() {
             if m.kind.as_str() != "receive" {
@@ -750,12 +739,12 @@ fn scan_range(
                     cfg.max_values_per_body,
                     &mut |p, l| {
                         if let Leaf::Str(s) | Leaf::Num(s) = l {
-                            sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS, l.kind());
+                            sc.offer(&format!("{loc}:json:{p}"), s, CLASS_WS);
                         }
                     },
                 );
             } else {
-                sc.offer(&loc, data, CLASS_WS, JsonKind::String);
+                sc.offer(&loc, data, CLASS_WS);
             }
         }
         let text = match e.response_text(cfg.max_body_bytes) {
@@ -809,7 +798,7 @@ fn scan_range(
                 cfg.max_values_per_body,
                 &mut |p, l| {
                     if let Leaf::Str(s) | Leaf::Num(s) = l {
-                        sc.offer_json(p, s, l.kind());
+                        sc.offer_json(p, s);
                     }
                 },
             ) {
@@ -832,23 +821,17 @@ fn scan_range(
                     facts.notes.push(format!(
                         "response body is not valid JSON ({err}): searched as text"
                     ));
-                    sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+                    sc.offer("body", &text, CLASS_BODY);
                 }
             }
         } else if is_html {
             html::scan(&text, cfg.min_value_len, &mut |v| match v {
-                HtmlValue::Input { name, value } => sc.offer(
-                    &format!("html:input:{name}"),
-                    &value,
-                    CLASS_INPUT,
-                    JsonKind::String,
-                ),
-                HtmlValue::Meta { name, content } => sc.offer(
-                    &format!("html:meta:{name}"),
-                    &content,
-                    CLASS_META,
-                    JsonKind::String,
-                ),
+                HtmlValue::Input { name, value } => {
+                    sc.offer(&format!("html:input:{name}"), &value, CLASS_INPUT)
+                }
+                HtmlValue::Meta { name, content } => {
+                    sc.offer(&format!("html:meta:{name}"), &content, CLASS_META)
+                }
                 HtmlValue::ScriptLiteral(s, a, b) => sc.offer_script(&s, &text, a, b),
                 HtmlValue::ScriptJson(j) => {
                     let _ = json::walk(
@@ -857,14 +840,14 @@ fn scan_range(
                         cfg.max_values_per_body,
                         &mut |_, l| {
                             if let Leaf::Str(s) | Leaf::Num(s) = l {
-                                sc.offer("html:script", s, CLASS_SCRIPT, l.kind());
+                                sc.offer("html:script", s, CLASS_SCRIPT);
                             }
                         },
                     );
                 }
             });
         } else {
-            sc.offer("body", &text, CLASS_BODY, JsonKind::String);
+            sc.offer("body", &text, CLASS_BODY);
         }
         facts.signature = format!(
             "{}|{}|{}",
@@ -887,8 +870,8 @@ struct Scanner<'s> {
 }
 
 impl Scanner<'_> {
-    fn offer_json(&mut self, pointer: &str, value: &str, kind: JsonKind) {
-        self.offer_with(value, CLASS_JSON, kind, &mut |s: &mut String| {
+    fn offer_json(&mut self, pointer: &str, value: &str) {
+        self.offer_with(value, CLASS_JSON, &mut |s: &mut String| {
             s.push_str("json:");
             s.push_str(pointer);
         });
@@ -897,41 +880,28 @@ impl Scanner<'_> {
     /// A script literal: exact matches take their context from the page source around it.
     fn offer_script(&mut self, value: &str, page: &str, start: usize, end: usize) {
         let mut ctx = Some((
-            util::before(page, start, 24).to_string(),
-            util::after(page, end, 1).to_string(),
+            before(page, start, 24).to_string(),
+            after(page, end, 1).to_string(),
         ));
-        self.offer_ctx(
-            value,
-            CLASS_SCRIPT,
-            JsonKind::String,
-            &mut ctx,
-            &mut |s: &mut String| s.push_str("html:script"),
-        );
+        self.offer_ctx(value, CLASS_SCRIPT, &mut ctx, &mut |s: &mut String| {
+            s.push_str("html:script")
+        });
     }
 
-    fn offer(&mut self, location: &str, value: &str, class: u8, kind: JsonKind) {
-        self.offer_with(value, class, kind, &mut |s: &mut String| {
-            s.push_str(location)
-        });
+    fn offer(&mut self, location: &str, value: &str, class: u8) {
+        self.offer_with(value, class, &mut |s: &mut String| s.push_str(location));
     }
 
     /// Records `value` (found at the location `loc` writes) as a producer of every pattern
     /// it equals or contains.
-    fn offer_with(
-        &mut self,
-        value: &str,
-        class: u8,
-        kind: JsonKind,
-        loc: &mut dyn FnMut(&mut String),
-    ) {
-        self.offer_ctx(value, class, kind, &mut None, loc)
+    fn offer_with(&mut self, value: &str, class: u8, loc: &mut dyn FnMut(&mut String)) {
+        self.offer_ctx(value, class, &mut None, loc)
     }
 
     fn offer_ctx(
         &mut self,
         value: &str,
         class: u8,
-        kind: JsonKind,
         exact_ctx: &mut Option<(String, String)>,
         loc: &mut dyn FnMut(&mut String),
     ) {
@@ -945,7 +915,6 @@ impl Scanner<'_> {
                 pid as usize,
                 true,
                 class,
-                kind,
                 value,
                 0,
                 value.len(),
@@ -965,11 +934,11 @@ impl Scanner<'_> {
         for (start, end) in token_runs(value, min) {
             for m in ac.find_overlapping_iter(&value.as_bytes()[start..end]) {
                 let (s, e) = (start + m.start(), start + m.end());
-                if (s == 0 && e == value.len()) || e - s < min || !util::bounded(value, s, e) {
+                if (s == 0 && e == value.len()) || e - s < min || !bounded(value, s, e) {
                     continue;
                 }
                 let pid = m.pattern().as_usize();
-                self.record(pid, false, class, kind, value, s, e, true, exact_ctx, loc);
+                self.record(pid, false, class, value, s, e, true, exact_ctx, loc);
             }
         }
     }
@@ -980,7 +949,6 @@ impl Scanner<'_> {
         pid: usize,
         exact: bool,
         class: u8,
-        kind: JsonKind,
         value: &str,
         start: usize,
         end: usize,
@@ -1000,8 +968,8 @@ impl Scanner<'_> {
             exact_ctx.clone().unwrap_or_default()
         } else if context {
             (
-                util::before(value, start, 24).to_string(),
-                util::after(value, end, 24).to_string(),
+                before(value, start, 24).to_string(),
+                after(value, end, 24).to_string(),
             )
         } else {
             (String::new(), String::new())
@@ -1012,7 +980,6 @@ impl Scanner<'_> {
             location,
             exact,
             class,
-            kind: if exact { kind } else { JsonKind::String },
             before,
             after,
         });
@@ -1116,7 +1083,7 @@ fn marker_field(
 
 fn marker_url_cookies(e: &Entry<'_>, entry: usize, out: &mut BTreeSet<MarkerHit>) {
     let url = e.url();
-    let (host, path) = match util::url_parts(url) {
+    let (host, path) = match urls::url_parts(url) {
         Some(u) => (u.host, u.path.to_ascii_lowercase()),
         None => return,
     };
@@ -1145,4 +1112,29 @@ fn marker_url_cookies(e: &Entry<'_>, entry: usize, out: &mut BTreeSet<MarkerHit>
             });
         }
     }
+}
+
+/// The char-boundary-safe slice of at most `n` bytes before `at`.
+pub fn before(s: &str, at: usize, n: usize) -> &str {
+    let mut start = at.saturating_sub(n);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..at]
+}
+
+/// The char-boundary-safe slice of at most `n` bytes after `at`.
+pub fn after(s: &str, at: usize, n: usize) -> &str {
+    let mut end = (at + n).min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[at..end]
+}
+
+/// True when the bytes around `[start, end)` in `hay` are not alphanumeric (a token match).
+pub fn bounded(hay: &str, start: usize, end: usize) -> bool {
+    let b = hay.as_bytes();
+    let ok = |c: u8| !c.is_ascii_alphanumeric() && c != b'_';
+    (start == 0 || ok(b[start - 1])) && (end >= b.len() || ok(b[end]))
 }

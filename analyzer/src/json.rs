@@ -93,9 +93,6 @@ impl Kinds {
             .map(|k| k.name())
             .collect()
     }
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
 }
 
 /// The merged shape of JSON samples.

@@ -66,29 +66,51 @@
 //!   masked in previews.
 //! - Errors: one enum, [`AnalyzeError`], with stable codes ([`AnalyzeError::code`]).
 
-pub mod codegen;
-pub mod config;
-pub mod endpoints;
-pub mod error;
-pub mod filter;
-pub mod graph;
-pub mod har;
-pub mod html;
-pub mod index;
-pub mod json;
-pub mod lists;
-pub mod model;
-pub mod openapi;
-pub mod pipeline;
-pub mod plan;
-pub mod target;
-pub mod util;
+// The public API is what a caller needs: `analyze`, the code renderers, `openapi`, and the
+// model types below. Every stage module is private; tests reach them through that API or by
+// unit tests inside the crate.
+mod assemble;
+mod codegen;
+mod config;
+mod decode;
+mod endpoints;
+mod error;
+mod filter;
+mod graph;
+mod har;
+mod html;
+mod index;
+mod json;
+mod lists;
+mod model;
+mod openapi;
+mod pipeline;
+mod plan;
+mod recommend;
+mod scoring;
+mod target;
+mod urls;
+mod value_class;
 
 pub use config::AnalysisConfig;
 pub use error::AnalyzeError;
 pub use model::*;
 pub use openapi::openapi;
-pub use plan::ApiPlan;
+pub use plan::{
+    ApiPlan, Encoding, Extraction, JsonSet, Part, PlanBody, PlanField, PlanInput, PlanStep,
+    PlanValue,
+};
+
+/// The pipeline's stages one by one, for the benches that time each. Not a stable API: only
+/// built with the `stages` feature, which nothing but `spool-benches` turns on.
+#[cfg(feature = "stages")]
+#[doc(hidden)]
+pub mod stages {
+    pub use crate::filter::Filtered;
+    pub use crate::har::Har;
+    pub use crate::index::Index;
+    pub use crate::pipeline::{Built, assemble, filter, graph, index, parse};
+}
 
 /// What to analyze.
 #[derive(Debug, Clone, Default)]
@@ -121,9 +143,7 @@ pub fn analyze(
     let filtered = pipeline::filter(&har);
     let index = pipeline::index(&har, &filtered, config)?;
     let built = pipeline::graph(&har, &filtered, &index, input, config)?;
-    Ok(pipeline::score(
-        &har, &filtered, &index, built, input, config,
-    ))
+    Ok(pipeline::assemble(&har, &filtered, &index, built, input))
 }
 
 fn validate(input: &AnalyzeInput<'_>, cfg: &AnalysisConfig) -> Result<(), AnalyzeError> {

@@ -48,7 +48,6 @@ pub struct Lists {
     pub static_resource_types: HashSet<&'static str>,
     pub markers: Vec<MarkerRule>,
     pub common_words: HashSet<&'static str>,
-    pub credential_names: HashSet<&'static str>,
     pub user_input_names: HashSet<&'static str>,
     pub browser_headers: HashSet<&'static str>,
     pub boring_response_headers: HashSet<&'static str>,
@@ -95,7 +94,6 @@ pub static LISTS: LazyLock<Lists> = LazyLock::new(|| Lists {
         })
         .collect(),
     common_words: lines(include_str!("../data/common_words.txt")).collect(),
-    credential_names: lines(include_str!("../data/credential_names.txt")).collect(),
     user_input_names: lines(include_str!("../data/user_input_names.txt")).collect(),
     browser_headers: lines(include_str!("../data/browser_headers.txt")).collect(),
     boring_response_headers: lines(include_str!("../data/boring_response_headers.txt")).collect(),
@@ -117,13 +115,7 @@ pub fn glob_prefix(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// Lowercase with `-`, `_`, `.` and spaces removed: how field names are compared.
-pub fn squash(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, '-' | '_' | '.' | ' '))
-        .flat_map(char::to_lowercase)
-        .collect()
-}
+pub use spool_model::secret::squash;
 
 impl Lists {
     pub fn is_tracker_host(&self, host: &str) -> Option<&'static str> {
@@ -134,16 +126,6 @@ impl Lists {
                     && host.as_bytes()[host.len() - t.len() - 1] == b'.'
                     && host[host.len() - t.len()..].eq_ignore_ascii_case(t))
         })
-    }
-
-    pub fn is_credential_name(&self, name: &str) -> bool {
-        let s = squash(name);
-        !s.is_empty()
-            && (self.credential_names.contains(s.as_str())
-                || s.ends_with("password")
-                || s.ends_with("secret")
-                || s.ends_with("apikey")
-                || s.ends_with("accesstoken"))
     }
 
     pub fn is_user_input_name(&self, name: &str) -> bool {
@@ -173,9 +155,6 @@ mod tests {
                 .iter()
                 .any(|m| m.pattern == "g-recaptcha-response")
         );
-        assert!(l.is_credential_name("user_password"));
-        assert!(l.is_credential_name("X-Api-Key"));
-        assert!(!l.is_credential_name("csrf"));
         assert!(l.is_analytics_cookie("_ga_XYZ"));
         assert!(l.synonyms["buy"].contains(&"order"));
     }

@@ -1,19 +1,19 @@
 //! The chain as an executable plan: steps with request templates, value extractions and
 //! bindings. The Python and curl generators print this plan; the engine can run it natively.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::decode;
 use crate::filter::Filtered;
-use crate::graph::{DepGraph, Resolution, Source};
+use crate::graph::{self, DepGraph, Resolution, Source};
 use crate::har::Har;
 use crate::index::{self, Consumer, Form, Index, Place};
 use crate::json;
 use crate::lists::LISTS;
 use crate::model::{ComputedKind, Modality};
-use crate::util;
 
 /// The plan.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -194,6 +194,7 @@ struct Builder<'a> {
     inputs: BTreeMap<String, PlanInput>,
     warnings: Vec<String>,
     idx: &'a Index,
+    secret_values: &'a HashSet<String>,
 }
 
 impl Builder<'_> {
@@ -269,7 +270,7 @@ impl Builder<'_> {
                         "entry {} {}: value sits inside a JWT made by the page; sent as recorded",
                         c.entry, c.location
                     ));
-                    return PlanValue::lit(c.raw.clone());
+                    return self.recorded(c);
                 }
                 self.template(c, &subs)
             }
@@ -277,7 +278,9 @@ impl Builder<'_> {
                 for (name, value) in inputs {
                     self.input(
                         name,
-                        *secret || LISTS.is_credential_name(name),
+                        *secret
+                            || spool_model::secret::is_secret_name(name)
+                            || self.secret_values.contains(value),
                         value,
                         format!("typed by the user (entry {} {})", c.entry, c.location),
                     );
@@ -316,13 +319,30 @@ impl Builder<'_> {
             ) => PlanValue(vec![Part::Computed { kind: *kind }]),
             Resolution::Computed(ComputedKind::Opaque) => {
                 self.warnings.push(format!(
-                    "entry {} {}: computed by page JavaScript; sent as recorded, which the server may reject",
+                    "entry {} {}: computed by page JavaScript; sent as recorded (asked for as an input when it is a secret), which the server may reject",
                     c.entry, c.location
                 ));
-                PlanValue::lit(c.raw.clone())
+                self.recorded(c)
             }
-            Resolution::Constant | Resolution::Route => PlanValue::lit(c.raw.clone()),
+            Resolution::Constant | Resolution::Route => self.recorded(c),
         }
+    }
+
+    /// The recorded value as a literal, unless it is a secret: then a secret input without
+    /// a default, so generated code never carries a value an export would redact.
+    fn recorded(&mut self, c: &Consumer) -> PlanValue {
+        if !graph::is_secret(c) && !self.secret_values.contains(&c.raw) {
+            return PlanValue::lit(c.raw.clone());
+        }
+        // One input per recorded place: two secrets of one name (two signatures) differ.
+        let name = self.unique(&graph::input_name(&c.name));
+        self.input(
+            &name,
+            true,
+            &c.raw,
+            format!("a recorded secret (entry {} {})", c.entry, c.location),
+        );
+        PlanValue(vec![Part::Input { name, encode: None }])
     }
 
     /// Splits the recorded value around the substituted values.
@@ -335,7 +355,7 @@ impl Builder<'_> {
             Some((s, r)) if c.place == Place::Header => (format!("{s} "), r),
             _ => (String::new(), c.raw.as_str()),
         };
-        if let Some(decoded) = util::decode_base64_text(rest)
+        if let Some(decoded) = decode::decode_base64_text(rest)
             && let Some(inner) = split_around(&decoded, subs)
         {
             let mut parts = Vec::new();
@@ -381,7 +401,10 @@ fn split_around(raw: &str, subs: &[(String, Part)]) -> Option<Vec<Part>> {
             .map(|s| s[1..s.len() - 1].to_string());
         let candidates = [
             (v.clone(), part.clone()),
-            (util::percent_encode(v), with_encoding(part, Encoding::Url)),
+            (
+                spool_model::percent::encode_component(v),
+                with_encoding(part, Encoding::Url),
+            ),
             (
                 json_esc.unwrap_or_default(),
                 with_encoding(part, Encoding::Json),
@@ -498,6 +521,7 @@ pub fn build(
         inputs: BTreeMap::new(),
         warnings: Vec::new(),
         idx,
+        secret_values: &g.secret_values,
     };
     {
         let reserved = "base_url";
@@ -529,7 +553,7 @@ pub fn build(
             } else {
                 for p in v.0 {
                     path.push(match p {
-                        Part::Lit(s) => Part::Lit(util::percent_encode(&s)),
+                        Part::Lit(s) => Part::Lit(spool_model::percent::encode_component(&s)),
                         other => with_encoding(&other, Encoding::Url),
                     });
                 }

@@ -1,5 +1,7 @@
 //! Bad input: clear results or coded errors, never a panic.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use serde_json::{Value, json};
 use spool_analyzer::{
     AnalysisConfig, AnalyzeError, AnalyzeInput, UserInput, analyze, generate_curl, generate_python,
@@ -399,8 +401,7 @@ fn lenient_about_types_other_tools_write() {
 
 #[test]
 fn output_is_deterministic() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(root.join("tests/data/shop.l3.har")).unwrap();
+    let bytes = std::fs::read(spool_fixtures::captured_har("shop", 3)).unwrap();
     let one = serde_json::to_string(&run(&bytes).unwrap()).unwrap();
     let two = serde_json::to_string(&run(&bytes).unwrap()).unwrap();
     assert_eq!(one, two);

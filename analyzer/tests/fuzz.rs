@@ -1,6 +1,14 @@
-//! Property test over HAR-ish input: the analyzer never panics, is deterministic, and
-//! everything made from an analysis (scripts, plan, OpenAPI) holds up. Bounded: 256 cases
-//! of at most a few dozen small entries each, plus raw mutations of a real HAR.
+//! Property test: the analyzer never panics, is deterministic, and everything made from an
+//! analysis (scripts, plan, OpenAPI) holds up. Bounded to 256 cases each.
+//!
+//! - Real captures, damaged: every flow's Chromium capture (`fixtures/har/flows/`, a
+//!   missing one fails by name), truncated and with bytes flipped, and with entries dropped
+//!   and reordered.
+//! - Synthetic HAR-like documents, on purpose: wrong types (`"status": "404"`), URLs no
+//!   browser sends (`weird`, `%zz`), headers and bodies in combinations a capture cannot
+//!   produce. These are what a HAR from another tool, or a hand-edited one, may hold.
+
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -141,6 +149,17 @@ fn entry() -> impl Strategy<Value = Value> {
         })
 }
 
+/// Every flow's Chromium capture, read once.
+fn captures() -> &'static [Vec<u8>] {
+    static CAPTURES: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    CAPTURES.get_or_init(|| {
+        spool_fixtures::captured_hars()
+            .iter()
+            .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+            .collect()
+    })
+}
+
 fn check(bytes: &[u8], task: Option<&str>) {
     let input = AnalyzeInput {
         har_json: bytes,
@@ -176,6 +195,7 @@ fn check(bytes: &[u8], task: Option<&str>) {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, max_shrink_iters: 200, ..ProptestConfig::default() })]
 
+    // Synthetic on purpose: see the module comment.
     #[test]
     fn never_panics_on_har_like_input(entries in prop::collection::vec(entry(), 0..24), task in prop::option::of("[a-z ]{0,30}")) {
         let bytes = serde_json::to_vec(&json!({"log": {"entries": entries}})).unwrap();
@@ -183,9 +203,21 @@ proptest! {
     }
 
     #[test]
-    fn never_panics_on_mutated_bytes(cut in 0usize..30_000, flips in prop::collection::vec((0usize..30_000, any::<u8>()), 0..8)) {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut bytes = std::fs::read(root.join("tests/data/shop.l2.har")).unwrap();
+    fn never_panics_on_captures_with_entries_dropped_and_reordered(which in 0usize..10, keep in prop::collection::vec(any::<prop::sample::Index>(), 0..40)) {
+        let captures = captures();
+        let mut har: Value = serde_json::from_slice(&captures[which % captures.len()]).unwrap();
+        let entries = har["log"]["entries"].as_array().cloned().unwrap_or_default();
+        if !entries.is_empty() {
+            let picked: Vec<Value> = keep.iter().map(|i| entries[i.index(entries.len())].clone()).collect();
+            har["log"]["entries"] = Value::Array(picked);
+        }
+        check(&serde_json::to_vec(&har).unwrap(), None);
+    }
+
+    #[test]
+    fn never_panics_on_mutated_bytes(which in 0usize..10, cut in 0usize..60_000, flips in prop::collection::vec((0usize..60_000, any::<u8>()), 0..8)) {
+        let captures = captures();
+        let mut bytes = captures[which % captures.len()].clone();
         for (at, b) in flips {
             if !bytes.is_empty() {
                 let i = at % bytes.len();

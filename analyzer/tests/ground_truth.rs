@@ -3,38 +3,23 @@
 //! target, apiDepth and modality, user inputs and computed values.
 //!
 //! HARs checked, for every flow: the Chromium captures `fixtures/har/flows/<flow>.l{2,3}.har`
-//! when the capture engineer has committed them, and always this crate's own
-//! `tests/data/<flow>.l{2,3}.har` (made from the running fixture site by
-//! `tests/data/make_hars.py`, with static assets and noise left in).
+//! (recorded by `scripts/record-fixture-hars.sh`); a missing one fails the test by name.
+
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use spool_analyzer::{AnalysisConfig, AnalyzeInput, UnresolvedKind, UserInput, analyze};
 use spool_fixtures::truth::{FLOWS, Truth};
+use spool_fixtures::{CAPTURED_LEVELS, captured_har};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Every HAR of `flow` to check.
+/// Every HAR of `flow` to check; panics naming a missing one.
 pub fn hars_of(flow: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for dir in [
-        workspace().join("fixtures/har/flows"),
-        workspace().join("analyzer/tests/data"),
-    ] {
-        for level in ["l2", "l3"] {
-            let p = dir.join(format!("{flow}.{level}.har"));
-            if p.exists() {
-                out.push(p);
-            }
-        }
-    }
-    out
+    CAPTURED_LEVELS
+        .iter()
+        .map(|&level| captured_har(flow, level))
+        .collect()
 }
 
 type EdgeKey = (String, String, String, String);
@@ -82,7 +67,7 @@ fn check(flow: &str, path: &Path) -> Outcome {
         let e = &entries[i];
         let method = e["request"]["method"].as_str()?.to_ascii_uppercase();
         let url = e["request"]["url"].as_str()?;
-        let path = spool_analyzer::util::url_parts(url)?.path;
+        let path = url::Url::parse(url).ok()?.path().to_string();
         by_key.get(&(method, path)).cloned()
     };
     let name = |i: usize| id_of(i).unwrap_or_else(|| format!("<entry {i}>"));

@@ -4,6 +4,8 @@
 //!
 //! Needs `python3` with `requests`, `curl` and `jq` (installed by `scripts/setup.sh`).
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,22 +14,12 @@ use spool_analyzer::{
 };
 use spool_fixtures::{FixtureConfig, FixtureServer};
 
+/// The shop flow's Chromium captures; a missing one fails the test by name.
 fn shop_hars() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf();
-    let mut out = Vec::new();
-    for p in [
-        root.join("fixtures/har/flows/shop.l3.har"),
-        root.join("fixtures/har/flows/shop.l2.har"),
-        root.join("analyzer/tests/data/shop.l3.har"),
-    ] {
-        if p.exists() {
-            out.push(p);
-        }
-    }
-    out
+    vec![
+        spool_fixtures::captured_har("shop", 3),
+        spool_fixtures::captured_har("shop", 2),
+    ]
 }
 
 fn analysis_of(path: &Path) -> spool_analyzer::Analysis {

@@ -1,6 +1,8 @@
-//! `insta` JSON snapshots of the full analysis of every fixture HAR (the flows' HARs, this
-//! crate's own and the Chromium captures once committed), and the HARs from outside
+//! `insta` JSON snapshots of the full analysis of every flow's Chromium capture
+//! (`fixtures/har/flows/`, a missing one fails by name), and the HARs from outside
 //! (chrome-har output, imports) analyzing without error into a sensible inventory.
+
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
 use std::path::{Path, PathBuf};
 
@@ -52,17 +54,10 @@ fn analysis(path: &Path, user_inputs: Vec<UserInput>) -> spool_analyzer::Analysi
 
 #[test]
 fn fixture_flow_analyses() {
-    let mut sets = vec![("own", workspace().join("analyzer/tests/data"))];
-    let captured = workspace().join("fixtures/har/flows");
-    if captured.exists() {
-        sets.push(("captured", captured));
-    }
-    for (label, dir) in sets {
-        for path in hars_in(&dir) {
-            let a = analysis(&path, flow_inputs(&path));
-            let name = format!("{label}__{}", path.file_stem().unwrap().to_string_lossy());
-            insta::assert_json_snapshot!(name, a);
-        }
+    for path in spool_fixtures::captured_hars() {
+        let a = analysis(&path, flow_inputs(&path));
+        let name = format!("captured__{}", path.file_stem().unwrap().to_string_lossy());
+        insta::assert_json_snapshot!(name, a);
     }
 }
 

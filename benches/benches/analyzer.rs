@@ -6,13 +6,16 @@
 //! `cargo bench -p spool-benches --bench analyzer` (`SPOOL_BENCH_ENTRIES=N` to change the
 //! size). Goals: total under 1 s, peak memory under 3x the file size.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use spool_analyzer::{AnalysisConfig, AnalyzeInput, UserInput, analyze, pipeline};
+use spool_analyzer::stages as pipeline;
+use spool_analyzer::{AnalysisConfig, AnalyzeInput, UserInput, analyze};
 use spool_benches::synthetic::synthetic_har;
 
 struct Counting;
@@ -25,6 +28,7 @@ fn grew(by: usize) {
     PEAK.fetch_max(now, Ordering::Relaxed);
 }
 
+#[allow(unsafe_code)] // A counting allocator must implement the unsafe GlobalAlloc trait.
 // SAFETY: every call is forwarded to the system allocator unchanged; only counters are kept.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -138,7 +142,7 @@ fn report_memory(har: &[u8]) {
     let built = pipeline::graph(&h, &f, &idx, &inp, &cfg).expect("graph");
     let t_graph = t.elapsed();
     let t = Instant::now();
-    let _ = pipeline::score(&h, &f, &idx, built, &inp, &cfg);
+    let _ = pipeline::assemble(&h, &f, &idx, built, &inp);
     let t_score = t.elapsed();
     eprintln!(
         "analyzer stages (one run): parse {:.3} s, filter {:.3} s, index {:.3} s, graph {:.3} s, score {:.3} s",
@@ -191,7 +195,7 @@ fn bench(c: &mut Criterion) {
     g.bench_function(format!("stage6_score/{n}"), |b| {
         b.iter_batched(
             || pipeline::graph(&h, &f, &idx, &inp, &cfg).unwrap(),
-            |built| black_box(pipeline::score(&h, &f, &idx, built, &inp, &cfg)),
+            |built| black_box(pipeline::assemble(&h, &f, &idx, built, &inp)),
             BatchSize::LargeInput,
         )
     });

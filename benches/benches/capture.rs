@@ -4,6 +4,8 @@
 //! flight. The capture takes a context from a warm pool of one browser, as the server does.
 //! Goal: level 2 adds at most 10% wall time.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use spool_engine::{
     Browser, BrowserPool, BrowserSource, CaptureConfig, LaunchConfig, NoSink, PoolConfig, capture,

@@ -1,6 +1,8 @@
 //! Event log → HAR on all perflogs together (the input chrome-har is compared on in
 //! scripts/bench-har-from-events.sh).
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 

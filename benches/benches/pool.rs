@@ -4,6 +4,8 @@
 //! to "navigation sent"; 4 concurrent ≥ 3× sequential throughput; level 2 with the store
 //! ≤ 10 % over an uncaptured load (compare with `page_load/no_capture` of the capture bench).
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use spool_engine::{
     BrowserPool, BrowserSource, CaptureConfig, LaunchConfig, LiveCapture, NoSink, PoolConfig,

@@ -4,6 +4,8 @@
 //! Run: `cargo bench -p spool-benches --bench store`. The compression ratios are printed
 //! (they are not timings); criterion reports the rest.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::json;
 use spool_store::har::{self, Entry, Har, Header};

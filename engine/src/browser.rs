@@ -15,6 +15,8 @@
 //! Each capture works in its own [`BrowserContext`] (`Target.createBrowserContext`): its
 //! cookies, storage and cache are its own, so one browser serves several sessions at once.
 
+#![allow(clippy::unwrap_used)] // Mutex::lock and a user-data-dir a launched browser always has.
+
 use crate::cdp::Connection;
 use crate::error::EngineError;
 use serde::Deserialize;
@@ -608,6 +610,7 @@ fn read_active_port(dir: &Path) -> Option<String> {
 }
 
 impl Drop for BrowserProcess {
+    #[allow(unsafe_code)] // libc::killpg and libc::kill: no safe API signals a process group.
     fn drop(&mut self) {
         // SAFETY: killpg only sends a signal; a stale group id at worst fails with ESRCH.
         unsafe {

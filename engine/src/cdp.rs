@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message;
@@ -392,19 +392,22 @@ impl Router {
 
     /// See [`Connection::take_browser_events`].
     pub fn take_browser_events(&self) -> Option<mpsc::Receiver<CdpEvent>> {
-        self.browser_events.lock().unwrap().take()
+        self.browser_events
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, RouteTable> {
-        self.table.lock().unwrap()
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     pub fn stats(&self) -> RouterStats {
-        *self.stats.lock().unwrap()
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn count(&self, f: impl FnOnce(&mut RouterStats)) {
-        f(&mut self.stats.lock().unwrap());
+        f(&mut self.stats.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     /// Opens a route (see [`Connection::open_route`]).
@@ -432,22 +435,34 @@ impl Router {
             return Err(CdpError::Closed);
         }
         let (tx, rx) = oneshot::channel();
-        self.pending.lock().unwrap().insert(id, tx);
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, tx);
         Ok(rx)
     }
 
     fn forget_reply(&self, id: u64) {
-        self.pending.lock().unwrap().remove(&id);
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
     }
 
     /// The connection is gone: every waiting command fails, every route's receiver ends.
     pub fn close(&self) {
-        self.pending.lock().unwrap().clear();
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
         let mut table = self.table();
         table.closed = true;
         table.routes.clear();
         drop(table);
-        self.browser_tx.lock().unwrap().take();
+        self.browser_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
     }
 
     /// Handles one frame from the browser.
@@ -461,7 +476,11 @@ impl Router {
             }
         };
         if let Some(id) = frame.id {
-            let waiter = self.pending.lock().unwrap().remove(&id);
+            let waiter = self
+                .pending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&id);
             match waiter {
                 Some(waiter) => {
                     let answer = match frame.error {
@@ -606,7 +625,12 @@ impl Router {
 
     fn deliver_unrouted(&self, event: CdpEvent) {
         self.count(|s| s.unrouted += 1);
-        if let Some(tx) = self.browser_tx.lock().unwrap().as_ref() {
+        if let Some(tx) = self
+            .browser_tx
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
             // Nobody has to read these; when the buffer is full they are not kept.
             let _ = tx.try_send(event);
         }

@@ -1,4 +1,4 @@
-//! The engine's one error type, and the stable codes of DESIGN.md.
+//! The engine's one error type, and the stable codes of docs/errors.md.
 
 use crate::capture::Capture;
 use crate::cdp::CdpError;
@@ -69,7 +69,7 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The stable error code of DESIGN.md's table.
+    /// The stable error code of table in docs/errors.md.
     pub fn code(&self) -> i32 {
         match self {
             EngineError::BrowserLaunchFailed { .. } | EngineError::AttachFailed { .. } => -32001,

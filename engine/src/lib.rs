@@ -13,7 +13,7 @@
 //!   [`event_log`] (recorded event logs → HAR), so both paths produce the same HAR.
 //! - [`screenshot`] and [`state`]: screenshot options and browser state (cookies, storage).
 //!
-//! Errors are one [`EngineError`] with the stable codes of DESIGN.md.
+//! Errors are one [`EngineError`] with the stable codes of docs/errors.md.
 
 pub mod browser;
 pub mod capture;

@@ -6,7 +6,7 @@
 //! capture calls `Network.getResponseBody` and hands the answer back with
 //! [`NetworkRecorder::set_body`].
 //!
-//! Pairing rules (the protocol's quirks, see DESIGN.md):
+//! Pairing rules (the protocol's quirks, see docs/capture.md):
 //! - one HAR entry per hop: a `requestWillBeSent` carrying `redirectResponse` for a known
 //!   request id closes the previous hop (its response is the redirect) and opens a new one;
 //! - `*ExtraInfo` events carry the headers and cookies that went over the wire and may come
@@ -1157,7 +1157,7 @@ impl NetworkRecorder {
     }
 }
 
-/// Which responses keep their body at a level (DESIGN.md's table).
+/// Which responses keep their body at a level (the capture-level table of docs/capture.md).
 fn wants_body(level: CaptureLevel, hop: &Hop) -> bool {
     if hop.redirect_url.is_some() || hop.error.is_some() {
         return false;

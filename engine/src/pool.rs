@@ -155,6 +155,14 @@ pub struct BrowserPool {
     inner: Arc<PoolInner>,
 }
 
+/// A poisoned lock only means another thread panicked while holding it; the pool's state is
+/// still consistent (every change is a single field update), so carry on with it.
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 struct PoolInner {
     config: PoolConfig,
     provider: Arc<dyn BrowserProvider>,
@@ -165,6 +173,12 @@ struct PoolInner {
     state: Mutex<PoolState>,
     /// Something changed: a launch finished, a browser left, a context came back.
     changed: Notify,
+}
+
+impl PoolInner {
+    fn state(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        locked(&self.state)
+    }
 }
 
 #[derive(Default)]
@@ -224,7 +238,7 @@ impl BrowserPool {
     }
 
     pub fn stats(&self) -> PoolStats {
-        let state = self.inner.state.lock().unwrap();
+        let state = self.inner.state();
         let mut stats = state.stats;
         stats.browsers = state.browsers.len();
         stats.launching = state.launching;
@@ -289,7 +303,7 @@ impl BrowserPool {
     pub async fn shutdown(&self) {
         self.inner.permits.close();
         let browsers: Vec<Arc<Browser>> = {
-            let mut state = self.inner.state.lock().unwrap();
+            let mut state = self.inner.state();
             state.shut_down = true;
             state.browsers.drain(..).map(|s| s.browser).collect()
         };
@@ -321,7 +335,7 @@ impl BrowserPool {
 
     fn busy(&self, waited: Duration) -> EngineError {
         let config = &self.inner.config;
-        self.inner.state.lock().unwrap().stats.busy_total += 1;
+        self.inner.state().stats.busy_total += 1;
         EngineError::PoolBusy {
             waited,
             capacity: config.max_browsers * config.max_contexts_per_browser,
@@ -332,7 +346,7 @@ impl BrowserPool {
 
     fn claim_slot(&self) -> Result<Claim, EngineError> {
         let inner = &self.inner;
-        let mut state = inner.state.lock().unwrap();
+        let mut state = inner.state();
         if state.shut_down {
             return Err(EngineError::PoolShutDown);
         }
@@ -368,7 +382,7 @@ impl BrowserPool {
                     ),
                 })
             });
-        let mut state = inner.state.lock().unwrap();
+        let mut state = inner.state();
         state.launching -= 1;
         let browser = match launched {
             Ok(browser) => Arc::new(browser),
@@ -398,7 +412,7 @@ impl BrowserPool {
     }
 
     fn unlease(&self, slot_id: u64) {
-        let mut state = self.inner.state.lock().unwrap();
+        let mut state = self.inner.state();
         if let Some(slot) = state.browsers.iter_mut().find(|s| s.id == slot_id) {
             slot.leases = slot.leases.saturating_sub(1);
             if slot.leases == 0 {
@@ -410,7 +424,7 @@ impl BrowserPool {
     }
 
     fn drop_slot(&self, slot_id: u64, died: bool) {
-        let mut state = self.inner.state.lock().unwrap();
+        let mut state = self.inner.state();
         if let Some(at) = state.browsers.iter().position(|s| s.id == slot_id) {
             state.browsers.remove(at);
             if died {
@@ -445,7 +459,7 @@ async fn maintain(pool: Weak<PoolInner>) {
         let Some(inner) = pool.upgrade() else { return };
         let pool = BrowserPool { inner };
         let (to_close, to_launch) = {
-            let mut state = pool.inner.state.lock().unwrap();
+            let mut state = pool.inner.state();
             if state.shut_down {
                 return;
             }

@@ -97,7 +97,7 @@ pub(crate) async fn take(
     if let Some(selector) = &opts.selector {
         let expr = format!(
             "(() => {{ const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); return {{x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}}; }})()",
-            serde_json::to_string(selector).unwrap()
+            serde_json::to_string(selector).expect("a string always serializes")
         );
         let v = conn
             .execute_raw(

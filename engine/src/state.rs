@@ -206,8 +206,10 @@ pub(crate) async fn apply(
         navigated?;
         let script = format!(
             "(() => {{ const l = {}; const s = {}; for (const [k, v] of Object.entries(l)) localStorage.setItem(k, v); for (const [k, v] of Object.entries(s)) sessionStorage.setItem(k, v); return true; }})()",
-            serde_json::to_string(&local.get(origin).cloned().unwrap_or_default()).unwrap(),
-            serde_json::to_string(&sessions.get(origin).cloned().unwrap_or_default()).unwrap(),
+            serde_json::to_string(&local.get(origin).cloned().unwrap_or_default())
+                .expect("a map of strings always serializes"),
+            serde_json::to_string(&sessions.get(origin).cloned().unwrap_or_default())
+                .expect("a map of strings always serializes"),
         );
         let result = conn
             .execute_raw(

@@ -2,6 +2,8 @@
 //! against the fixture app on 127.0.0.1. Each test checks what a user would look for in the
 //! HAR and the console stream.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::assert_valid_har;

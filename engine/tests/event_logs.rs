@@ -2,6 +2,8 @@
 //! every entry chrome-har keeps is kept, with the same URL, method and status, in the same
 //! order; every HAR passes HAR 1.2 validation; malformed logs name the event at fault.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::assert_valid_har;

@@ -1,6 +1,8 @@
 //! Bad input and failures: clear coded errors, what was captured kept, and no Chromium
 //! process left behind. One test, run serially, because it counts processes machine-wide.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use spool_engine::{Browser, BrowserSource, CaptureConfig, EngineError, LaunchConfig, NoSink};

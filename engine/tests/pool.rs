@@ -3,6 +3,8 @@
 //! capture, a console flood that cannot hold a capture past its deadline, and a busy pool
 //! that says so.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use spool_engine::{

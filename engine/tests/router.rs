@@ -1,6 +1,8 @@
 //! The CDP router on hand-written frame sequences (fixtures/cdp/router): which route gets
 //! which event, what is dropped and counted, and that no frame can stop it. No browser.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use serde::Deserialize;
 use serde_json::Value;
 use spool_engine::cdp::{Router, RouterStats};

@@ -2,6 +2,8 @@
 //! store is reopened: the exported HAR must equal the HAR the capture returned (modulo
 //! redaction), and the export must pass HAR 1.2 validation.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::assert_valid_har;

@@ -7,6 +7,9 @@
 //!   which persists them.
 //! - [`CaptureSink`]: where a recording goes while it runs (the store, a progress bar, live
 //!   subscribers).
+//! - [`html`]: the attributes of an HTML tag, for redaction and analysis alike.
+//! - [`percent`]: the one percent codec (URL components, form fields).
+//! - [`secret`]: what counts as a secret, for export redaction, analysis and generated code.
 //! - [`ErrorCode`]: the one error vocabulary (number, name, HTTP status, exit status) that
 //!   every crate's typed errors map to.
 //!
@@ -15,6 +18,9 @@
 
 pub mod error_code;
 pub mod har;
+pub mod html;
+pub mod percent;
+pub mod secret;
 pub mod session;
 pub mod sink;
 

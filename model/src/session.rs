@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// How much a capture records; see the capture-level table in DESIGN.md.
+/// How much a capture records; see the capture-level table in docs/capture.md.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(try_from = "u8", into = "u8")]
 pub enum CaptureLevel {

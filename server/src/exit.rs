@@ -1,6 +1,6 @@
 //! Errors → a message on stderr and an exit code.
 //!
-//! Every error that reaches the user carries its stable code from DESIGN.md
+//! Every error that reaches the user carries its stable code from docs/errors.md
 //! (`error[-32602]: …`). Exit codes: 2 bad input, 3 timeout, 4 no browser, 5 not found,
 //! 1 anything else.
 

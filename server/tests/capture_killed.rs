@@ -2,6 +2,8 @@
 //! process it started survives it, and the session it was recording reopens as INTERRUPTED
 //! with what was written before the kill.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

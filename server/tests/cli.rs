@@ -2,6 +2,8 @@
 //! stats, analyze on a file and on a stored session, and the error codes and exit statuses
 //! bad input gets. No browser is needed here; captures are tested in engine/tests.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

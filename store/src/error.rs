@@ -1,4 +1,4 @@
-//! The store's one error type, and the stable codes it maps to (see DESIGN.md, "Errors").
+//! The store's one error type, and the stable codes it maps to (see docs/errors.md).
 
 use std::path::PathBuf;
 use uuid::Uuid;
@@ -66,7 +66,7 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The stable error code of DESIGN.md's table.
+    /// The stable error code of table in docs/errors.md.
     pub fn code(&self) -> i32 {
         match self {
             StoreError::SessionNotFound(_) => codes::SESSION_NOT_FOUND,
@@ -83,7 +83,7 @@ impl StoreError {
         }
     }
 
-    /// The REST status DESIGN.md pairs with [`StoreError::code`].
+    /// The REST status docs/errors.md pairs with [`StoreError::code`].
     pub fn http_status(&self) -> u16 {
         match self.code() {
             codes::SESSION_NOT_FOUND => 404,

@@ -17,6 +17,7 @@ pub struct PidLock {
 }
 
 impl PidLock {
+    #[allow(unsafe_code)] // libc::flock: std has no non-blocking exclusive file lock at our MSRV.
     pub fn acquire(dir: &Path) -> Result<PidLock, StoreError> {
         let path = dir.join(LOCK_FILE);
         let mut file = OpenOptions::new()

@@ -9,91 +9,14 @@
 //!   in `queryString`, the URL itself, `redirectURL`, `Location`/`Referer` headers,
 //!   `postData.params`, `postData.text` (form or JSON) and JSON response bodies.
 //!
-//! A name looks secret when one of its words (split at `_`, `-`, `.`, spaces and camelCase)
-//! is one of [`SECRET_WORDS`], or when it contains one of [`SECRET_PARTS`] anywhere.
+//! What is secret is decided by [`spool_model::secret`], the definition the analyzer uses
+//! too, so an analysis never shows a value an export redacts.
 
 use crate::har::{Entry, Har, Header};
 use serde_json::Value;
+pub use spool_model::secret::{is_secret_header, is_secret_name};
 
 pub const REDACTED: &str = "[REDACTED]";
-
-/// Words that make a field name secret: `api_key`, `apiKey`, `sessionId`, `x-auth-token`.
-pub const SECRET_WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "pass",
-    "passphrase",
-    "secret",
-    "token",
-    "key",
-    "apikey",
-    "auth",
-    "authorization",
-    "authenticity",
-    "session",
-    "sessionid",
-    "sessid",
-    "sid",
-    "csrf",
-    "xsrf",
-    "credential",
-    "credentials",
-    "cookie",
-    "jwt",
-    "bearer",
-    "otp",
-    "signature",
-    "sig",
-    "private",
-];
-
-/// Substrings that make a field name secret even inside one word (`csrfmiddlewaretoken`).
-pub const SECRET_PARTS: &[&str] = &[
-    "password",
-    "passwd",
-    "secret",
-    "token",
-    "apikey",
-    "csrf",
-    "xsrf",
-    "sessionid",
-    "sessid",
-];
-
-/// Whether a header, cookie, query, form or JSON field of this name holds a secret.
-pub fn is_secret_name(name: &str) -> bool {
-    let lower = name.to_ascii_lowercase();
-    if SECRET_PARTS.iter().any(|p| lower.contains(p)) {
-        return true;
-    }
-    words(name).any(|w| SECRET_WORDS.contains(&w.as_str()))
-}
-
-/// Splits `xApiKey_value-2` into `x`, `api`, `key`, `value`, `2` (lowercased).
-fn words(name: &str) -> impl Iterator<Item = String> + '_ {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut prev_lower = false;
-    for c in name.chars() {
-        if !c.is_alphanumeric() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            prev_lower = false;
-            continue;
-        }
-        if c.is_uppercase() && prev_lower && !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
-        }
-        prev_lower = c.is_lowercase() || c.is_ascii_digit();
-        cur.extend(c.to_lowercase());
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out.into_iter()
-}
 
 /// Redacts every entry of a HAR document in place.
 pub fn redact_har(har: &mut Har) {
@@ -160,7 +83,7 @@ fn redact_headers(headers: &mut [Header]) {
                 .collect::<Vec<_>>()
                 .join("\n"),
             "location" | "referer" | "content-location" | ":path" => redact_url(&h.value),
-            _ if is_secret_name(&name) => REDACTED.into(),
+            _ if is_secret_header(&name) => REDACTED.into(),
             _ => continue,
         };
     }
@@ -214,7 +137,7 @@ fn redact_form(text: &str) -> Option<String> {
     let parts: Vec<String> = text
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((name, _)) if is_secret_name(&percent_decode(name)) => {
+            Some((name, _)) if is_secret_name(&spool_model::percent::decode_form(name)) => {
                 changed = true;
                 format!("{name}={REDACTED}")
             }
@@ -222,30 +145,6 @@ fn redact_form(text: &str) -> Option<String> {
         })
         .collect();
     changed.then(|| parts.join("&"))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Redacts a request or response body of a form or JSON type; `None` when nothing changed.
@@ -312,59 +211,20 @@ fn redact_html(text: &str) -> Option<String> {
     Some(out)
 }
 
-/// Attributes of one tag (without its closing `>`): name, and the byte range of the value
-/// (without quotes) relative to the tag's start.
-fn html_attrs(tag: &str) -> Vec<(String, (usize, usize))> {
-    let b = tag.as_bytes();
-    let mut out = Vec::new();
-    // Skip `<tagname`.
-    let mut i = 1;
-    while i < b.len() && !b[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    loop {
-        while i < b.len() && (b[i].is_ascii_whitespace() || b[i] == b'/') {
-            i += 1;
-        }
-        if i >= b.len() {
-            break;
-        }
-        let ns = i;
-        while i < b.len() && !b[i].is_ascii_whitespace() && b[i] != b'=' && b[i] != b'/' {
-            i += 1;
-        }
-        let name = tag[ns..i].to_string();
-        while i < b.len() && b[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i < b.len() && b[i] == b'=' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_whitespace() {
-                i += 1;
-            }
-            let (vs, ve);
-            if i < b.len() && (b[i] == b'"' || b[i] == b'\'') {
-                let q = b[i];
-                vs = i + 1;
-                i = vs;
-                while i < b.len() && b[i] != q {
-                    i += 1;
-                }
-                ve = i;
-                i += 1;
-            } else {
-                vs = i;
-                while i < b.len() && !b[i].is_ascii_whitespace() {
-                    i += 1;
-                }
-                ve = i;
-            }
-            out.push((name, (vs, ve.min(b.len()))));
-        } else {
-            out.push((name, (i, i)));
-        }
-    }
-    out
+/// Attributes of one tag (`<name ...`, without its closing `>`): name, and the byte range of
+/// the value (without quotes) relative to the tag's start.
+fn html_attrs(tag: &str) -> Vec<(&str, (usize, usize))> {
+    let name_end = tag
+        .char_indices()
+        .find(|(_, c)| c.is_ascii_whitespace())
+        .map_or(tag.len(), |(i, _)| i);
+    spool_model::html::attributes(&tag[name_end..])
+        .into_iter()
+        .map(|a| {
+            let r = a.value_range;
+            (a.name, (name_end + r.start, name_end + r.end))
+        })
+        .collect()
 }
 
 /// Redacts, at any depth, the values of JSON object members whose names look secret.

@@ -1,5 +1,7 @@
 //! A session whose data is damaged on disk fails alone; the others still list and export.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::*;

@@ -4,6 +4,8 @@
 //! The child is this test binary itself, re-executed with `SPOOL_STORE_CHILD` set, running
 //! only the `child_process` test below (which does nothing in a normal run).
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::*;

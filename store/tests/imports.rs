@@ -1,5 +1,7 @@
 //! Importing HAR files from anywhere, exporting them back, and bad input.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::*;

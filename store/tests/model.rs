@@ -1,6 +1,8 @@
 //! Random sequences of begin / append / finish / delete / reopen, checked against a simple
 //! in-memory model of what the store should hold.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::*;

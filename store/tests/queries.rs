@@ -1,5 +1,7 @@
 //! Listing, filtering, paging, deleting, totals, and bad parameters.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::*;

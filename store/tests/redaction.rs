@@ -1,5 +1,7 @@
 //! Secrets are redacted by default in every export, and kept on request.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::*;

@@ -1,5 +1,7 @@
 //! Write a session in chunks, reopen the store, read and export it back.
 
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
 mod common;
 
 use common::*;
