@@ -410,25 +410,26 @@ fn classify(
         secret,
         reason,
     };
+    // A user input taken from `inputs` (name, value pairs), with its reason.
+    let user_input = |inputs: Vec<(String, String)>, secret: bool, reason: String| {
+        let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
+        let shown = open(
+            UnresolvedKind::UserInput,
+            Some(names.join(",")),
+            None,
+            secret,
+            reason,
+        );
+        (Resolution::Input { inputs, secret }, shown)
+    };
     // 1. Explicit inputs / typed text: equal to a form of the value, else inside it.
     let forms: Vec<&str> = form_strings(c, idx).collect();
     for inp in inputs {
         if !inp.value.is_empty() && (c.raw == inp.value || forms.contains(&inp.value.as_str())) {
             let name = input_name(&inp.name);
             let secret = secret_name || is_credential_name(&inp.name);
-            return (
-                Resolution::Input {
-                    inputs: vec![(name.clone(), inp.value.clone())],
-                    secret,
-                },
-                open(
-                    UnresolvedKind::UserInput,
-                    Some(name.clone()),
-                    None,
-                    secret,
-                    format!("equals the user input `{name}`"),
-                ),
-            );
+            let reason = format!("equals the user input `{name}`");
+            return user_input(vec![(name, inp.value.clone())], secret, reason);
         }
     }
     let mut parts: Vec<(String, String)> = Vec::new();
@@ -450,19 +451,7 @@ fn classify(
         let secret = secret_name || parts.iter().any(|(n, _)| is_credential_name(n));
         let names: Vec<&str> = parts.iter().map(|(n, _)| n.as_str()).collect();
         let reason = format!("contains the user input(s) {}", names.join(", "));
-        return (
-            Resolution::Input {
-                inputs: parts.clone(),
-                secret,
-            },
-            open(
-                UnresolvedKind::UserInput,
-                Some(names.join(",")),
-                None,
-                secret,
-                reason,
-            ),
-        );
+        return user_input(parts, secret, reason);
     }
     // 2. The task description.
     if let Some(task) = task
@@ -474,19 +463,10 @@ fn classify(
             .match_indices(v.as_str())
             .any(|(at, m)| index::bounded(task, at, at + m.len()))
         {
-            let name = input_name(&c.name);
-            return (
-                Resolution::Input {
-                    inputs: vec![(name.clone(), c.raw.clone())],
-                    secret: secret_name,
-                },
-                open(
-                    UnresolvedKind::UserInput,
-                    Some(name),
-                    None,
-                    secret_name,
-                    "appears in the task description".into(),
-                ),
+            return user_input(
+                vec![(input_name(&c.name), c.raw.clone())],
+                secret_name,
+                "appears in the task description".into(),
             );
         }
     }
@@ -508,19 +488,10 @@ fn classify(
     }
     // 4. Credential-like fields.
     if secret_name {
-        let name = input_name(&c.name);
-        return (
-            Resolution::Input {
-                inputs: vec![(name.clone(), c.raw.clone())],
-                secret: true,
-            },
-            open(
-                UnresolvedKind::UserInput,
-                Some(name),
-                None,
-                true,
-                format!("field `{}` holds a credential", c.name),
-            ),
+        return user_input(
+            vec![(input_name(&c.name), c.raw.clone())],
+            true,
+            format!("field `{}` holds a credential", c.name),
         );
     }
     // 5. Literals of page scripts.

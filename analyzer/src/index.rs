@@ -311,11 +311,11 @@ pub fn request_cookies(e: &Entry<'_>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for h in &e.request.headers {
         if h.name.as_str().eq_ignore_ascii_case("cookie") {
-            for part in h.value.as_str().split(';') {
-                if let Some((k, v)) = part.trim().split_once('=') {
-                    out.push((k.trim().to_string(), v.trim().to_string()));
-                }
-            }
+            out.extend(
+                spool_model::cookie::pairs(h.value.as_str())
+                    .filter(|(k, _)| !k.is_empty())
+                    .map(|(k, v)| (k.to_string(), v.to_string())),
+            );
         }
     }
     out
@@ -336,10 +336,14 @@ pub fn response_cookies(e: &Entry<'_>) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for h in &r.headers {
         if h.name.as_str().eq_ignore_ascii_case("set-cookie") {
-            for line in h.value.as_str().split('\n') {
-                let first = line.split(';').next().unwrap_or("");
-                if let Some((k, v)) = first.trim().split_once('=') {
-                    out.push((k.trim().to_string(), v.trim().trim_matches('"').to_string()));
+            for c in h
+                .value
+                .as_str()
+                .lines()
+                .filter_map(spool_model::cookie::set_cookie)
+            {
+                if !c.name.is_empty() {
+                    out.push((c.name.to_string(), c.value.trim_matches('"').to_string()));
                 }
             }
         }

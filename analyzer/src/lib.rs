@@ -21,34 +21,35 @@
 //!
 //! ## Pipeline
 //!
-//! Each stage is a function of [`pipeline`] (the benches time them one by one):
+//! Each stage is a private module (`pipeline.rs` calls them in order; the benches time them
+//! one by one through the hidden `stages` feature):
 //!
-//! 1. **parse** ([`har`]): lean zero-copy views of the HAR; strings borrow from the input,
+//! 1. **parse** (`har.rs`): lean zero-copy views of the HAR; strings borrow from the input,
 //!    response bodies stay raw ([`serde_json::value::RawValue`]) until a later stage reads
 //!    them. Errors name where the HAR breaks (`log.entries[3].request`, line and column).
-//! 2. **filter** ([`filter`]): keep documents, XHR/fetch, JSON/form/GraphQL/text; drop static
+//! 2. **filter** (`filter.rs`): keep documents, XHR/fetch, JSON/form/GraphQL/text; drop static
 //!    assets, analytics/ads/telemetry hosts and beacons (data lists in `analyzer/data/`),
 //!    each with its reason; order entries in time.
-//! 3. **index** ([`index`]): every request value (path segment, query, form field, JSON
+//! 3. **index** (`index.rs`): every request value (path segment, query, form field, JSON
 //!    leaf, header incl. `Bearer`, cookie) in its decoded forms (plain, URL, JSON-escaped,
 //!    base64, JWT claims, tokens) becomes a pattern of one Aho–Corasick automaton; every
 //!    response value (JSON leaf by pointer, header, `Set-Cookie`, `Location`, HTML hidden
 //!    input, meta tag, inline-script literal, WebSocket frame) is run through it once, in
 //!    time order, keeping each pattern's earliest producer. Captcha/bot/OTP/WebAuthn
 //!    markers are found here too.
-//! 4. **endpoints** ([`endpoints`]): templated paths (`{id}`, `{uuid}`, `{hex}`, `{date}`,
+//! 4. **endpoints** (`endpoints.rs`): templated paths (`{id}`, `{uuid}`, `{hex}`, `{date}`,
 //!    `{token}`, and `{slug}` for siblings whose samples agree), grouped by method + origin +
 //!    template (GraphQL by operation), with query/form/body keys and JSON types; exported
 //!    as OpenAPI 3.1 by [`openapi()`].
-//! 5. **graph** ([`graph`]): each request value's earliest earlier producer is a typed edge
+//! 5. **graph** (`graph.rs`): each request value's earliest earlier producer is a typed edge
 //!    (`json->header`, `set-cookie->cookie`, ...) with evidence in a `petgraph` graph;
 //!    values nothing produced are user inputs (typed text, task, explicit inputs, credential
 //!    fields), browser state (cookies), computed in the page (timestamps, UUIDs, or
-//!    high-entropy signatures/nonces) or constants. The target ([`target`]: explicit pattern,
+//!    high-entropy signatures/nonces) or constants. The target (`target.rs`: explicit pattern,
 //!    task words, else the last state-changing request) and its ancestors are the chain;
 //!    `apiDepth` is the longest path into the target, in edges.
-//! 6. **score** ([`pipeline::score`]): complexity, `authenticationRequired`,
-//!    `dynamicContent`, the modality (`visible_browser` on markers, `headless_cdp` on
+//! 6. **assemble** (`scoring.rs`, `recommend.rs`, `assemble.rs`): complexity,
+//!    `authenticationRequired`, `dynamicContent`, the modality (`visible_browser` on markers, `headless_cdp` on
 //!    page-computed values, else `integuru`; `null` when there is no API call), confidence,
 //!    estimated time from recorded timings, reasoning citing the evidence; the chain as an
 //!    [`ApiPlan`] and as Python ([`generate_python`]) and curl+jq ([`generate_curl`]) scripts.
@@ -57,13 +58,15 @@
 //!
 //! - Pure: no I/O, no clock, no randomness, no threads; the same input gives byte-identical
 //!   output (ordered maps and sorted lists everywhere).
-//! - Depends on no other Spool crate.
+//! - Depends on no other Spool crate but `spool-model` (the one definition of a secret, the
+//!   HTML attribute scanner, the percent codec and the cookie parser).
 //! - Bounded: HAR size and entry count ([`AnalysisConfig`]), JSON depth, body size and
 //!   values per body; over a bound the analysis notes it (or fails with a coded error),
 //!   never panics.
-//! - Secrets from the recording (credential fields, unresolved cookies and auth headers)
-//!   become inputs without defaults; they are never baked into generated code, and are
-//!   masked in previews.
+//! - Secrets are what `spool_model::secret` says (the definition export redaction uses): a
+//!   recorded value in a secret place (cookies, auth headers, secret-named fields and hidden
+//!   inputs) is masked wherever the analysis shows it, and becomes an input without a default
+//!   instead of a literal in generated code. An analysis never shows what an export redacts.
 //! - Errors: one enum, [`AnalyzeError`], with stable codes ([`AnalyzeError::code`]).
 
 // The public API is what a caller needs: `analyze`, the code renderers, `openapi`, and the

@@ -28,7 +28,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The flags every launched Chromium gets (DESIGN.md): headless, no sandbox (we run as root
+/// The flags every launched Chromium gets (docs/capture.md): headless, no sandbox (we run as root
 /// in CI), and nothing that reaches out to the network on its own.
 pub const CHROMIUM_FLAGS: &[&str] = &[
     "--headless",

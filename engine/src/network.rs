@@ -1252,36 +1252,25 @@ fn resolve(base: &str, location: &str) -> String {
 
 /// `a=1; b=2` → cookies.
 pub fn parse_cookie_header(header: &str) -> Vec<Cookie> {
-    header
-        .split(';')
-        .filter_map(|pair| {
-            let pair = pair.trim();
-            if pair.is_empty() {
-                return None;
-            }
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            Some(Cookie {
-                name: name.trim().to_string(),
-                value: value.trim().to_string(),
-                ..Default::default()
-            })
+    spool_model::cookie::pairs(header)
+        .map(|(name, value)| Cookie {
+            name: name.to_string(),
+            value: value.to_string(),
+            ..Default::default()
         })
         .collect()
 }
 
 /// One `Set-Cookie` header value → a HAR cookie with its attributes.
 pub fn parse_set_cookie(header: &str) -> Option<Cookie> {
-    let mut parts = header.split(';');
-    let (name, value) = parts.next()?.split_once('=')?;
+    let parsed = spool_model::cookie::set_cookie(header)?;
     let mut cookie = Cookie {
-        name: name.trim().to_string(),
-        value: value.trim().to_string(),
+        name: parsed.name.to_string(),
+        value: parsed.value.to_string(),
         ..Default::default()
     };
-    for attr in parts {
-        let (key, val) = attr.split_once('=').unwrap_or((attr, ""));
-        let (key, val) = (key.trim().to_ascii_lowercase(), val.trim());
-        match key.as_str() {
+    for (key, val) in parsed.attributes {
+        match key.to_ascii_lowercase().as_str() {
             "path" => cookie.path = Some(val.to_string()),
             "domain" => cookie.domain = Some(val.to_string()),
             "expires" => match http_date_to_iso(val) {

@@ -7,6 +7,7 @@
 //!   which persists them.
 //! - [`CaptureSink`]: where a recording goes while it runs (the store, a progress bar, live
 //!   subscribers).
+//! - [`cookie`]: the one parser of `Cookie` and `Set-Cookie` header values.
 //! - [`html`]: the attributes of an HTML tag, for redaction and analysis alike.
 //! - [`percent`]: the one percent codec (URL components, form fields).
 //! - [`secret`]: what counts as a secret, for export redaction, analysis and generated code.
@@ -16,6 +17,7 @@
 //! The crate exists so that a crate that records (the engine) or analyses (the analyzer)
 //! does not have to compile a database to name a HAR entry.
 
+pub mod cookie;
 pub mod error_code;
 pub mod har;
 pub mod html;

@@ -91,15 +91,16 @@ fn redact_headers(headers: &mut [Header]) {
 
 /// `a=1; b=2` -> `a=[REDACTED]; b=[REDACTED]`.
 fn redact_cookie_header(value: &str) -> String {
-    value
-        .split(';')
-        .map(|part| match part.split_once('=') {
-            Some((name, _)) => format!("{name}={REDACTED}"),
-            None if part.trim().is_empty() => part.to_string(),
-            None => REDACTED.to_string(),
+    spool_model::cookie::pairs(value)
+        .map(|(name, _)| {
+            if name.is_empty() {
+                REDACTED.to_string()
+            } else {
+                format!("{name}={REDACTED}")
+            }
         })
         .collect::<Vec<_>>()
-        .join(";")
+        .join("; ")
 }
 
 /// `sid=abc; Path=/; HttpOnly` -> `sid=[REDACTED]; Path=/; HttpOnly`.
