@@ -410,6 +410,13 @@ fn classify(
         secret,
         reason,
     };
+    // A value computed in the page, of `kind`, with its reason.
+    let computed = |kind: ComputedKind, reason: String| {
+        (
+            Resolution::Computed(kind),
+            open(UnresolvedKind::Computed, None, Some(kind), false, reason),
+        )
+    };
     // A user input taken from `inputs` (name, value pairs), with its reason.
     let user_input = |inputs: Vec<(String, String)>, secret: bool, reason: String| {
         let names: Vec<&str> = inputs.iter().map(|(n, _)| n.as_str()).collect();
@@ -527,16 +534,7 @@ fn classify(
         );
     }
     if value_class::is_uuid(raw) {
-        return (
-            Resolution::Computed(ComputedKind::Uuid),
-            open(
-                UnresolvedKind::Computed,
-                None,
-                Some(ComputedKind::Uuid),
-                false,
-                "a UUID generated in the page".into(),
-            ),
-        );
+        return computed(ComputedKind::Uuid, "a UUID generated in the page".into());
     }
     // `Scheme value` headers: judge the value.
     let token = match raw.rsplit_once(' ') {
@@ -553,18 +551,12 @@ fn classify(
         && value_class::entropy(token) >= cfg.entropy_bits
         && token.chars().any(|ch| ch.is_ascii_digit())
     {
-        return (
-            Resolution::Computed(ComputedKind::Opaque),
-            open(
-                UnresolvedKind::Computed,
-                None,
-                Some(ComputedKind::Opaque),
-                false,
-                format!(
-                    "high-entropy value ({:.1} bits/char, {} chars) found in no earlier response: computed in the page",
-                    value_class::entropy(token),
-                    token.chars().count()
-                ),
+        return computed(
+            ComputedKind::Opaque,
+            format!(
+                "high-entropy value ({:.1} bits/char, {} chars) found in no earlier response: computed in the page",
+                value_class::entropy(token),
+                token.chars().count()
             ),
         );
     }

@@ -610,7 +610,7 @@ pub fn build(har: &Har<'_>, f: &Filtered, cfg: &AnalysisConfig) -> Result<Index,
         .map_err(|e| AnalyzeError::AnalysisFailed(format!("marker index: {e}")))?;
 
     // 2. Producers, in time order: contiguous time ranges of the kept entries are scanned
-    // on `cfg.threads` threads, each keeping the earliest producer per pattern; ranges are
+    // in `cfg.threads` parts on rayon's pool, each keeping the earliest producer per pattern; ranges are
     // in time order, so the first range with a hit has the earliest one (deterministic).
     let threads = cfg.threads.clamp(1, 16).min(f.kept.len() / 512 + 1);
     let per = f.kept.len().div_ceil(threads.max(1)).max(1);
@@ -628,22 +628,16 @@ pub fn build(har: &Har<'_>, f: &Filtered, cfg: &AnalysisConfig) -> Result<Index,
     let outs: Vec<RangeOut> = if threads <= 1 {
         vec![scan_range(&shared, 0..f.kept.len(), &mut idx.facts)]
     } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = idx
-                .facts
-                .chunks_mut(per)
-                .enumerate()
-                .map(|(i, chunk)| {
-                    let range = i * per..(i * per + chunk.len());
-                    let shared = &shared;
-                    scope.spawn(move || scan_range(shared, range, chunk))
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-                .collect()
-        })
+        use rayon::prelude::*;
+        // Indexed: the ranges come back in time order, whichever thread scanned them.
+        idx.facts
+            .par_chunks_mut(per)
+            .enumerate()
+            .map(|(i, chunk)| {
+                let range = i * per..(i * per + chunk.len());
+                scan_range(&shared, range, chunk)
+            })
+            .collect()
     };
     for out in outs {
         for (slot, hit) in idx.hits.iter_mut().zip(out.hits) {

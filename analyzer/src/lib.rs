@@ -56,8 +56,10 @@
 //!
 //! ## Invariants
 //!
-//! - Pure: no I/O, no clock, no randomness, no threads; the same input gives byte-identical
-//!   output (ordered maps and sorted lists everywhere).
+//! - Pure: no I/O, no clock, no randomness; the same input gives byte-identical output
+//!   (ordered maps and sorted lists everywhere). The one parallel step, the index scan, runs
+//!   on rayon's pool in time-ordered ranges and merges them in that order, so the result does
+//!   not depend on how many threads ran it.
 //! - Depends on no other Spool crate but `spool-model` (the one definition of a secret, the
 //!   HTML attribute scanner, the percent codec and the cookie parser).
 //! - Bounded: HAR size and entry count ([`AnalysisConfig`]), JSON depth, body size and

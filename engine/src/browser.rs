@@ -274,17 +274,7 @@ impl Browser {
             && self.process.lock().unwrap().as_ref().is_none_or(|p| {
                 // A zombie main process means it died; /proc tells without reaping it.
                 std::fs::read_to_string(format!("/proc/{}/stat", p.child.id()))
-                    .ok()
-                    .and_then(|stat| {
-                        let state = stat
-                            .rsplit_once(')')?
-                            .1
-                            .split_whitespace()
-                            .next()?
-                            .to_string();
-                        Some(state != "Z" && state != "X")
-                    })
-                    .unwrap_or(false)
+                    .is_ok_and(|stat| is_live(&stat))
             })
     }
 
@@ -678,15 +668,16 @@ fn live_processes() -> impl Iterator<Item = (i32, String)> {
         .filter(move |pid| *pid != me)
         .filter_map(|pid| {
             let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-            // The state follows the parenthesised command name.
-            let state = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .next()?
-                .to_string();
-            (state != "Z" && state != "X").then_some((pid, stat))
+            is_live(&stat).then_some((pid, stat))
         })
+}
+
+/// Whether a `/proc/PID/stat` line is of a process that is not a zombie (or dead).
+fn is_live(stat: &str) -> bool {
+    // The state follows the parenthesised command name.
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .is_some_and(|state| state != "Z" && state != "X")
 }
 
 fn stat_field_pgrp(stat: &str) -> Option<i32> {

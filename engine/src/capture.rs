@@ -496,17 +496,7 @@ async fn run(
     let (route, mut events) = conn.open_route(DEFAULT_ROUTE_CAPACITY);
     route.add_context(lease.context_id());
 
-    let target_id = lease.context().create_page("about:blank").await?;
-    route.add_target(&target_id);
-    let page_session = conn
-        .execute_for_string(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target_id, "flatten": true }),
-            "sessionId",
-        )
-        .await?;
-    route.add_session(&page_session);
+    let (target_id, page_session) = open_tab(lease, &route).await?;
     let close_tab = || async {
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
@@ -852,6 +842,45 @@ async fn run(
         }),
         _ => Ok(capture),
     }
+}
+
+/// Opens the capture's tab and attaches to it: the blank tab a warm pool opened ahead of
+/// time when it still answers, else a new one (which waits for its renderer to start).
+async fn open_tab(lease: &ContextLease, route: &Route) -> Result<(String, String), EngineError> {
+    let conn = lease.connection();
+    let attach = |target: String| async move {
+        route.add_target(&target);
+        let session = conn
+            .execute_for_string(
+                None,
+                "Target.attachToTarget",
+                json!({ "targetId": target, "flatten": true }),
+                "sessionId",
+            )
+            .await?;
+        route.add_session(&session);
+        Ok::<_, EngineError>((target, session))
+    };
+    if let Some(ready) = lease.ready_page() {
+        let tried = async {
+            let (target, session) = attach(ready.to_string()).await?;
+            conn.execute_raw(Some(&session), "Page.enable", json!({}))
+                .await?;
+            Ok::<_, EngineError>((target, session))
+        };
+        match tokio::time::timeout(Duration::from_secs(2), tried).await {
+            Ok(Ok(tab)) => return Ok(tab),
+            // Its renderer may have died while it waited (a crash, a kill): use a new tab.
+            _ => {
+                tracing::debug!("the pool's ready tab did not answer; opening another");
+                let _ = conn
+                    .execute_raw(None, "Target.closeTarget", json!({ "targetId": ready }))
+                    .await;
+            }
+        }
+    }
+    let target = lease.context().create_page("about:blank").await?;
+    attach(target).await
 }
 
 /// Enables the domains a capture listens to on one target, and auto-attach for its children.

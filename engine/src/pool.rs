@@ -195,6 +195,17 @@ struct Slot {
     browser: Arc<Browser>,
     leases: usize,
     idle_since: Instant,
+    /// A context with a blank tab already open (its renderer started), handed to the next
+    /// caller so a warm start does not wait for a new renderer process.
+    spare: Option<Spare>,
+    /// A spare is being made for this slot.
+    making_spare: bool,
+}
+
+/// A ready context and the blank tab in it.
+struct Spare {
+    context: BrowserContext,
+    page: String,
 }
 
 impl BrowserPool {
@@ -258,6 +269,16 @@ impl BrowserPool {
         let mut claim = self.claim_slot()?;
         loop {
             let (slot_id, browser) = match claim {
+                Claim::Spare(id, browser, spare) => {
+                    return Ok(ContextLease {
+                        pool: Arc::downgrade(inner),
+                        slot_id: id,
+                        browser,
+                        context: Some(spare.context),
+                        page: Some(spare.page),
+                        _permit: permit,
+                    });
+                }
                 Claim::Existing(id, browser) => (id, browser),
                 Claim::Launch => self.launch_one(true).await?,
                 Claim::WaitForLaunch => {
@@ -281,6 +302,7 @@ impl BrowserPool {
                         slot_id,
                         browser,
                         context: Some(context),
+                        page: None,
                         _permit: permit,
                     });
                 }
@@ -358,6 +380,9 @@ impl BrowserPool {
             .min_by_key(|s| s.leases);
         if let Some(slot) = best {
             slot.leases += 1;
+            if let Some(spare) = slot.spare.take() {
+                return Ok(Claim::Spare(slot.id, slot.browser.clone(), spare));
+            }
             return Ok(Claim::Existing(slot.id, slot.browser.clone()));
         }
         if state.browsers.len() + state.launching < inner.config.max_browsers {
@@ -405,6 +430,8 @@ impl BrowserPool {
             browser: browser.clone(),
             leases: usize::from(leased),
             idle_since: Instant::now(),
+            spare: None,
+            making_spare: false,
         });
         drop(state);
         inner.changed.notify_waiters();
@@ -437,6 +464,7 @@ impl BrowserPool {
 }
 
 enum Claim {
+    Spare(u64, Arc<Browser>, Spare),
     Existing(u64, Arc<Browser>),
     Launch,
     WaitForLaunch,
@@ -458,7 +486,7 @@ async fn maintain(pool: Weak<PoolInner>) {
         tick.tick().await;
         let Some(inner) = pool.upgrade() else { return };
         let pool = BrowserPool { inner };
-        let (to_close, to_launch) = {
+        let (to_close, to_launch, need_spare) = {
             let mut state = pool.inner.state();
             if state.shut_down {
                 return;
@@ -488,16 +516,49 @@ async fn maintain(pool: Weak<PoolInner>) {
             if died > 0 || !to_close.is_empty() {
                 pool.inner.changed.notify_waiters();
             }
-            (to_close, to_launch)
+            // Every browser with room keeps one spare context ready.
+            let max_contexts = config.max_contexts_per_browser;
+            let mut need_spare = Vec::new();
+            for slot in &mut state.browsers {
+                if slot.spare.is_none() && !slot.making_spare && slot.leases < max_contexts {
+                    slot.making_spare = true;
+                    need_spare.push((slot.id, slot.browser.clone()));
+                }
+            }
+            (to_close, to_launch, need_spare)
         };
         for browser in to_close {
             browser.kill();
+        }
+        for (slot_id, browser) in need_spare {
+            tokio::spawn(make_spare(Arc::downgrade(&pool.inner), slot_id, browser));
         }
         for _ in 0..to_launch {
             if let Err(e) = pool.launch_one(false).await {
                 tracing::warn!("could not keep a warm browser: {e}");
             }
         }
+    }
+}
+
+/// Opens a spare context with a blank tab for a slot, in the background.
+async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>) {
+    let made = async {
+        let context = browser.new_context().await?;
+        let page = context.create_page("about:blank").await?;
+        Ok::<_, EngineError>(Spare { context, page })
+    }
+    .await;
+    let Some(inner) = pool.upgrade() else { return };
+    let mut state = inner.state();
+    let Some(slot) = state.browsers.iter_mut().find(|s| s.id == slot_id) else {
+        // The browser left the pool meanwhile; the spare is dropped (and disposed) with it.
+        return;
+    };
+    slot.making_spare = false;
+    match made {
+        Ok(spare) => slot.spare = Some(spare),
+        Err(e) => tracing::debug!("could not make a spare context: {e}"),
     }
 }
 
@@ -508,6 +569,8 @@ pub struct ContextLease {
     slot_id: u64,
     browser: Arc<Browser>,
     context: Option<BrowserContext>,
+    /// A blank tab already open in the context, for the first capture to use.
+    page: Option<String>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -529,6 +592,11 @@ impl ContextLease {
 
     pub fn browser(&self) -> &Browser {
         &self.browser
+    }
+
+    /// The blank tab the pool opened in this context ahead of time, if it did.
+    pub fn ready_page(&self) -> Option<&str> {
+        self.page.as_deref()
     }
 
     pub fn browser_version(&self) -> &BrowserVersion {

@@ -770,7 +770,7 @@ fn decode_chunk(id: Uuid, stream: Stream, seq: u32, v: &[u8]) -> Result<Vec<u8>,
         .map_err(|e| StoreError::damaged(id, format!("{} chunk {seq}: {e}", stream.name())))
 }
 
-/// Decodes the entry chunks in order, on two threads when there is enough to share.
+/// Decodes the entry chunks in order, in parallel when there is enough to share.
 fn decode_entries(id: Uuid, frames: &[(u32, sled::IVec)]) -> Result<Vec<har::Entry>, StoreError> {
     let one = |(seq, v): &(u32, sled::IVec)| -> Result<Vec<har::Entry>, StoreError> {
         let payload = decode_chunk(id, Stream::Entries, *seq, v)?;
@@ -778,23 +778,13 @@ fn decode_entries(id: Uuid, frames: &[(u32, sled::IVec)]) -> Result<Vec<har::Ent
             .map_err(|e| StoreError::damaged(id, format!("entries chunk {seq}: {e}")))
     };
     let total: usize = frames.iter().map(|(_, v)| v.len()).sum();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
-    let parts: Vec<Result<Vec<har::Entry>, StoreError>> =
-        if frames.len() < 2 || threads < 2 || total < 256 * 1024 {
-            frames.iter().map(one).collect()
-        } else {
-            let per = frames.len().div_ceil(threads);
-            std::thread::scope(|sc| {
-                let handles: Vec<_> = frames
-                    .chunks(per)
-                    .map(|group| sc.spawn(move || group.iter().map(one).collect::<Vec<_>>()))
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| h.join().expect("decoder thread panicked"))
-                    .collect()
-            })
-        };
+    let parts: Vec<Result<Vec<har::Entry>, StoreError>> = if frames.len() < 2 || total < 256 * 1024
+    {
+        frames.iter().map(one).collect()
+    } else {
+        use rayon::prelude::*;
+        frames.par_iter().map(one).collect()
+    };
     let mut out = Vec::new();
     for p in parts {
         out.extend(p?);

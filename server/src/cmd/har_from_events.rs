@@ -40,45 +40,19 @@ pub fn run(logs: &[PathBuf], out_dir: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Converts every log on all cores, each worker taking the next log until none is left, and
+/// Converts every log on all cores (rayon's pool takes the next log as a core frees up), and
 /// returns what `finish` made of each, in the order given. The first failing log (in that
 /// order) fails the whole run.
 fn convert_all(
     logs: &[PathBuf],
     finish: impl Fn(usize, spool_store::Har) -> anyhow::Result<Vec<u8>> + Sync,
 ) -> anyhow::Result<Vec<Vec<u8>>> {
-    use std::sync::Mutex;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = AtomicUsize::new(0);
-    let results: Vec<Mutex<Option<anyhow::Result<Vec<u8>>>>> =
-        logs.iter().map(|_| Mutex::new(None)).collect();
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(logs.len());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= logs.len() {
-                        break;
-                    }
-                    let result = convert_log(&logs[i]).and_then(|har| finish(i, har));
-                    if let Ok(mut slot) = results[i].lock() {
-                        *slot = Some(result);
-                    }
-                }
-            });
-        }
-    });
-    results
+    use rayon::prelude::*;
+    logs.par_iter()
+        .enumerate()
+        .map(|(i, log)| convert_log(log).and_then(|har| finish(i, har)))
+        .collect::<Vec<_>>()
         .into_iter()
-        .map(|slot| match slot.into_inner() {
-            Ok(Some(result)) => result,
-            Ok(None) => Err(anyhow::anyhow!("a log was not converted")),
-            Err(_) => Err(anyhow::anyhow!("a conversion thread panicked")),
-        })
         .collect()
 }
 
