@@ -522,35 +522,29 @@ async fn run(
             Some(s) => (s.width, s.height),
             None => (config.viewport.width, config.viewport.height),
         };
-        conn.execute_raw(
-            s,
-            "Emulation.setDeviceMetricsOverride",
-            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
-        )
-        .await?;
         let ua = config.user_agent.clone().or_else(|| {
             config
                 .screenshots
                 .as_ref()
                 .and_then(|s| s.user_agent.clone())
         });
+        let mut commands = vec![Step::must(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+        )];
         if let Some(ua) = &ua {
-            conn.execute_raw(
-                s,
+            commands.push(Step::must(
                 "Emulation.setUserAgentOverride",
                 json!({ "userAgent": ua }),
-            )
-            .await?;
+            ));
         }
-        enable_domains(conn, s, true).await?;
-        conn.execute_raw(s, "Runtime.addBinding", json!({ "name": BINDING }))
-            .await?;
-        conn.execute_raw(
-            s,
+        commands.extend(domain_steps(true));
+        commands.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
+        commands.push(Step::must(
             "Page.addScriptToEvaluateOnNewDocument",
             json!({ "source": ACTION_RECORDER_JS }),
-        )
-        .await?;
+        ));
+        run_steps(conn, s, commands).await?;
         // Popups of our tab are announced as new targets of our context.
         conn.execute_raw(
             None,
@@ -889,26 +883,69 @@ async fn enable_domains(
     session: Option<&str>,
     page: bool,
 ) -> Result<(), EngineError> {
-    conn.execute_raw(
-        session,
+    run_steps(conn, session, domain_steps(page)).await
+}
+
+/// One setup command, and whether the capture fails without it.
+struct Step {
+    method: &'static str,
+    params: Value,
+    required: bool,
+}
+
+impl Step {
+    fn must(method: &'static str, params: Value) -> Step {
+        Step {
+            method,
+            params,
+            required: true,
+        }
+    }
+
+    fn may(method: &'static str, params: Value) -> Step {
+        Step {
+            method,
+            params,
+            required: false,
+        }
+    }
+}
+
+/// The domains a capture listens to on one target, and auto-attach for its children.
+fn domain_steps(page: bool) -> Vec<Step> {
+    let mut steps = vec![Step::must(
         "Network.enable",
         json!({ "maxTotalBufferSize": 256 << 20, "maxResourceBufferSize": 64 << 20, "maxPostDataSize": 1 << 20 }),
-    )
-    .await?;
+    )];
     if page {
-        conn.execute_raw(session, "Page.enable", json!({})).await?;
+        steps.push(Step::must("Page.enable", json!({})));
     }
-    conn.execute_raw(session, "Runtime.enable", json!({}))
-        .await?;
+    steps.push(Step::must("Runtime.enable", json!({})));
     // Not every target type has a Log domain (workers do, service workers may not).
-    let _ = conn.execute_raw(session, "Log.enable", json!({})).await;
-    let _ = conn
-        .execute_raw(
-            session,
-            "Target.setAutoAttach",
-            json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
-        )
-        .await;
+    steps.push(Step::may("Log.enable", json!({})));
+    steps.push(Step::may(
+        "Target.setAutoAttach",
+        json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
+    ));
+    steps
+}
+
+/// Sends setup commands to one target all at once and waits for every answer: the browser
+/// handles a session's commands in the order they were sent, so this keeps their order and
+/// costs one round trip instead of one per command.
+async fn run_steps(
+    conn: &Connection,
+    session: Option<&str>,
+    steps: Vec<Step>,
+) -> Result<(), EngineError> {
+    let sent = steps.into_iter().map(|step| async move {
+        let answer = conn.execute_raw(session, step.method, step.params).await;
+        match answer {
+            Err(e) if step.required => Err(EngineError::from(e)),
+            _ => Ok(()),
+        }
+    });
+    futures_util::future::try_join_all(sent).await?;
     Ok(())
 }
 

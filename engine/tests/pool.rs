@@ -1,7 +1,6 @@
 //! Many sessions at once on a browser pool, in real headless Chromium against the fixture
 //! app: isolation between captures sharing browsers, crashes that end only their own
-//! capture, a console flood that cannot hold a capture past its deadline, and a busy pool
-//! that says so.
+//! capture, and a busy pool that says so.
 
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
@@ -266,48 +265,6 @@ async fn a_killed_renderer_ends_its_capture_at_once_with_what_was_captured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_browser_ends_its_capture_at_once_and_is_replaced() {
     kill_mid_capture("a killed browser", kill_browser).await;
-}
-
-/// Counts what a capture hands out, keeping nothing.
-#[derive(Default)]
-struct Counts {
-    console: usize,
-}
-
-impl spool_engine::CaptureSink for Counts {
-    fn console(&mut self, entries: &[spool_model::session::ConsoleEntry]) {
-        self.console += entries.len();
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_console_flood_stops_at_the_deadline_with_bounded_memory() {
-    let server = FixtureServer::start().await.unwrap();
-    let pool = pool(1, 1);
-    drop(pool.acquire().await.unwrap()); // launched before the clock starts
-    let mut config = CaptureConfig::new(server.url("/flood/"));
-    config.level = CaptureLevel::Api;
-    config.timeout = Duration::from_secs(5);
-    config.wait_for = Some("false".into());
-    config.max_console_entries = 2_000;
-    let mut counts = Counts::default();
-    let started = Instant::now();
-    let cap = capture(&pool, &config, &mut counts, None).await.unwrap();
-    let took = started.elapsed();
-    assert_eq!(cap.stop_reason, StopReason::Timeout);
-    assert!(
-        took < config.timeout + Duration::from_secs(1),
-        "the flood held the capture {took:?} for a {:?} deadline",
-        config.timeout
-    );
-    assert!(
-        counts.console > config.max_console_entries,
-        "the page flooded: {} console entries",
-        counts.console
-    );
-    assert_eq!(cap.console.len(), config.max_console_entries);
-    assert_eq!(cap.console_dropped, counts.console - cap.console.len());
-    pool.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
