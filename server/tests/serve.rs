@@ -688,3 +688,33 @@ async fn no_browser_outlives_a_killed_server() {
     assert_no_marked_processes(&server.marker);
     pending.abort();
 }
+
+/// The latency of `tools/call` over MCP (stdio, rmcp's client) for a cheap tool; compare
+/// with `spool tool list-sessions '{"limit":1}' --repeat 2000` (the handler alone) for the
+/// overhead in BENCHMARKS.md. Measures, asserts nothing about time: run it by name with
+/// `--ignored --nocapture` on a release build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn mcp_tools_call_latency() {
+    let data = tempfile::tempdir().unwrap();
+    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
+        cmd.arg("--data").arg(data.path()).args(["serve", "--stdio"]);
+    });
+    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let mut took = Vec::new();
+    for _ in 0..2000 {
+        let started = std::time::Instant::now();
+        let r = mcp_call(&client, "list-sessions", json!({ "limit": 1 })).await;
+        took.push(started.elapsed());
+        assert_ne!(r.is_error, Some(true));
+    }
+    took.sort();
+    let mean = took.iter().sum::<Duration>() / took.len() as u32;
+    println!(
+        "MCP stdio tools/call list-sessions: mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs",
+        mean.as_secs_f64() * 1e6,
+        took[took.len() / 2].as_secs_f64() * 1e6,
+        took[took.len() * 99 / 100].as_secs_f64() * 1e6
+    );
+    client.cancel().await.unwrap();
+}

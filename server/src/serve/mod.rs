@@ -138,6 +138,10 @@ pub struct ToolArgs {
     /// List the tools with their input schemas.
     #[arg(long)]
     list: bool,
+    /// Call the tool this many times and print the handler's latency on stderr (the
+    /// baseline for the MCP and REST overhead in BENCHMARKS.md).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    repeat: u32,
 }
 
 pub async fn run_tool(args: ToolArgs, data: Option<&Path>) -> anyhow::Result<()> {
@@ -160,16 +164,36 @@ pub async fn run_tool(args: ToolArgs, data: Option<&Path>) -> anyhow::Result<()>
             .map_err(|e| crate::exit::CodedError::invalid(format!("invalid arguments: {e}")))?,
         None => serde_json::json!({}),
     };
-    let output = state
-        .registry
-        .call(&state, &name, input, CallContext::default())
-        .await
-        .map_err(|e| {
+    let mut took = Vec::with_capacity(args.repeat as usize);
+    let mut output = None;
+    for _ in 0..args.repeat {
+        let started = std::time::Instant::now();
+        let result = state
+            .registry
+            .call(&state, &name, input.clone(), CallContext::default())
+            .await;
+        took.push(started.elapsed());
+        output = Some(result.map_err(|e| {
             anyhow::Error::new(crate::exit::CodedError {
                 code: e.code,
                 message: e.message.clone(),
             })
-        })?;
-    println!("{}", serde_json::to_string_pretty(&output.structured)?);
+        })?);
+    }
+    if args.repeat > 1 {
+        took.sort();
+        let mean = took.iter().sum::<Duration>() / args.repeat;
+        let at = |q: f64| took[((took.len() - 1) as f64 * q) as usize];
+        eprintln!(
+            "{} calls of {name}: mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs",
+            args.repeat,
+            mean.as_secs_f64() * 1e6,
+            at(0.5).as_secs_f64() * 1e6,
+            at(0.99).as_secs_f64() * 1e6
+        );
+    }
+    if let Some(output) = output {
+        println!("{}", serde_json::to_string_pretty(&output.structured)?);
+    }
     Ok(())
 }
