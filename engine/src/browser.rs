@@ -3,6 +3,17 @@
 //! A launched browser lives in its own process group with a fresh temporary user-data-dir.
 //! Dropping the [`Browser`] kills the whole group and removes the directory, so no Chromium
 //! process outlives a capture, whether it ended normally, failed, timed out or panicked.
+//!
+//! Our death ends the browser too, even by SIGKILL, where no destructor runs: Chromium is
+//! started with `PR_SET_PDEATHSIG`, so the kernel kills it when the thread that started it
+//! ends. That thread is a launcher thread that lives as long as the process, because the
+//! signal follows the *thread*, and a runtime's worker or blocking thread may come and go.
+//! The renderers and helpers of a killed browser notice their parent's pipe close and exit on
+//! their own. A user-data-dir left behind that way is removed by the next launch, once the
+//! process that made it is gone ([`sweep_stale_profiles`]).
+//!
+//! Each capture works in its own [`BrowserContext`] (`Target.createBrowserContext`): its
+//! cookies, storage and cache are its own, so one browser serves several sessions at once.
 
 use crate::cdp::Connection;
 use crate::error::EngineError;
@@ -81,8 +92,9 @@ pub struct Browser {
     connection: Connection,
     version: BrowserVersion,
     ws_url: String,
-    // Declared last so that it drops after the connection.
-    process: Option<BrowserProcess>,
+    // Declared last so that it drops after the connection. Behind a mutex so that a shared
+    // browser can be killed now (pool shutdown) while others still hold it.
+    process: Mutex<Option<BrowserProcess>>,
 }
 
 impl Browser {
@@ -118,9 +130,14 @@ impl Browser {
             .stderr(Stdio::piped())
             // Its own process group, so that one signal ends Chromium and all its helpers.
             .process_group(0);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| launch_failed(format!("could not run it: {e}")))?;
+        sweep_stale_profiles();
+        std::fs::write(
+            user_data_dir.path().join(OWNER_FILE),
+            std::process::id().to_string(),
+        )
+        .map_err(|e| launch_failed(format!("could not write into the user-data-dir: {e}")))?;
+        let mut child =
+            spawn_tied(cmd).map_err(|e| launch_failed(format!("could not run it: {e}")))?;
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(stderr) = child.stderr.take() {
             let tail = stderr_tail.clone();
@@ -161,7 +178,7 @@ impl Browser {
             connection,
             version,
             ws_url,
-            process: Some(process),
+            process: Mutex::new(Some(process)),
         })
     }
 
@@ -199,7 +216,7 @@ impl Browser {
             connection,
             version,
             ws_url,
-            process: None,
+            process: Mutex::new(None),
         })
     }
 
@@ -218,12 +235,14 @@ impl Browser {
 
     /// The process group of a launched browser (`None` when attached).
     pub fn process_group(&self) -> Option<i32> {
-        self.process.as_ref().map(|p| p.pgid)
+        self.process.lock().unwrap().as_ref().map(|p| p.pgid)
     }
 
     /// The temporary user-data-dir of a launched browser.
     pub fn user_data_dir(&self) -> Option<PathBuf> {
         self.process
+            .lock()
+            .unwrap()
             .as_ref()
             .and_then(|p| p.user_data_dir.as_ref())
             .map(|d| d.path().to_path_buf())
@@ -231,12 +250,64 @@ impl Browser {
 
     /// Whether Spool launched (and will kill) this browser.
     pub fn is_owned(&self) -> bool {
-        self.process.is_some()
+        self.process.lock().unwrap().is_some()
+    }
+
+    /// The main browser process of a launched browser.
+    pub fn pid(&self) -> Option<u32> {
+        self.process.lock().unwrap().as_ref().map(|p| p.child.id())
+    }
+
+    /// Kills a launched browser now, with all its processes, and removes its user-data-dir.
+    /// An attached browser is only disconnected from.
+    pub fn kill(&self) {
+        let process = self.process.lock().unwrap().take();
+        drop(process);
+    }
+
+    /// Whether the browser still answers: the socket is open and, for a launched browser,
+    /// the process has not exited.
+    pub fn is_alive(&self) -> bool {
+        self.connection.is_open()
+            && self.process.lock().unwrap().as_ref().is_none_or(|p| {
+                // A zombie main process means it died; /proc tells without reaping it.
+                std::fs::read_to_string(format!("/proc/{}/stat", p.child.id()))
+                    .ok()
+                    .and_then(|stat| {
+                        let state = stat
+                            .rsplit_once(')')?
+                            .1
+                            .split_whitespace()
+                            .next()?
+                            .to_string();
+                        Some(state != "Z" && state != "X")
+                    })
+                    .unwrap_or(false)
+            })
+    }
+
+    /// Opens a fresh, isolated browser context: cookies, storage and cache of its own.
+    pub async fn new_context(&self) -> Result<BrowserContext, EngineError> {
+        let id = self
+            .connection
+            .execute_for_string(
+                None,
+                "Target.createBrowserContext",
+                serde_json::json!({ "disposeOnDetach": true }),
+                "browserContextId",
+            )
+            .await?;
+        Ok(BrowserContext {
+            connection: self.connection.clone(),
+            id,
+            disposed: false,
+        })
     }
 
     /// Closes the browser now: politely over CDP, then by signal. Drop does the same.
-    pub async fn close(mut self) {
-        if let Some(mut process) = self.process.take() {
+    pub async fn close(self) {
+        let process = self.process.lock().unwrap().take();
+        if let Some(mut process) = process {
             let _ = tokio::time::timeout(
                 Duration::from_secs(2),
                 self.connection
@@ -252,6 +323,158 @@ impl Browser {
             }
             drop(process);
         }
+    }
+}
+
+/// An isolated browser context (an incognito-like profile inside one browser). Dispose it
+/// with [`BrowserContext::dispose`]; dropping it disposes it in the background.
+pub struct BrowserContext {
+    connection: Connection,
+    id: String,
+    disposed: bool,
+}
+
+impl BrowserContext {
+    /// The `browserContextId` to create targets in.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Opens a tab in this context and returns its target id.
+    pub async fn create_page(&self, url: &str) -> Result<String, EngineError> {
+        Ok(self
+            .connection
+            .execute_for_string(
+                None,
+                "Target.createTarget",
+                serde_json::json!({ "url": url, "browserContextId": self.id }),
+                "targetId",
+            )
+            .await?)
+    }
+
+    /// Closes every tab of the context and forgets its cookies, storage and cache.
+    pub async fn dispose(mut self) {
+        self.disposed = true;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(5),
+            self.connection.execute_raw(
+                None,
+                "Target.disposeBrowserContext",
+                serde_json::json!({ "browserContextId": self.id }),
+            ),
+        )
+        .await;
+    }
+}
+
+impl Drop for BrowserContext {
+    fn drop(&mut self) {
+        if self.disposed || !self.connection.is_open() {
+            return;
+        }
+        let connection = self.connection.clone();
+        let id = std::mem::take(&mut self.id);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = connection
+                    .execute_raw(
+                        None,
+                        "Target.disposeBrowserContext",
+                        serde_json::json!({ "browserContextId": id }),
+                    )
+                    .await;
+            });
+        }
+    }
+}
+
+/// The file in a launched browser's user-data-dir that names the process that launched it.
+const OWNER_FILE: &str = "spool-owner.pid";
+
+/// Starts `cmd` so that the kernel kills it when this process dies (see the module docs).
+fn spawn_tied(mut cmd: Command) -> std::io::Result<Child> {
+    use std::sync::OnceLock;
+    use std::sync::mpsc as std_mpsc;
+    type Request = (Command, std_mpsc::Sender<std::io::Result<Child>>);
+    static LAUNCHER: OnceLock<Mutex<std_mpsc::Sender<Request>>> = OnceLock::new();
+
+    let parent = std::process::id() as i32;
+    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
+    // functions (prctl, getppid, _exit).
+    #[allow(unsafe_code)]
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // We may have died between fork and prctl: then nobody would kill it later.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+    let launcher = LAUNCHER.get_or_init(|| {
+        let (tx, rx) = std_mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("spool-browser-launcher".into())
+            .spawn(move || {
+                // Lives as long as the process: the sender is in a static and never dropped.
+                for (mut cmd, reply) in rx {
+                    let _ = reply.send(cmd.spawn());
+                }
+            })
+            .expect("the launcher thread must start");
+        Mutex::new(tx)
+    });
+    let (reply_tx, reply_rx) = std_mpsc::channel();
+    launcher
+        .lock()
+        .unwrap()
+        .send((cmd, reply_tx))
+        .map_err(|_| std::io::Error::other("the browser launcher thread is gone"))?;
+    reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the browser launcher thread is gone"))?
+}
+
+/// Removes user-data-dirs of browsers whose launching process is gone (killed before it could
+/// clean up), with any process still naming them. Directories of live processes, and ones
+/// without an owner file, are left alone.
+pub fn sweep_stale_profiles() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().starts_with("spool-chromium-") {
+            continue;
+        }
+        let dir = entry.path();
+        let Some(owner) = std::fs::read_to_string(dir.join(OWNER_FILE))
+            .ok()
+            .and_then(|s| s.trim().parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if std::path::Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let needle = dir.to_string_lossy().into_owned();
+        for pid in processes_mentioning(&needle) {
+            // SAFETY: sending a signal to a pid we just read from /proc.
+            #[allow(unsafe_code)]
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+            }
+        }
+        tracing::debug!("removing {} left by process {owner}", dir.display());
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
 

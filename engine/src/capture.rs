@@ -1,20 +1,28 @@
 //! Live capture: drive one tab of a real Chromium and record it.
 //!
-//! The order matters and follows DESIGN.md's CDP facts: attach to the tab, enable every
-//! domain and auto-attach (child targets wait for the debugger until they are set up too),
-//! apply browser state, and only then navigate. Events are fed, in arrival order, to the same
-//! recorders that read event logs; bodies are fetched right after `loadingFinished`.
+//! Every capture takes an isolated browser context from a [`BrowserPool`], opens a tab in
+//! it and routes that tab's events (and those of every target attached under it) to itself,
+//! so captures share browsers without sharing cookies, storage or events.
 //!
-//! The capture ends when the stop signal fires, when the deadline passes, or when the page has
-//! loaded and nothing was in flight for the idle window (and the optional `wait_for`
-//! expression is true). A deadline that passes before the page loaded is a
-//! [`EngineError::Timeout`] that carries what was captured so far.
+//! The order matters and follows the CDP facts in ARCHITECTURE.md: attach to the tab, enable
+//! every domain and auto-attach (child targets wait for the debugger until they are set up
+//! too), apply browser state, and only then navigate. Events are fed, in arrival order, to
+//! the same recorders that read event logs; bodies are fetched right after
+//! `loadingFinished`, at most [`MAX_BODY_FETCHES`] at a time.
+//!
+//! The loop checks the stop signal, the deadline and the stop rules before it reads more
+//! events, so a page that floods console messages or WebSocket frames cannot starve them.
+//! A capture ends when the stop signal fires, when the deadline passes, or (unless it is a
+//! [`LiveCapture`]) when the page has loaded and nothing was in flight for the idle window
+//! (and the optional `wait_for` expression is true). A deadline that passes before the page
+//! loaded is a [`EngineError::Timeout`]; a renderer that crashes or a browser that dies is
+//! [`EngineError::CaptureAborted`] at once. Both carry what was captured so far.
 
-use crate::browser::{Browser, LaunchConfig};
-use crate::cdp::{CdpEvent, Connection};
+use crate::cdp::{CdpEvent, Connection, DEFAULT_ROUTE_CAPACITY, Route};
 use crate::console::ConsoleRecorder;
 use crate::error::EngineError;
 use crate::network::{Body, Fetch, NetworkRecorder, RecorderConfig, iso8601};
+use crate::pool::{BrowserPool, ContextLease};
 use crate::screenshot::{self, ScreenshotOptions};
 use crate::state::{self, BrowserState};
 use serde_json::{Value, json};
@@ -24,21 +32,15 @@ pub use spool_model::sink::{CaptureSink, NoSink, Progress};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
 
-/// Where the browser comes from.
-#[derive(Debug, Clone)]
-pub enum BrowserSource {
-    /// Launch a fresh headless Chromium, killed when the capture ends.
-    Launch(LaunchConfig),
-    /// Attach to a running Chromium (`http://host:port` or `ws://…`); a new tab is opened and
-    /// closed again, the browser itself is left running.
-    Attach(String),
-}
+/// Body and post-data fetches a capture runs at once; more wait their turn.
+pub const MAX_BODY_FETCHES: usize = 16;
 
 /// What to capture and how.
 #[derive(Debug, Clone)]
 pub struct CaptureConfig {
+    /// The page to open. A [`LiveCapture`] may leave it empty and navigate later.
     pub url: String,
     pub task: Option<String>,
     pub level: CaptureLevel,
@@ -52,9 +54,11 @@ pub struct CaptureConfig {
     pub viewport: Viewport,
     pub user_agent: Option<String>,
     pub state: BrowserState,
-    pub browser: BrowserSource,
     /// A JavaScript expression that must be truthy before an idle page ends the capture.
     pub wait_for: Option<String>,
+    /// Console entries kept in memory for the returned [`Capture`]; the sink gets all of
+    /// them. Bounds memory on pages that log without end.
+    pub max_console_entries: usize,
 }
 
 impl CaptureConfig {
@@ -69,22 +73,18 @@ impl CaptureConfig {
             viewport: Viewport::default(),
             user_agent: None,
             state: BrowserState::default(),
-            browser: BrowserSource::Launch(LaunchConfig::default()),
             wait_for: None,
+            max_console_entries: 10_000,
         }
     }
 
     /// Checks the config, naming the field that is wrong.
     pub fn validate(&self) -> Result<(), EngineError> {
-        let parsed = url::Url::parse(&self.url).map_err(|e| {
-            EngineError::invalid("url", format!("{:?} is not a URL: {e}", self.url))
-        })?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(EngineError::invalid(
-                "url",
-                format!("must be http:// or https://, got {:?}", self.url),
-            ));
-        }
+        validate_url(&self.url)?;
+        self.validate_rest()
+    }
+
+    fn validate_rest(&self) -> Result<(), EngineError> {
         if self.timeout.is_zero() || self.timeout > Duration::from_secs(3 * 3600) {
             return Err(EngineError::invalid(
                 "timeout",
@@ -109,6 +109,19 @@ impl CaptureConfig {
     }
 }
 
+/// Checks that `url` is an http(s) URL, naming the field `url` when it is not.
+pub fn validate_url(url: &str) -> Result<(), EngineError> {
+    let parsed = url::Url::parse(url)
+        .map_err(|e| EngineError::invalid("url", format!("{url:?} is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(EngineError::invalid(
+            "url",
+            format!("must be http:// or https://, got {url:?}"),
+        ));
+    }
+    Ok(())
+}
+
 /// Why a capture ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -116,18 +129,22 @@ pub enum StopReason {
     NetworkIdle,
     Timeout,
     Stopped,
+    /// The tab was closed or the browser went away.
     BrowserClosed,
+    /// The tab's renderer crashed.
+    Crashed,
 }
 
 /// Everything a capture recorded.
 #[derive(Debug, Clone)]
 pub struct Capture {
     pub har: Har,
+    /// The console entries kept in memory (at most `max_console_entries`; the sink got all).
     pub console: Vec<ConsoleEntry>,
+    /// Console entries the sink got but that were not kept in memory.
+    pub console_dropped: usize,
     pub screenshots: Vec<Screenshot>,
     pub actions: Vec<Action>,
-    /// Every CDP event as JSON Lines (level 4 only).
-    pub raw_events: Option<Vec<u8>>,
     pub browser: BrowserInfo,
     pub level: CaptureLevel,
     pub stop_reason: StopReason,
@@ -146,6 +163,24 @@ impl StopSignal {
     pub fn stop(&self) {
         self.0.notify_one();
     }
+}
+
+/// What a page is doing, as the capture loop sees it; [`PageHandle`] waits on it.
+#[derive(Debug, Clone, Default)]
+pub struct PageStatus {
+    /// `Page.loadEventFired` of the main frame so far.
+    pub loads: u64,
+    /// `Page.domContentEventFired` of the main frame so far.
+    pub dom_content_loads: u64,
+    /// Requests in flight.
+    pub in_flight: usize,
+    /// When the network last did something.
+    pub last_network_activity: Option<Instant>,
+    /// The main frame's URL.
+    pub url: String,
+    /// The capture is over.
+    pub ended: bool,
+    pub progress: Progress,
 }
 
 /// Records the actions a person (or a page script) takes: installed in every document, it
@@ -180,87 +215,304 @@ enum Done {
     Body(String, Result<Body, String>),
     PostData(String, Option<String>),
     Screenshot(Result<Screenshot, EngineError>),
+    WaitFor(bool),
     ChildReady,
 }
 
-/// Runs a capture to its end. See the module docs for the stop rules.
+/// Runs a capture to its end in a context from `pool`. See the module docs for the stop
+/// rules.
 pub async fn capture(
+    pool: &BrowserPool,
     config: &CaptureConfig,
     sink: &mut dyn CaptureSink,
     stop: Option<StopSignal>,
 ) -> Result<Capture, EngineError> {
     config.validate()?;
-    let browser = match &config.browser {
-        BrowserSource::Launch(launch) => Browser::launch(launch).await?,
-        BrowserSource::Attach(endpoint) => Browser::attach(endpoint).await?,
+    let lease = pool.acquire().await?;
+    let hooks = Hooks {
+        stop: stop.unwrap_or_default(),
+        ..Hooks::default()
     };
-    let result = run(&browser, config, sink, stop).await;
-    browser.close().await;
+    let result = run(&lease, config, sink, hooks).await;
+    // The context (and the tab in it) is disposed in the background: the capture is over.
+    drop(lease);
     result
 }
 
-/// Captures in a browser the caller owns (a pool, a test). The tab is opened and closed here.
-pub async fn capture_in(
-    browser: &Browser,
-    config: &CaptureConfig,
-    sink: &mut dyn CaptureSink,
-    stop: Option<StopSignal>,
-) -> Result<Capture, EngineError> {
-    config.validate()?;
-    run(browser, config, sink, stop).await
+/// How a caller steers a running capture and sees into it.
+#[derive(Default)]
+struct Hooks {
+    stop: StopSignal,
+    /// Told when the tab is set up and the first navigation was sent.
+    ready: Option<oneshot::Sender<PageHandle>>,
+    status: Option<watch::Sender<PageStatus>>,
+    /// A live capture ends only on stop or deadline, never on idle.
+    live: bool,
+}
+
+/// A capture driven by its caller (browser tools, record-session): it records the tab until
+/// [`LiveCapture::stop`] or its deadline, while the caller acts on the page through
+/// [`LiveCapture::page`].
+pub struct LiveCapture {
+    page: PageHandle,
+    stop: StopSignal,
+    status: watch::Receiver<PageStatus>,
+    task: tokio::task::JoinHandle<Result<Capture, EngineError>>,
+}
+
+impl LiveCapture {
+    /// Takes a context from `pool`, opens a tab, starts recording and, when `config.url` is
+    /// not empty, navigates there. Returns once the tab is ready for commands.
+    pub async fn start(
+        pool: &BrowserPool,
+        config: CaptureConfig,
+        sink: Box<dyn CaptureSink>,
+    ) -> Result<LiveCapture, EngineError> {
+        if !config.url.is_empty() {
+            validate_url(&config.url)?;
+        }
+        config.validate_rest()?;
+        let lease = pool.acquire().await?;
+        let stop = StopSignal::new();
+        let (ready_tx, ready_rx) = oneshot::channel();
+        let (status_tx, status_rx) = watch::channel(PageStatus::default());
+        let hooks = Hooks {
+            stop: stop.clone(),
+            ready: Some(ready_tx),
+            status: Some(status_tx),
+            live: true,
+        };
+        let task = tokio::spawn(async move {
+            let mut sink = sink;
+            let result = run(&lease, &config, sink.as_mut(), hooks).await;
+            drop(lease);
+            result
+        });
+        match ready_rx.await {
+            Ok(page) => Ok(LiveCapture {
+                page,
+                stop,
+                status: status_rx,
+                task,
+            }),
+            // Setup failed: the task holds the reason.
+            Err(_) => Err(match task.await {
+                Ok(Err(e)) => e,
+                Ok(Ok(_)) => EngineError::NetworkCaptureFailed(
+                    "the capture ended before its tab was ready".into(),
+                ),
+                Err(e) => EngineError::NetworkCaptureFailed(format!("the capture failed: {e}")),
+            }),
+        }
+    }
+
+    /// The tab being recorded.
+    pub fn page(&self) -> &PageHandle {
+        &self.page
+    }
+
+    /// What the capture has recorded so far.
+    pub fn progress(&self) -> Progress {
+        self.status.borrow().progress
+    }
+
+    /// Whether the capture has ended on its own (deadline, crash, browser gone).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
+    /// Ends the recording and returns it.
+    pub async fn stop(self) -> Result<Capture, EngineError> {
+        self.stop.stop();
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(EngineError::NetworkCaptureFailed(format!(
+                "the capture task failed: {e}"
+            ))),
+        }
+    }
+}
+
+/// When a navigation counts as done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WaitUntil {
+    #[default]
+    Load,
+    #[serde(rename = "domcontentloaded")]
+    DomContentLoaded,
+    #[serde(rename = "networkidle")]
+    NetworkIdle,
+}
+
+/// A tab being recorded, to send commands to. Cheap to clone.
+#[derive(Clone)]
+pub struct PageHandle {
+    conn: Connection,
+    session_id: String,
+    target_id: String,
+    status: watch::Receiver<PageStatus>,
+}
+
+impl PageHandle {
+    pub fn session_id(&self) -> &str {
+        &self.session_id
+    }
+
+    pub fn target_id(&self) -> &str {
+        &self.target_id
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// The page's state as the capture sees it.
+    pub fn status(&self) -> PageStatus {
+        self.status.borrow().clone()
+    }
+
+    /// Sends a raw CDP command to the tab.
+    pub async fn call(&self, method: &str, params: Value) -> Result<Value, EngineError> {
+        Ok(self
+            .conn
+            .execute_raw(Some(&self.session_id), method, params)
+            .await?)
+    }
+
+    /// Navigates and waits until `until`, at most `timeout`.
+    pub async fn navigate(
+        &self,
+        url: &str,
+        until: WaitUntil,
+        timeout: Duration,
+    ) -> Result<(), EngineError> {
+        validate_url(url)?;
+        let before = self.status();
+        let answer = self.call("Page.navigate", json!({ "url": url })).await?;
+        if let Some(error) = answer["errorText"].as_str().filter(|e| !e.is_empty()) {
+            return Err(EngineError::NetworkCaptureFailed(format!(
+                "navigating to {url} failed: {error}"
+            )));
+        }
+        // A same-document navigation fires no load event.
+        if answer["loaderId"].is_null() {
+            return Ok(());
+        }
+        self.wait_until(until, &before, timeout, url).await
+    }
+
+    /// Waits until the page has loaded after `before` and, for [`WaitUntil::NetworkIdle`],
+    /// nothing was in flight for 500 ms.
+    pub async fn wait_until(
+        &self,
+        until: WaitUntil,
+        before: &PageStatus,
+        timeout: Duration,
+        what: &str,
+    ) -> Result<(), EngineError> {
+        let mut status = self.status.clone();
+        let idle = Duration::from_millis(500);
+        let wait = async {
+            loop {
+                let done = {
+                    let now = status.borrow_and_update();
+                    if now.ended {
+                        return Err(EngineError::NetworkCaptureFailed(
+                            "the capture ended while waiting for the page".into(),
+                        ));
+                    }
+                    match until {
+                        WaitUntil::Load => now.loads > before.loads,
+                        WaitUntil::DomContentLoaded => {
+                            now.dom_content_loads > before.dom_content_loads
+                                || now.loads > before.loads
+                        }
+                        WaitUntil::NetworkIdle => {
+                            now.loads > before.loads
+                                && now.in_flight == 0
+                                && now
+                                    .last_network_activity
+                                    .is_none_or(|t| t.elapsed() >= idle)
+                        }
+                    }
+                };
+                if done {
+                    return Ok(());
+                }
+                // Network idleness changes with time, not only with events.
+                let _ = tokio::time::timeout(Duration::from_millis(100), status.changed()).await;
+            }
+        };
+        tokio::time::timeout(timeout, wait)
+            .await
+            .map_err(|_| EngineError::Timeout {
+                what: format!("waiting for {what}"),
+                secs: timeout.as_secs_f64(),
+                partial: None,
+            })?
+    }
+
+    /// Takes a screenshot of the tab now.
+    pub async fn screenshot(&self, opts: &ScreenshotOptions) -> Result<Screenshot, EngineError> {
+        let url = self.status().url;
+        screenshot::take(&self.conn, &self.session_id, opts, "tool", &url).await
+    }
 }
 
 struct Session<'a> {
     conn: &'a Connection,
     config: &'a CaptureConfig,
+    route: Route,
     page_session: String,
     target_id: String,
     network: NetworkRecorder,
     console: ConsoleRecorder,
     actions: Vec<Action>,
     screenshots: Vec<Screenshot>,
+    /// Raw events not yet handed to the sink (level 4): at most one tick's worth.
     raw: Option<Vec<u8>>,
-    raw_flushed: usize,
     done_tx: mpsc::UnboundedSender<Done>,
     pending: usize,
+    fetch_permits: Arc<Semaphore>,
     sessions: HashSet<String>,
     last_activity: Instant,
     current_url: String,
+    status: PageStatus,
+    crashed: bool,
+    closed: bool,
 }
 
 async fn run(
-    browser: &Browser,
+    lease: &ContextLease,
     config: &CaptureConfig,
     sink: &mut dyn CaptureSink,
-    stop: Option<StopSignal>,
+    hooks: Hooks,
 ) -> Result<Capture, EngineError> {
-    let conn = browser.connection();
+    let conn = lease.connection();
     let started = Instant::now();
     let deadline = started + config.timeout;
     let started_at = iso8601(now_epoch());
-    let mut events = conn.take_events().ok_or_else(|| {
-        EngineError::NetworkCaptureFailed("this browser connection is already capturing".into())
-    })?;
+    let (route, mut events) = conn.open_route(DEFAULT_ROUTE_CAPACITY);
+    route.add_context(lease.context_id());
 
-    let created = conn
-        .execute_raw(None, "Target.createTarget", json!({ "url": "about:blank" }))
-        .await?;
-    let target_id = created["targetId"].as_str().unwrap_or_default().to_string();
-    let attached = conn
-        .execute_raw(
+    let target_id = lease.context().create_page("about:blank").await?;
+    route.add_target(&target_id);
+    let page_session = conn
+        .execute_for_string(
             None,
             "Target.attachToTarget",
             json!({ "targetId": target_id, "flatten": true }),
+            "sessionId",
         )
         .await?;
-    let page_session = attached["sessionId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    route.add_session(&page_session);
     let close_tab = || async {
-        let _ = conn
-            .execute_raw(None, "Target.closeTarget", json!({ "targetId": target_id }))
-            .await;
+        let _ = tokio::time::timeout(
+            Duration::from_secs(2),
+            conn.execute_raw(None, "Target.closeTarget", json!({ "targetId": target_id })),
+        )
+        .await;
     };
 
     let setup = async {
@@ -269,7 +521,12 @@ async fn run(
         // Apply state before the Network domain is on, so the placeholder pages are not
         // part of the recording.
         if !config.state.is_empty() {
-            state::apply(conn, &page_session, &mut events, &config.state, &config.url).await?;
+            let origin_url = if config.url.is_empty() {
+                "http://127.0.0.1/"
+            } else {
+                config.url.as_str()
+            };
+            state::apply(conn, &page_session, &mut events, &config.state, origin_url).await?;
         }
         let (width, height) = match &config.screenshots {
             Some(s) => (s.width, s.height),
@@ -304,6 +561,7 @@ async fn run(
             json!({ "source": ACTION_RECORDER_JS }),
         )
         .await?;
+        // Popups of our tab are announced as new targets of our context.
         conn.execute_raw(
             None,
             "Target.setDiscoverTargets",
@@ -333,61 +591,120 @@ async fn run(
     let mut network = NetworkRecorder::new(RecorderConfig::for_level(config.level));
     network.set_page_session(Some(page_session.clone()));
     network.set_main_frame(&target_id);
+    let mut console = ConsoleRecorder::new(config.level);
+    console.set_memory_limit(config.max_console_entries);
     let mut session = Session {
         conn,
         config,
+        route,
         page_session: page_session.clone(),
         target_id: target_id.clone(),
         network,
-        console: ConsoleRecorder::new(config.level),
+        console,
         actions: Vec::new(),
         screenshots: Vec::new(),
         raw: (config.level == CaptureLevel::Forensic).then(Vec::new),
-        raw_flushed: 0,
         done_tx,
         pending: 0,
+        fetch_permits: Arc::new(Semaphore::new(MAX_BODY_FETCHES)),
         sessions: HashSet::from([page_session.clone()]),
         last_activity: Instant::now(),
         current_url: config.url.clone(),
+        status: PageStatus {
+            url: config.url.clone(),
+            ..PageStatus::default()
+        },
+        crashed: false,
+        closed: false,
     };
 
-    session.actions.push(Action {
-        kind: "navigate".into(),
-        target: None,
-        value: Some(config.url.clone()),
-        timestamp: iso8601(now_epoch()),
-    });
-    sink.actions(&session.actions);
     // Navigate without waiting: events flow meanwhile, and a navigation that hangs must not
     // stop the loop from noticing the deadline.
-    let nav_conn = conn.clone();
-    let nav_session = page_session.clone();
-    let nav_url = config.url.clone();
-    let navigation = tokio::spawn(async move {
-        nav_conn
-            .execute_raw(
-                Some(&nav_session),
-                "Page.navigate",
-                json!({ "url": nav_url }),
-            )
-            .await
+    let navigation = (!config.url.is_empty()).then(|| {
+        session.actions.push(Action {
+            kind: "navigate".into(),
+            target: None,
+            value: Some(config.url.clone()),
+            timestamp: iso8601(now_epoch()),
+        });
+        sink.actions(&session.actions);
+        let nav_conn = conn.clone();
+        let nav_session = page_session.clone();
+        let nav_url = config.url.clone();
+        tokio::spawn(async move {
+            nav_conn
+                .execute_raw(
+                    Some(&nav_session),
+                    "Page.navigate",
+                    json!({ "url": nav_url }),
+                )
+                .await
+        })
     });
+    let status_tx = hooks.status;
+    if let Some(ready) = hooks.ready {
+        let status = match &status_tx {
+            Some(tx) => tx.subscribe(),
+            None => watch::channel(PageStatus::default()).1,
+        };
+        let _ = ready.send(PageHandle {
+            conn: conn.clone(),
+            session_id: page_session.clone(),
+            target_id: target_id.clone(),
+            status,
+        });
+    }
 
-    let stop_notify = stop.unwrap_or_default();
+    let stop_notify = hooks.stop;
     // Checks for the stop rules run often enough to resolve the idle window.
     let tick_every = (config.idle / 5).clamp(Duration::from_millis(10), Duration::from_millis(100));
     let mut tick = tokio::time::interval(tick_every);
     let mut last_progress = Instant::now();
     let mut wait_for_ok = config.wait_for.is_none();
+    let mut wait_for_asked = false;
+    let deadline_sleep = tokio::time::sleep_until(deadline.into());
+    tokio::pin!(deadline_sleep);
     let reason = loop {
+        // Biased: the stop signal, the deadline and the stop rules come before more events,
+        // so no flood of events can keep the capture from ending on time.
         tokio::select! {
             biased;
             _ = stop_notify.0.notified() => break StopReason::Stopped,
-            event = events.recv() => match event {
-                Some(event) => session.on_event(event, sink),
-                None => break StopReason::BrowserClosed,
+            _ = &mut deadline_sleep => break StopReason::Timeout,
+            _ = tick.tick() => {
+                session.flush(sink);
+                if last_progress.elapsed() > Duration::from_millis(200) {
+                    let progress = session.progress(started);
+                    sink.progress(&progress);
+                    session.status.progress = progress;
+                    last_progress = Instant::now();
+                }
+                session.publish(&status_tx);
+                if hooks.live {
+                    continue;
+                }
+                let quiet = session.network.page_loaded()
+                    && session.network.in_flight() == 0
+                    && session.pending == 0
+                    && session.last_activity.elapsed() >= config.idle;
+                if quiet && !wait_for_ok && !wait_for_asked {
+                    // Asked off the loop: a page busy with script may take its time to answer.
+                    wait_for_asked = true;
+                    session.spawn_wait_for(config.wait_for.as_deref().unwrap_or("true"));
+                }
+                if quiet && wait_for_ok {
+                    break StopReason::NetworkIdle;
+                }
             },
             done = done_rx.recv() => if let Some(done) = done {
+                if let Done::WaitFor(ok) = done {
+                    wait_for_asked = false;
+                    wait_for_ok = ok;
+                    if !ok {
+                        // The page is still working in ways the network does not show.
+                        session.last_activity = Instant::now() - config.idle / 2;
+                    }
+                }
                 session.on_done(done, sink);
                 if session.pending == 0 {
                     // The last body is in: check the stop rules now rather than at the next
@@ -395,45 +712,36 @@ async fn run(
                     tick.reset_immediately();
                 }
             },
-            _ = tick.tick() => {
-                if Instant::now() >= deadline {
-                    break StopReason::Timeout;
-                }
-                session.flush(sink);
-                if last_progress.elapsed() > Duration::from_millis(200) {
-                    sink.progress(&session.progress(started));
-                    last_progress = Instant::now();
-                }
-                let quiet = session.network.page_loaded()
-                    && session.network.in_flight() == 0
-                    && session.pending == 0
-                    && session.last_activity.elapsed() >= config.idle;
-                if quiet && !wait_for_ok {
-                    wait_for_ok = session.evaluate_truthy(config.wait_for.as_deref().unwrap_or("true")).await;
-                    if !wait_for_ok {
-                        // The page is still working in ways the network does not show.
-                        session.last_activity = Instant::now() - config.idle / 2;
+            event = events.recv() => match event {
+                Some(event) => {
+                    session.on_event(event, sink);
+                    if session.crashed {
+                        break StopReason::Crashed;
+                    }
+                    if session.closed {
+                        break StopReason::BrowserClosed;
                     }
                 }
-                if quiet && wait_for_ok {
-                    break StopReason::NetworkIdle;
-                }
-            }
+                None => break StopReason::BrowserClosed,
+            },
         }
     };
-    navigation.abort();
+    if let Some(navigation) = navigation {
+        navigation.abort();
+    }
+    let aborted = matches!(reason, StopReason::Crashed | StopReason::BrowserClosed);
 
     // Let fetches already asked for finish, within a bound; after a deadline only briefly,
-    // so that a timeout is reported when it happens.
+    // so that a timeout is reported when it happens; after a crash not at all.
     let page_loaded = session.network.page_loaded();
-    let grace = if reason == StopReason::Timeout {
-        Duration::from_millis(300)
+    let timed_out = reason == StopReason::Timeout;
+    let grace = if timed_out {
+        Duration::from_millis(200)
     } else {
         Duration::from_secs(5)
     };
     let drain_until = Instant::now() + grace;
-    while session.pending > 0 && Instant::now() < drain_until && reason != StopReason::BrowserClosed
-    {
+    while !aborted && session.pending > 0 && Instant::now() < drain_until {
         match tokio::time::timeout(Duration::from_millis(200), done_rx.recv()).await {
             Ok(Some(done)) => session.on_done(done, sink),
             Ok(None) => break,
@@ -445,8 +753,9 @@ async fn run(
         }
     }
     // A page still navigating may not answer `Runtime.evaluate`; only ask a loaded one.
-    if reason != StopReason::BrowserClosed && page_loaded {
-        if let Some(opts) = &config.screenshots {
+    // After a deadline only the title is asked for, briefly: the capture is due.
+    if !aborted && page_loaded {
+        if let Some(opts) = config.screenshots.as_ref().filter(|_| !timed_out) {
             let url = session.current_url.clone();
             match screenshot::take(
                 conn,
@@ -464,16 +773,22 @@ async fn run(
                 Err(e) => tracing::warn!("final screenshot failed: {e}"),
             }
         }
-        if let Some(title) = session.evaluate_string("document.title").await {
+        let patience = if timed_out {
+            Duration::from_millis(300)
+        } else {
+            Duration::from_secs(2)
+        };
+        if let Some(title) = session.evaluate_string("document.title", patience).await {
             session.network.set_page_title(&title);
         }
     }
     let user_agent = match config.user_agent.clone() {
         Some(ua) => ua,
-        None => browser.version().user_agent.clone(),
+        None => lease.browser_version().user_agent.clone(),
     };
     session.flush(sink);
-    close_tab().await;
+    session.status.ended = true;
+    session.publish(&status_tx);
 
     let (width, height) = match &config.screenshots {
         Some(s) => (s.width, s.height),
@@ -483,44 +798,37 @@ async fn run(
     if !rest.is_empty() {
         sink.entries(&rest);
     }
+    let dropped_events = session.route.dropped();
+    if dropped_events > 0 {
+        tracing::warn!("{dropped_events} events were lost: the capture could not keep up");
+    }
     let Session {
         network,
         console,
         actions,
         screenshots,
-        raw,
         ..
     } = session;
     let (pages, entries) = network.finish();
+    let product = &lease.browser_version().product;
     let mut har = Har::new_spool();
     har.log.browser = Some(spool_model::har::Creator {
-        name: browser
-            .version()
-            .product
-            .split('/')
-            .next()
-            .unwrap_or("Chromium")
-            .to_string(),
-        version: browser
-            .version()
-            .product
-            .split('/')
-            .nth(1)
-            .unwrap_or("")
-            .to_string(),
+        name: product.split('/').next().unwrap_or("Chromium").to_string(),
+        version: product.split('/').nth(1).unwrap_or("").to_string(),
         ..Default::default()
     });
     har.log.pages = pages;
     har.log.entries = entries;
+    let console_dropped = console.dropped();
     let capture = Capture {
         har,
         console: console.into_entries(),
+        console_dropped,
         screenshots,
         actions,
-        raw_events: raw,
         browser: BrowserInfo {
             user_agent,
-            product: browser.version().product.clone(),
+            product: product.clone(),
             viewport: Viewport { width, height },
         },
         level: config.level,
@@ -528,14 +836,22 @@ async fn run(
         started_at,
         ended_at: iso8601(now_epoch()),
     };
-    if reason == StopReason::Timeout && !page_loaded {
-        return Err(EngineError::Timeout {
+    match reason {
+        StopReason::Crashed | StopReason::BrowserClosed => Err(EngineError::CaptureAborted {
+            reason: if reason == StopReason::Crashed {
+                "the page's renderer crashed".into()
+            } else {
+                "the tab or the browser went away".into()
+            },
+            partial: Some(Box::new(capture)),
+        }),
+        StopReason::Timeout if !page_loaded && !hooks.live => Err(EngineError::Timeout {
             what: format!("loading {}", config.url),
             secs: config.timeout.as_secs_f64(),
             partial: Some(Box::new(capture)),
-        });
+        }),
+        _ => Ok(capture),
     }
-    Ok(capture)
 }
 
 /// Enables the domains a capture listens to on one target, and auto-attach for its children.
@@ -577,21 +893,37 @@ impl Session<'_> {
             serde_json::to_writer(&mut *raw, &line).ok();
             raw.push(b'\n');
         }
-        // Only our tab and the targets attached under it are ours; in an attached browser
-        // other tabs may be talking too.
-        let ours = match &event.session_id {
-            Some(s) => self.sessions.contains(s),
-            None => event.method.starts_with("Target."),
-        };
-        if !ours {
-            return;
-        }
+        // The router hands us only our tab, the targets attached under it and browser-level
+        // events about our context.
         let method = event.method.as_str();
         let session_id = event.session_id.as_deref();
+        let on_page = session_id == Some(self.page_session.as_str());
         if method.starts_with("Network.") {
             self.last_activity = Instant::now();
+            self.status.last_network_activity = Some(self.last_activity);
         }
         match method {
+            "Inspector.targetCrashed" if on_page => self.crashed = true,
+            "Target.targetCrashed" if event.params["targetId"] == self.target_id.as_str() => {
+                self.crashed = true
+            }
+            "Inspector.detached" if on_page => self.closed = true,
+            "Target.detachedFromTarget"
+                if session_id.is_none()
+                    && event.params["sessionId"] == self.page_session.as_str() =>
+            {
+                self.closed = true
+            }
+            "Target.targetDestroyed" if event.params["targetId"] == self.target_id.as_str() => {
+                self.closed = true
+            }
+            "Page.domContentEventFired" if on_page => self.status.dom_content_loads += 1,
+            "Page.loadEventFired" if on_page => {
+                self.status.loads += 1;
+                if let Some(opts) = &self.config.screenshots {
+                    self.spawn_screenshot(opts.clone(), "navigation");
+                }
+            }
             "Target.attachedToTarget" => self.on_attached(&event.params),
             "Target.targetCreated" => self.on_target_created(&event.params),
             "Runtime.bindingCalled" if event.params["name"] == BINDING => {
@@ -618,11 +950,7 @@ impl Session<'_> {
                     && let Some(url) = event.params["frame"]["url"].as_str()
                 {
                     self.current_url = url.to_string();
-                }
-            }
-            "Page.loadEventFired" if session_id == Some(self.page_session.as_str()) => {
-                if let Some(opts) = &self.config.screenshots {
-                    self.spawn_screenshot(opts.clone(), "navigation");
+                    self.status.url = url.to_string();
                 }
             }
             _ => {}
@@ -640,7 +968,7 @@ impl Session<'_> {
         }
         let new_console = self.console.take_new();
         if !new_console.is_empty() {
-            sink.console(new_console);
+            sink.console(&new_console);
         }
     }
 
@@ -648,6 +976,10 @@ impl Session<'_> {
         let Some(child) = params["sessionId"].as_str() else {
             return;
         };
+        // Our own tab's attach is reported too; it is set up already.
+        if child == self.page_session {
+            return;
+        }
         let kind = params["targetInfo"]["type"]
             .as_str()
             .unwrap_or("")
@@ -712,6 +1044,7 @@ impl Session<'_> {
     fn spawn_fetch(&mut self, fetch: Fetch) {
         let conn = self.conn.clone();
         let tx = self.done_tx.clone();
+        let permits = self.fetch_permits.clone();
         self.pending += 1;
         match fetch {
             Fetch::ResponseBody {
@@ -719,6 +1052,7 @@ impl Session<'_> {
                 session_id,
             } => {
                 tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
                     let result = conn
                         .execute_raw(
                             session_id.as_deref(),
@@ -739,6 +1073,7 @@ impl Session<'_> {
                 session_id,
             } => {
                 tokio::spawn(async move {
+                    let _permit = permits.acquire_owned().await;
                     let post = conn
                         .execute_raw(
                             session_id.as_deref(),
@@ -786,7 +1121,7 @@ impl Session<'_> {
                 self.screenshots.push(shot);
             }
             Done::Screenshot(Err(e)) => tracing::warn!("screenshot failed: {e}"),
-            Done::ChildReady => {}
+            Done::ChildReady | Done::WaitFor(_) => {}
         }
     }
 
@@ -796,12 +1131,41 @@ impl Session<'_> {
         if !done.is_empty() {
             sink.entries(&done);
         }
-        if let Some(raw) = &self.raw
-            && raw.len() > self.raw_flushed
+        if let Some(raw) = &mut self.raw
+            && !raw.is_empty()
         {
-            sink.raw_events(&raw[self.raw_flushed..]);
-            self.raw_flushed = raw.len();
+            sink.raw_events(raw);
+            raw.clear();
         }
+    }
+
+    /// Tells whoever watches the page (a [`PageHandle`]) what it is doing.
+    fn publish(&mut self, tx: &Option<watch::Sender<PageStatus>>) {
+        if let Some(tx) = tx {
+            self.status.in_flight = self.network.in_flight();
+            tx.send_replace(self.status.clone());
+        }
+    }
+
+    fn spawn_wait_for(&mut self, expression: &str) {
+        let conn = self.conn.clone();
+        let session = self.page_session.clone();
+        let tx = self.done_tx.clone();
+        let expression = format!("!!({expression})");
+        self.pending += 1;
+        tokio::spawn(async move {
+            let answer = tokio::time::timeout(
+                Duration::from_secs(2),
+                conn.execute_raw(
+                    Some(&session),
+                    "Runtime.evaluate",
+                    json!({ "expression": expression, "returnByValue": true }),
+                ),
+            )
+            .await;
+            let ok = matches!(answer, Ok(Ok(v)) if v["result"]["value"] == Value::Bool(true));
+            let _ = tx.send(Done::WaitFor(ok));
+        });
     }
 
     fn progress(&self, started: Instant) -> Progress {
@@ -815,9 +1179,9 @@ impl Session<'_> {
         }
     }
 
-    async fn evaluate(&self, expression: &str) -> Option<Value> {
+    async fn evaluate(&self, expression: &str, patience: Duration) -> Option<Value> {
         let v = tokio::time::timeout(
-            Duration::from_secs(2),
+            patience,
             self.conn.execute_raw(
                 Some(&self.page_session),
                 "Runtime.evaluate",
@@ -833,15 +1197,8 @@ impl Session<'_> {
         Some(v["result"]["value"].clone())
     }
 
-    async fn evaluate_truthy(&self, expression: &str) -> bool {
-        match self.evaluate(&format!("!!({expression})")).await {
-            Some(Value::Bool(b)) => b,
-            _ => false,
-        }
-    }
-
-    async fn evaluate_string(&self, expression: &str) -> Option<String> {
-        self.evaluate(expression)
+    async fn evaluate_string(&self, expression: &str, patience: Duration) -> Option<String> {
+        self.evaluate(expression, patience)
             .await?
             .as_str()
             .map(str::to_string)

@@ -8,8 +8,13 @@ use spool_model::session::{CaptureLevel, ConsoleEntry, ConsoleLevel, ConsoleSour
 
 pub struct ConsoleRecorder {
     level: CaptureLevel,
+    /// Entries kept for [`ConsoleRecorder::into_entries`], at most `limit`.
     entries: Vec<ConsoleEntry>,
-    taken: usize,
+    /// Entries recorded since the last [`ConsoleRecorder::take_new`].
+    fresh: Vec<ConsoleEntry>,
+    limit: usize,
+    dropped: usize,
+    total: usize,
 }
 
 impl ConsoleRecorder {
@@ -17,8 +22,22 @@ impl ConsoleRecorder {
         ConsoleRecorder {
             level,
             entries: Vec::new(),
-            taken: 0,
+            fresh: Vec::new(),
+            limit: usize::MAX,
+            dropped: 0,
+            total: 0,
         }
+    }
+
+    /// Keeps at most `limit` entries in memory for [`ConsoleRecorder::into_entries`];
+    /// [`ConsoleRecorder::take_new`] still hands out every entry once.
+    pub fn set_memory_limit(&mut self, limit: usize) {
+        self.limit = limit;
+    }
+
+    /// Entries recorded but not kept in memory.
+    pub fn dropped(&self) -> usize {
+        self.dropped
     }
 
     /// Feeds one event; other methods are ignored.
@@ -100,7 +119,13 @@ impl ConsoleRecorder {
         if self.level == CaptureLevel::Metadata && entry.level != ConsoleLevel::Error {
             return Ok(());
         }
-        self.entries.push(entry);
+        self.total += 1;
+        if self.entries.len() < self.limit {
+            self.entries.push(entry.clone());
+        } else {
+            self.dropped += 1;
+        }
+        self.fresh.push(entry);
         Ok(())
     }
 
@@ -124,19 +149,17 @@ impl ConsoleRecorder {
     }
 
     /// Entries recorded since the last call.
-    pub fn take_new(&mut self) -> &[ConsoleEntry] {
-        let start = self.taken;
-        self.taken = self.entries.len();
-        &self.entries[start..]
+    pub fn take_new(&mut self) -> Vec<ConsoleEntry> {
+        std::mem::take(&mut self.fresh)
     }
 
     /// How many entries were recorded.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.total
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.total == 0
     }
 
     pub fn into_entries(self) -> Vec<ConsoleEntry> {

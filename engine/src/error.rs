@@ -31,6 +31,31 @@ pub enum EngineError {
     #[error("network capture failed: {0}")]
     NetworkCaptureFailed(String),
 
+    /// The page's renderer crashed or the browser went away mid-capture. `partial` holds what
+    /// was captured until then.
+    #[error("the capture was cut short: {reason}")]
+    CaptureAborted {
+        reason: String,
+        partial: Option<Box<Capture>>,
+    },
+
+    /// Every browser context of the pool is taken and the wait queue is full, or the wait
+    /// ran out. Come back after `retry_after`.
+    #[error(
+        "the browser pool is busy: all {capacity} sessions are in use (waited {:.1} s); try again in {} s",
+        waited.as_secs_f64(),
+        retry_after.as_secs()
+    )]
+    PoolBusy {
+        waited: std::time::Duration,
+        capacity: usize,
+        retry_after: std::time::Duration,
+    },
+
+    /// The pool was shut down (the server is stopping).
+    #[error("the browser pool is shut down")]
+    PoolShutDown,
+
     #[error("invalid CDP event log: event {index}: {message}")]
     EventLogInvalid { index: usize, message: String },
 
@@ -55,13 +80,26 @@ impl EngineError {
             | EngineError::EventLogInvalid { .. }
             | EngineError::EventLogUnreadable(_) => ErrorCode::InvalidParams,
             EngineError::Timeout { .. } => ErrorCode::Timeout,
-            EngineError::NetworkCaptureFailed(_) => ErrorCode::NetworkCaptureFailed,
+            EngineError::NetworkCaptureFailed(_) | EngineError::CaptureAborted { .. } => {
+                ErrorCode::NetworkCaptureFailed
+            }
+            EngineError::PoolBusy { .. } | EngineError::PoolShutDown => ErrorCode::BrowserPoolBusy,
             EngineError::Cdp(CdpError::Timeout { .. }) => ErrorCode::Timeout,
             EngineError::Cdp(_) => ErrorCode::NetworkCaptureFailed,
             EngineError::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
                 ErrorCode::DiskSpaceExhausted
             }
             EngineError::Io(_) => ErrorCode::InternalError,
+        }
+    }
+
+    /// What was captured before the error, if anything.
+    pub fn partial(&self) -> Option<&Capture> {
+        match self {
+            EngineError::Timeout { partial, .. } | EngineError::CaptureAborted { partial, .. } => {
+                partial.as_deref()
+            }
+            _ => None,
         }
     }
 

@@ -1,9 +1,13 @@
 //! Spool's engine: everything that talks to a browser.
 //!
-//! - [`cdp`]: our low-level CDP client (one WebSocket, typed commands, flattened sessions).
+//! - [`cdp`]: our low-level CDP client (one WebSocket, typed commands, flattened sessions,
+//!   events routed to the capture that owns their target).
 //! - [`browser`]: launch a headless Chromium we own, or attach to one a person runs.
+//! - [`pool`]: a pool of browsers serving many sessions at once, each in an isolated
+//!   browser context, from a local Chromium or a remote DevTools endpoint.
 //! - [`capture`]: drive a tab and record HAR, console, actions and screenshots at a
-//!   [`CaptureLevel`](spool_model::session::CaptureLevel).
+//!   [`CaptureLevel`](spool_model::session::CaptureLevel), to its end or live
+//!   ([`LiveCapture`]) while a caller acts on the page.
 //! - [`network`] and [`console`]: the recorders that turn CDP events into HAR entries and
 //!   console entries. They are pure state machines, shared by live capture and by
 //!   [`event_log`] (recorded event logs → HAR), so both paths produce the same HAR.
@@ -19,17 +23,17 @@ pub mod error;
 pub mod event_log;
 mod events;
 pub mod network;
+pub mod pool;
 pub mod screenshot;
 pub mod state;
-pub mod store_sink;
 
-pub use browser::{Browser, LaunchConfig};
+pub use browser::{Browser, BrowserContext, LaunchConfig};
 pub use capture::{
-    BrowserSource, Capture, CaptureConfig, CaptureSink, NoSink, Progress, StopReason, StopSignal,
-    capture, capture_in,
+    Capture, CaptureConfig, CaptureSink, LiveCapture, NoSink, PageHandle, PageStatus, Progress,
+    StopReason, StopSignal, WaitUntil, capture,
 };
 pub use error::EngineError;
 pub use event_log::har_from_events;
+pub use pool::{BrowserPool, BrowserProvider, BrowserSource, ContextLease, PoolConfig, PoolStats};
 pub use screenshot::ScreenshotOptions;
 pub use state::BrowserState;
-pub use store_sink::StoreSink;

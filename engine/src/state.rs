@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 
 /// State to apply, in the shape of the spec's `browserState`. `localStorage` and
 /// `sessionStorage` map keys to values for the target URL's origin, or, when the values are
@@ -112,7 +112,7 @@ pub fn origin_of(url: &str) -> Option<String> {
 pub(crate) async fn apply(
     conn: &Connection,
     session: &str,
-    events: &mut UnboundedReceiver<CdpEvent>,
+    events: &mut Receiver<CdpEvent>,
     state: &BrowserState,
     target_url: &str,
 ) -> Result<(), EngineError> {

@@ -6,7 +6,7 @@ mod common;
 
 use common::assert_valid_har;
 use spool_engine::{
-    Browser, BrowserSource, BrowserState, Capture, CaptureConfig, LaunchConfig, NoSink, capture,
+    Browser, BrowserSource, BrowserState, Capture, CaptureConfig, LaunchConfig, NoSink,
     har_from_events,
 };
 use spool_fixtures::FixtureServer;
@@ -22,11 +22,21 @@ const LEVELS: [CaptureLevel; 4] = [
 ];
 
 async fn capture_flow(server: &FixtureServer, path: &str, level: CaptureLevel) -> Capture {
+    capture_flow_raw(server, path, level).await.0
+}
+
+/// A capture and the raw CDP events it handed to its sink (level 4 only).
+async fn capture_flow_raw(
+    server: &FixtureServer,
+    path: &str,
+    level: CaptureLevel,
+) -> (Capture, Vec<u8>) {
     let mut config = CaptureConfig::new(server.url(path));
     config.level = level;
     config.timeout = Duration::from_secs(40);
     config.wait_for = Some("document.title === 'done'".into());
-    let capture = capture(&config, &mut NoSink, None)
+    let mut raw = common::RawEvents::default();
+    let capture = common::capture_with(&config, &mut raw)
         .await
         .unwrap_or_else(|e| panic!("capture of {path} at level {level} failed: {e}"));
     assert_eq!(
@@ -35,7 +45,7 @@ async fn capture_flow(server: &FixtureServer, path: &str, level: CaptureLevel) -
         "{path} at level {level} did not finish (title never became 'done')"
     );
     assert_valid_har(&capture.har, &format!("{path} level {level}"));
-    capture
+    (capture, raw.0)
 }
 
 fn find<'a>(har: &'a Har, method: &str, path_and_query: &str) -> &'a Entry {
@@ -81,7 +91,7 @@ fn body(e: &Entry) -> Option<&str> {
 async fn shop_flow_at_every_level() {
     for level in LEVELS {
         let server = FixtureServer::start().await.unwrap();
-        let cap = capture_flow(&server, "/shop/?auto=1", level).await;
+        let (cap, raw) = capture_flow_raw(&server, "/shop/?auto=1", level).await;
         let har = &cap.har;
 
         let page = find(har, "GET", "/shop/?auto=1");
@@ -172,8 +182,8 @@ async fn shop_flow_at_every_level() {
 
         if level == CaptureLevel::Forensic {
             // The raw CDP events rebuild the same network log.
-            let raw = cap.raw_events.as_ref().expect("level 4 keeps raw events");
-            let rebuilt = har_from_events(raw).unwrap();
+            assert!(!raw.is_empty(), "level 4 hands out raw events");
+            let rebuilt = har_from_events(&raw).unwrap();
             let urls = |h: &Har| {
                 let mut v: Vec<(String, String, i64)> = h
                     .log
@@ -193,7 +203,7 @@ async fn shop_flow_at_every_level() {
             assert_eq!(urls(&rebuilt), urls(har));
             assert_valid_har(&rebuilt, "the HAR rebuilt from level-4 events");
         } else {
-            assert!(cap.raw_events.is_none());
+            assert!(raw.is_empty(), "only level 4 hands out raw events");
         }
     }
 }
@@ -411,7 +421,7 @@ async fn browser_state_is_visible_to_the_page() {
          return s.localStorage.theme === 'dark' && s.sessionStorage.draft === 'hello' && s.cookie.includes('prefs=dark-mode'); })()"
             .into(),
     );
-    let cap = capture(&config, &mut NoSink, None).await.unwrap();
+    let cap = common::capture_alone(&config).await.unwrap();
     assert_eq!(
         cap.stop_reason,
         spool_engine::StopReason::NetworkIdle,
@@ -458,7 +468,7 @@ async fn screenshots_follow_the_options() {
             height: 600,
             ..Default::default()
         });
-        let cap = capture(&config, &mut NoSink, None).await.unwrap();
+        let cap = common::capture_alone(&config).await.unwrap();
         let reasons: Vec<&str> = cap.screenshots.iter().map(|s| s.reason.as_str()).collect();
         assert!(
             reasons.contains(&"navigation") && reasons.contains(&"final"),
@@ -486,7 +496,7 @@ async fn screenshots_follow_the_options() {
         selector: Some("h1".into()),
         ..Default::default()
     });
-    let cap = capture(&config, &mut NoSink, None).await.unwrap();
+    let cap = common::capture_alone(&config).await.unwrap();
     let last = cap.screenshots.last().unwrap();
     let (w, h) = png_size(&last.data);
     assert!(h < 200 && w > 0, "the h1 alone is {w}x{h}");
@@ -504,9 +514,11 @@ async fn attach_records_a_running_browser() {
     let person = Browser::launch(&LaunchConfig::default()).await.unwrap();
     let server = FixtureServer::start().await.unwrap();
     let mut config = CaptureConfig::new(server.url("/shop/?auto=1"));
-    config.browser = BrowserSource::Attach(person.ws_url().to_string());
     config.wait_for = Some("document.title === 'done'".into());
-    let cap = capture(&config, &mut NoSink, None).await.unwrap();
+    let source = BrowserSource::Attach(person.ws_url().to_string());
+    let cap = common::capture_from(source, &config, &mut NoSink)
+        .await
+        .unwrap();
     assert!(
         cap.har
             .log

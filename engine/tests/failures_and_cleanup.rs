@@ -1,9 +1,9 @@
 //! Bad input and failures: clear coded errors, what was captured kept, and no Chromium
 //! process left behind. One test, run serially, because it counts processes machine-wide.
 
-use spool_engine::{
-    Browser, BrowserSource, CaptureConfig, EngineError, LaunchConfig, NoSink, capture,
-};
+mod common;
+
+use spool_engine::{Browser, BrowserSource, CaptureConfig, EngineError, LaunchConfig, NoSink};
 use spool_fixtures::FixtureServer;
 use spool_model::session::CaptureLevel;
 use std::time::{Duration, Instant};
@@ -37,16 +37,17 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     let mut ok = CaptureConfig::new(server.url("/static/"));
     ok.level = CaptureLevel::Metadata;
     ok.wait_for = Some("document.title === 'done'".into());
-    capture(&ok, &mut NoSink, None).await.unwrap();
+    common::capture_alone(&ok).await.unwrap();
     assert_no_chromium_left("a successful capture");
 
     // No browser at that path: the error names the path and how to install one.
-    let mut missing = ok.clone();
-    missing.browser = BrowserSource::Launch(LaunchConfig {
+    let missing = BrowserSource::Launch(LaunchConfig {
         executable: Some("/nonexistent/chromium".into()),
         ..Default::default()
     });
-    let err = capture(&missing, &mut NoSink, None).await.unwrap_err();
+    let err = common::capture_from(missing, &ok, &mut NoSink)
+        .await
+        .unwrap_err();
     assert_eq!(err.code(), -32001);
     let text = err.to_string();
     assert!(
@@ -55,12 +56,13 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     );
 
     // A binary that is not a browser.
-    let mut not_browser = ok.clone();
-    not_browser.browser = BrowserSource::Launch(LaunchConfig {
+    let not_browser = BrowserSource::Launch(LaunchConfig {
         executable: Some("/bin/false".into()),
         ..Default::default()
     });
-    let err = capture(&not_browser, &mut NoSink, None).await.unwrap_err();
+    let err = common::capture_from(not_browser, &ok, &mut NoSink)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, EngineError::BrowserLaunchFailed { .. }),
         "{err}"
@@ -68,7 +70,7 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
 
     // A URL that is not http(s).
     for url in ["file:///etc/passwd", "javascript:alert(1)", "not a url"] {
-        let err = capture(&CaptureConfig::new(url), &mut NoSink, None)
+        let err = common::capture_alone(&CaptureConfig::new(url))
             .await
             .unwrap_err();
         assert_eq!(err.code(), -32602, "{url}: {err}");
@@ -83,7 +85,7 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     let mut unreachable = CaptureConfig::new(format!("http://127.0.0.1:{closed}/nothing"));
     unreachable.level = CaptureLevel::Api;
     unreachable.timeout = Duration::from_secs(15);
-    let cap = capture(&unreachable, &mut NoSink, None).await.unwrap();
+    let cap = common::capture_alone(&unreachable).await.unwrap();
     let entry = &cap.har.log.entries[0];
     assert!(entry.request.url.ends_with("/nothing"));
     assert_eq!(entry.response.status, 0);
@@ -112,7 +114,7 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     });
     let mut slow = CaptureConfig::new(format!("http://127.0.0.1:{port}/slow"));
     slow.timeout = Duration::from_secs(3);
-    let err = capture(&slow, &mut NoSink, None).await.unwrap_err();
+    let err = common::capture_alone(&slow).await.unwrap_err();
     assert_eq!(err.code(), -32604);
     match err {
         EngineError::Timeout {

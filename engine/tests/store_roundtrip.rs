@@ -5,29 +5,36 @@
 mod common;
 
 use common::assert_valid_har;
-use spool_engine::{Capture, CaptureConfig, StopReason, StoreSink, capture};
+use spool_engine::{Capture, CaptureConfig, StopReason};
 use spool_fixtures::FixtureServer;
 use spool_model::har::Har;
 use spool_model::session::CaptureLevel;
-use spool_store::{ExportOptions, NewSession, SessionStatus, Store};
+use spool_store::{ExportOptions, NewSession, SessionStatus, Store, StoreWriter};
 use std::time::Duration;
 
 async fn capture_into(store: &Store, config: &CaptureConfig) -> (Capture, spool_store::Uuid) {
-    let writer = store
-        .begin_session(NewSession {
+    let writer = StoreWriter::spawn(store.clone()).unwrap();
+    let mut sink = writer
+        .begin(NewSession {
             task_description: "round trip".into(),
             capture_level: config.level,
             start_url: Some(config.url.clone()),
             ..Default::default()
         })
         .unwrap();
-    let mut sink = StoreSink::new(writer, None);
     let id = sink.id();
-    let capture = capture(config, &mut sink, None)
+    let capture = common::capture_with(config, &mut sink)
         .await
         .unwrap_or_else(|e| panic!("capture of {} failed: {e}", config.url));
     assert_eq!(capture.stop_reason, StopReason::NetworkIdle);
-    let meta = sink.finish(&capture).unwrap();
+    let meta = sink
+        .finish(
+            SessionStatus::Completed,
+            capture.har.log.pages.clone(),
+            Some(capture.browser.clone()),
+        )
+        .unwrap();
+    writer.shutdown();
     assert_eq!(meta.status, SessionStatus::Completed);
     (capture, id)
 }

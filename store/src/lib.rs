@@ -8,6 +8,8 @@
 //!   zstd-compressed chunks while recording ([`SessionWriter`]), listed, exported (HAR 1.2 or
 //!   JSON, secrets [`redact`]ed by default) and imported from any HAR. See store/DESIGN.md
 //!   for the on-disk layout.
+//! - [`StoreWriter`]: a writer thread that records many sessions at once off the recorders'
+//!   threads, with one flush per batch (group commit); [`StoreSink`] is its `CaptureSink`.
 //!
 //! This crate knows nothing of CDP.
 
@@ -18,6 +20,7 @@ mod lock;
 pub mod redact;
 pub mod session;
 mod store;
+pub mod writer;
 
 pub use error::StoreError;
 pub use har::Har;
@@ -33,6 +36,7 @@ pub use session::{
 pub use spool_model::{har, session as model};
 pub use store::{SessionWriter, Store};
 pub use uuid::Uuid;
+pub use writer::{StoreSink, StoreWriter};
 
 /// Internals exposed for the store's own tests and benches (corrupting a chunk on purpose,
 /// measuring compression). Not a stable API.

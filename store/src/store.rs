@@ -164,7 +164,14 @@ impl Store {
             meta,
             seq: [0; 8],
             finished: false,
+            group_commit: false,
         })
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush()?;
+        Ok(())
     }
 
     /// A session's metadata and every stream.
@@ -917,6 +924,9 @@ pub struct SessionWriter {
     meta: SessionMetadata,
     seq: [u32; 8],
     finished: bool,
+    /// When set, appends are not flushed one by one: whoever set it (the
+    /// [`crate::writer::StoreWriter`] thread) flushes once for a whole batch.
+    group_commit: bool,
 }
 
 impl std::fmt::Debug for SessionWriter {
@@ -930,6 +940,11 @@ impl std::fmt::Debug for SessionWriter {
 impl SessionWriter {
     pub fn id(&self) -> Uuid {
         self.meta.session_id
+    }
+
+    /// Appends are made durable by a later [`Store::flush`] instead of each on its own.
+    pub(crate) fn set_group_commit(&mut self, on: bool) {
+        self.group_commit = on;
     }
 
     /// The metadata as it stands, with live counts.
@@ -1102,7 +1117,9 @@ impl SessionWriter {
         inner
             .chunks
             .insert(&keys::chunk_key(self.id(), stream, seq)[..], f.as_slice())?;
-        inner.db.flush()?;
+        if !self.group_commit {
+            inner.db.flush()?;
+        }
         self.seq[stream.index()] += 1;
         self.meta.raw_bytes += payload.len() as u64;
         self.meta.stored_bytes += f.len() as u64;

@@ -5,10 +5,13 @@ use crate::exit::CodedError;
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use spool_engine::{
-    BrowserSource, BrowserState, Capture, CaptureConfig, CaptureSink, EngineError, LaunchConfig,
-    Progress, ScreenshotOptions, StopSignal,
+    BrowserPool, BrowserSource, BrowserState, Capture, CaptureConfig, CaptureSink, EngineError,
+    LaunchConfig, PoolConfig, Progress, ScreenshotOptions, StopReason, StopSignal,
 };
 use spool_model::session::{CaptureLevel, ConsoleLevel};
+use spool_model::sink::{NoSink, Tee};
+use spool_store::{SessionStatus, StoreWriter};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -71,12 +74,12 @@ pub async fn run(args: CaptureArgs, data: &Path) -> anyhow::Result<()> {
         })?;
         config.state = BrowserState::from_json(&bytes)?;
     }
-    config.browser = match &args.attach {
+    let source = match &args.attach {
         Some(endpoint) => BrowserSource::Attach(endpoint.clone()),
         None => BrowserSource::Launch(LaunchConfig::default()),
     };
     let store = crate::open_store(data)?;
-    let (capture, meta) = capture_into_store(&config, &store).await?;
+    let (capture, meta) = capture_into_store(&config, source, &store, args.out.as_deref()).await?;
     if let Some(out) = &args.out {
         write_outputs(&capture, out)?;
     }
@@ -91,44 +94,73 @@ pub async fn run(args: CaptureArgs, data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Captures while writing the session into the store chunk by chunk. A failed capture is
-/// stored too, as ERROR, with what was captured before the failure.
+/// Captures while writing the session into the store chunk by chunk, in a browser from a
+/// pool of one. A failed capture is stored too, as ERROR, with what was captured before the
+/// failure. At level 4 with `out`, raw events go to `out/events.jsonl` as they arrive.
 pub async fn capture_into_store(
     config: &CaptureConfig,
+    source: BrowserSource,
     store: &spool_store::Store,
+    out: Option<&Path>,
 ) -> anyhow::Result<(Capture, spool_store::SessionMetadata)> {
-    let writer = store.begin_session(spool_store::NewSession {
+    config.validate()?;
+    let writer = StoreWriter::spawn(store.clone())?;
+    let mut sink = writer.begin(spool_store::NewSession {
         id: None,
         task_description: config.task.clone().unwrap_or_default(),
         capture_level: config.level,
         browser: Default::default(),
         start_url: Some(config.url.clone()),
     })?;
+    let mut events_file = match out.filter(|_| config.level == CaptureLevel::Forensic) {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            let path = dir.join("events.jsonl");
+            let file = std::fs::File::create(&path)
+                .with_context(|| format!("writing {}", path.display()))?;
+            Some(RawEventsFile(std::io::BufWriter::new(file)))
+        }
+        None => None,
+    };
+    let pool = BrowserPool::new(PoolConfig::single(source))?;
     let bar = spinner(&config.url);
     let mut spinner_sink = SpinnerSink { bar: bar.clone() };
-    let mut sink = spool_engine::StoreSink::new(writer, Some(&mut spinner_sink));
-    let result = run_capture(config, &mut sink).await;
+    let mut no_file = NoSink;
+    let file_sink: &mut dyn CaptureSink = match events_file.as_mut() {
+        Some(f) => f,
+        None => &mut no_file,
+    };
+    let mut watchers = Tee(&mut spinner_sink, file_sink);
+    let result = run_capture(&pool, config, &mut Tee(&mut sink, &mut watchers)).await;
+    pool.shutdown().await;
     bar.finish_and_clear();
-    match result {
+    if let Some(mut f) = events_file {
+        f.0.flush().context("writing events.jsonl")?;
+    }
+    let outcome = match result {
         Ok(capture) => {
-            let meta = sink.finish(&capture)?;
+            let status = match capture.stop_reason {
+                StopReason::NetworkIdle => SessionStatus::Completed,
+                _ => SessionStatus::Stopped,
+            };
+            let meta = sink.finish(
+                status,
+                capture.har.log.pages.clone(),
+                Some(capture.browser.clone()),
+            )?;
             Ok((capture, meta))
         }
         Err(e) => {
-            let partial = match &e {
-                EngineError::Timeout {
-                    partial: Some(p), ..
-                } => Some(p.as_ref()),
-                _ => None,
-            };
+            let partial = e.partial();
             if let Some(p) = partial {
                 eprintln!(
-                    "timed out; captured so far: {} requests, {} console entries",
+                    "{e}; captured so far: {} requests, {} console entries",
                     p.har.log.entries.len(),
-                    p.console.len()
+                    p.console.len() + p.console_dropped
                 );
             }
-            match sink.fail(&e.to_string(), partial) {
+            let pages = partial.map(|p| p.har.log.pages.clone()).unwrap_or_default();
+            match sink.fail(&e.to_string(), pages) {
                 Ok(meta) => eprintln!(
                     "what was captured is stored as session {} (ERROR)",
                     meta.session_id
@@ -137,10 +169,24 @@ pub async fn capture_into_store(
             }
             Err(e.into())
         }
+    };
+    writer.shutdown();
+    outcome
+}
+
+/// Level-4 raw events written to a file as they arrive.
+struct RawEventsFile(std::io::BufWriter<std::fs::File>);
+
+impl CaptureSink for RawEventsFile {
+    fn raw_events(&mut self, jsonl: &[u8]) {
+        if let Err(e) = self.0.write_all(jsonl) {
+            tracing::warn!("writing events.jsonl failed: {e}");
+        }
     }
 }
 
 async fn run_capture(
+    pool: &BrowserPool,
     config: &CaptureConfig,
     sink: &mut dyn CaptureSink,
 ) -> Result<Capture, EngineError> {
@@ -151,7 +197,7 @@ async fn run_capture(
             ctrl_c.stop();
         }
     });
-    let result = spool_engine::capture(config, sink, Some(stop)).await;
+    let result = spool_engine::capture(pool, config, sink, Some(stop)).await;
     watcher.abort();
     result
 }
@@ -198,9 +244,6 @@ pub fn write_outputs(capture: &Capture, dir: &Path) -> anyhow::Result<()> {
         "actions.json",
         &serde_json::to_vec_pretty(&capture.actions)?,
     )?;
-    if let Some(raw) = &capture.raw_events {
-        write("events.jsonl", raw)?;
-    }
     if !capture.screenshots.is_empty() {
         let shots = dir.join("screenshots");
         std::fs::create_dir_all(&shots)?;

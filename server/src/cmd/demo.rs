@@ -25,7 +25,8 @@ pub async fn run(args: DemoArgs, data: &Path) -> anyhow::Result<()> {
     config.timeout = Duration::from_secs(60);
     config.wait_for = Some("document.title === 'done' || document.title === 'error'".into());
     let store = crate::open_store(data)?;
-    let (capture, meta) = capture_into_store(&config, &store).await?;
+    let source = spool_engine::BrowserSource::Launch(spool_engine::LaunchConfig::default());
+    let (capture, meta) = capture_into_store(&config, source, &store, args.out.as_deref()).await?;
     if let Some(out) = &args.out {
         write_outputs(&capture, out)?;
     }
