@@ -8,14 +8,18 @@ use spool_model::session::{BrowserInfo, CaptureLevel};
 use spool_store::{NewSession, SessionEnd, Store};
 
 const WORDS: [&str; 12] = [
-    "shop", "cart", "login", "order", "search", "invoice", "profile", "upload", "export",
-    "report", "billing", "inbox",
+    "shop", "cart", "login", "order", "search", "invoice", "profile", "upload", "export", "report",
+    "billing", "inbox",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = args.next().ok_or("usage: fill_store DIR [N]")?;
-    let n: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(10_000);
+    let n: usize = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(10_000);
     let store = Store::open(std::path::Path::new(&dir))?;
     for i in 0..n {
         let task = format!(
@@ -33,8 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })?;
         writer.finish(SessionEnd::completed())?;
     }
-    let shop = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/har/flows/shop.l3.har");
+    let shop =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/har/flows/shop.l3.har");
     let id = store.import_har(
         &std::fs::read(shop)?,
         Some("log in to the shop and order the first item"),

@@ -698,7 +698,9 @@ async fn no_browser_outlives_a_killed_server() {
 async fn mcp_tools_call_latency() {
     let data = tempfile::tempdir().unwrap();
     let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
-        cmd.arg("--data").arg(data.path()).args(["serve", "--stdio"]);
+        cmd.arg("--data")
+            .arg(data.path())
+            .args(["serve", "--stdio"]);
     });
     let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
     let mut took = Vec::new();
@@ -717,4 +719,122 @@ async fn mcp_tools_call_latency() {
         took[took.len() * 99 / 100].as_secs_f64() * 1e6
     );
     client.cancel().await.unwrap();
+}
+
+/// A live browser session driven by the browser tools completes the shop order and is
+/// stored with its network entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_tools_complete_the_shop_order() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let transport = StreamableHttpClientTransport::from_uri(server.url("/mcp"));
+    let client = ().serve(transport).await.expect("MCP over HTTP connects");
+    let ok = |r: &CallToolResult| {
+        assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+        r.structured_content.clone().unwrap()
+    };
+    let opened = ok(&mcp_call(
+        &client,
+        "navigate",
+        json!({
+            "url": fixture.url("/shop/"),
+            "waitUntil": "networkidle",
+            "taskDescription": SHOP_TASK,
+        }),
+    )
+    .await);
+    let id = opened["sessionId"].as_str().unwrap().to_string();
+    for (selector, text) in [("#username", "alice"), ("#password", "wonderland")] {
+        ok(&mcp_call(
+            &client,
+            "type",
+            json!({ "sessionId": id, "selector": selector, "text": text }),
+        )
+        .await);
+    }
+    ok(&mcp_call(
+        &client,
+        "click",
+        json!({ "sessionId": id, "selector": "#login-button" }),
+    )
+    .await);
+    let mut confirmed = String::new();
+    for _ in 0..100 {
+        let r = mcp_call(
+            &client,
+            "get-text",
+            json!({ "sessionId": id, "selector": "#result" }),
+        )
+        .await;
+        if r.is_error != Some(true) {
+            confirmed = r.structured_content.unwrap()["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if confirmed.contains("Order confirmed") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        confirmed.contains("Order confirmed"),
+        "result: {confirmed:?}"
+    );
+    assert_eq!(fixture.orders().len(), 1);
+    let shot = mcp_call(
+        &client,
+        "screenshot",
+        json!({ "sessionId": id, "format": "png", "width": 800, "height": 600 }),
+    )
+    .await;
+    let meta = ok(&shot);
+    assert_eq!(meta["mimeType"], "image/png");
+    let content = serde_json::to_value(&shot.content).unwrap();
+    assert_eq!(content[1]["type"], "image");
+    let png = base64_decode(content[1]["data"].as_str().unwrap());
+    assert!(png.starts_with(b"\x89PNG"));
+    let refused = mcp_call(
+        &client,
+        "evaluate",
+        json!({ "sessionId": id, "script": "document.title" }),
+    )
+    .await;
+    assert_eq!(refused.is_error, Some(true));
+    let closed = ok(&mcp_call(&client, "close-session", json!({ "sessionId": id })).await);
+    assert_eq!(closed["status"], "COMPLETED");
+    assert!(closed["screenshotCount"].as_u64().unwrap() >= 1);
+    let stored = ok(&mcp_call(&client, "get-session", json!({ "sessionId": id })).await);
+    assert!(
+        stored["networkEventCount"].as_u64().unwrap() >= 5,
+        "{stored}"
+    );
+    let r = mcp_call(
+        &client,
+        "export-session",
+        json!({ "sessionId": id, "format": "har" }),
+    )
+    .await;
+    let content = serde_json::to_value(&r.content).unwrap();
+    let har: Value =
+        serde_json::from_str(content[1]["resource"]["text"].as_str().unwrap()).unwrap();
+    let urls: Vec<&str> = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["request"]["url"].as_str())
+        .collect();
+    assert!(urls.iter().any(|u| u.ends_with("/api/orders")), "{urls:?}");
+    client.cancel().await.unwrap();
+    let marker = server.marker.clone();
+    assert_eq!(server.terminate(), Some(0));
+    assert_no_marked_processes(&marker);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
 }

@@ -34,12 +34,18 @@ pub async fn run(args: ServeArgs, data: Option<&Path>) -> anyhow::Result<()> {
     let store = crate::open_store(&config.data)?;
     // Held until the server returns: its stdin closing is the watcher's cue.
     let _watcher = reaper::start_watcher().context("starting the browser watcher")?;
-    let state = AppState::new(store, config);
-    if state.config.stdio {
-        run_stdio(state).await
+    let state = AppState::new(store, config)?;
+    tokio::spawn(tools::browser::close_idle_sessions(state.clone()));
+    let result = if state.config.stdio {
+        run_stdio(state.clone()).await
     } else {
-        run_http(state).await
-    }
+        run_http(state.clone()).await
+    };
+    // Every browser closes with the pool; live sessions are stored first.
+    tools::browser::close_all(&state).await;
+    state.pool.shutdown().await;
+    state.writer.clone().shutdown();
+    result
 }
 
 async fn run_http(state: AppState) -> anyhow::Result<()> {
@@ -147,7 +153,7 @@ pub struct ToolArgs {
 pub async fn run_tool(args: ToolArgs, data: Option<&Path>) -> anyhow::Result<()> {
     let config = ServeConfig::resolve(&ServeArgs::default(), data)?;
     let store = crate::open_store(&config.data)?;
-    let state = AppState::new(store, config);
+    let state = AppState::new(store, config)?;
     if args.list {
         for tool in state.registry.tools() {
             println!("{}: {}", tool.name, tool.description);

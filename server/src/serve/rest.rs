@@ -106,8 +106,9 @@ async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         "timestamp": jiff::Timestamp::now().to_string(),
         "pool": {
             "maxBrowsers": state.config.max_browsers,
-            "browsersInUse": state.browsers_in_use(),
+            "stats": state.pool.stats(),
             "runningCaptures": state.running_captures(),
+            "liveSessions": state.live.len(),
         },
         "store": {
             "path": state.store.dir(),

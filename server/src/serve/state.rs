@@ -1,17 +1,16 @@
-//! What every request handler shares: the store, the settings, the tool registry, the
-//! running captures (so shutdown can stop them) and the browser slots.
+//! What every request handler shares: the store and its writer thread, the browser pool,
+//! the settings, the tool registry, the running captures (so shutdown can stop them) and the
+//! live browser sessions of the browser tools.
 
 use super::config::ServeConfig;
-use super::error::ApiError;
 use super::registry::Registry;
-use spool_engine::StopSignal;
-use spool_model::ErrorCode;
-use spool_store::{Store, Uuid};
+use super::tools::browser::LiveSessions;
+use spool_engine::{BrowserPool, BrowserSource, LaunchConfig, PoolConfig, StopSignal};
+use spool_store::{Store, StoreWriter, Uuid};
 use std::collections::HashMap;
 use std::ops::Deref;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 /// Cheap to clone; every clone is the same server.
@@ -20,6 +19,11 @@ pub struct AppState(Arc<Inner>);
 
 pub struct Inner {
     pub store: Store,
+    /// Every capture writes through this one thread (group commit).
+    pub writer: StoreWriter,
+    pub pool: BrowserPool,
+    /// Browser sessions the browser tools hold open, by session id.
+    pub live: LiveSessions,
     pub config: ServeConfig,
     pub registry: Registry,
     pub started: Instant,
@@ -27,8 +31,6 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     /// The stop signals of the captures running now, by session id.
     running: Mutex<HashMap<Uuid, StopSignal>>,
-    /// One permit per browser the server may run at once.
-    browsers: Arc<Semaphore>,
 }
 
 impl Deref for AppState {
@@ -39,43 +41,26 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, config: ServeConfig) -> AppState {
-        let browsers = Arc::new(Semaphore::new(config.max_browsers.max(1)));
-        AppState(Arc::new(Inner {
+    pub fn new(store: Store, config: ServeConfig) -> anyhow::Result<AppState> {
+        let writer = StoreWriter::spawn(store.clone())?;
+        let pool = BrowserPool::new(PoolConfig {
+            max_browsers: config.max_browsers,
+            min_browsers: 0,
+            acquire_timeout: config.acquire_timeout,
+            source: BrowserSource::Launch(LaunchConfig::default()),
+            ..PoolConfig::default()
+        })?;
+        Ok(AppState(Arc::new(Inner {
             store,
+            writer,
+            pool,
+            live: LiveSessions::default(),
             registry: super::tools::registry(&config),
             config,
             started: Instant::now(),
             shutdown: CancellationToken::new(),
             running: Mutex::new(HashMap::new()),
-            browsers,
-        }))
-    }
-
-    /// A browser slot, waiting up to the configured acquire timeout. A full server is
-    /// [`ErrorCode::BrowserPoolBusy`] (HTTP 503 with `Retry-After`), not an internal error.
-    pub async fn acquire_browser(&self) -> Result<OwnedSemaphorePermit, ApiError> {
-        let wait = tokio::time::timeout(
-            self.config.acquire_timeout,
-            self.browsers.clone().acquire_owned(),
-        );
-        match wait.await {
-            Ok(Ok(permit)) => Ok(permit),
-            _ => Err(ApiError::new(
-                ErrorCode::BrowserPoolBusy,
-                format!(
-                    "all {} browsers are busy; try again later",
-                    self.config.max_browsers
-                ),
-            )),
-        }
-    }
-
-    /// Browsers in use now.
-    pub fn browsers_in_use(&self) -> usize {
-        self.config
-            .max_browsers
-            .saturating_sub(self.browsers.available_permits())
+        })))
     }
 
     pub fn register_capture(&self, id: Uuid, stop: StopSignal) {

@@ -10,10 +10,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spool_engine::{
-    BrowserSource, BrowserState, Capture, CaptureConfig, CaptureSink, EngineError, LaunchConfig,
-    Progress, ScreenshotOptions, StopSignal,
+    BrowserState, Capture, CaptureConfig, CaptureSink, Progress, ScreenshotOptions, StopReason,
+    StopSignal,
 };
 use spool_model::session::CaptureLevel;
+use spool_model::sink::Tee;
+use spool_store::SessionStatus;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
@@ -90,7 +92,8 @@ pub struct CaptureAndAnalyzeOutput {
     pub analysis: AnalysisResult,
     /// Resource URIs of the screenshots taken (`spool://sessions/{id}/screenshots/{n}`).
     pub screenshots: Vec<String>,
-    /// How the capture ended: network_idle, timeout, stopped (cancelled) or browser_closed.
+    /// How the capture ended: network_idle, timeout, stopped (cancelled), browser_closed or
+    /// crashed.
     pub stop_reason: String,
 }
 
@@ -119,10 +122,8 @@ pub async fn capture_and_analyze(
         let bytes = serde_json::to_vec(browser_state).map_err(ApiError::internal)?;
         config.state = BrowserState::from_json(&bytes)?;
     }
-    config.browser = BrowserSource::Launch(LaunchConfig::default());
     config.validate()?;
 
-    let _browser = state.acquire_browser().await?;
     let total = config.timeout.as_secs_f64();
     ctx.report(0.0, Some(total), format!("capturing {url}"));
     let (capture, session_id) = record(&state, &config, &ctx).await?;
@@ -170,6 +171,7 @@ fn stop_reason_name(capture: &Capture) -> String {
         spool_engine::StopReason::Timeout => "timeout",
         spool_engine::StopReason::Stopped => "stopped",
         spool_engine::StopReason::BrowserClosed => "browser_closed",
+        spool_engine::StopReason::Crashed => "crashed",
     }
     .to_string()
 }
@@ -182,14 +184,14 @@ async fn record(
     config: &CaptureConfig,
     ctx: &CallContext,
 ) -> Result<(Capture, String), ApiError> {
-    let writer = state.store.begin_session(spool_store::NewSession {
+    let mut sink = state.writer.begin(spool_store::NewSession {
         id: None,
         task_description: config.task.clone().unwrap_or_default(),
         capture_level: config.level,
         browser: Default::default(),
         start_url: Some(config.url.clone()),
     })?;
-    let id = writer.id();
+    let id = sink.id();
     let stop = StopSignal::new();
     state.register_capture(id, stop.clone());
     let watcher = {
@@ -208,23 +210,36 @@ async fn record(
         ctx: ctx.clone(),
         timeout: config.timeout,
     };
-    let mut sink = spool_engine::StoreSink::new(writer, Some(&mut progress));
-    let result = spool_engine::capture(config, &mut sink, Some(stop)).await;
+    let result = spool_engine::capture(
+        &state.pool,
+        config,
+        &mut Tee(&mut sink, &mut progress),
+        Some(stop),
+    )
+    .await;
     watcher.abort();
     state.unregister_capture(id);
     match result {
         Ok(capture) => {
-            sink.finish(&capture)?;
+            let status = match capture.stop_reason {
+                StopReason::NetworkIdle => SessionStatus::Completed,
+                _ => SessionStatus::Stopped,
+            };
+            let pages = capture.har.log.pages.clone();
+            let browser = capture.browser.clone();
+            tokio::task::spawn_blocking(move || sink.finish(status, pages, Some(browser)))
+                .await
+                .map_err(ApiError::internal)??;
             Ok((capture, id.to_string()))
         }
         Err(e) => {
-            let partial = match &e {
-                EngineError::Timeout {
-                    partial: Some(p), ..
-                } => Some(p.as_ref()),
-                _ => None,
-            };
-            if let Err(store_err) = sink.fail(&e.to_string(), partial) {
+            let pages = e
+                .partial()
+                .map(|p| p.har.log.pages.clone())
+                .unwrap_or_default();
+            let message = e.to_string();
+            let stored = tokio::task::spawn_blocking(move || sink.fail(&message, pages)).await;
+            if let Ok(Err(store_err)) = stored {
                 tracing::error!("could not store the failed session {id}: {store_err}");
             }
             let mut error = ApiError::from(e);

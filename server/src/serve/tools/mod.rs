@@ -2,6 +2,7 @@
 //! replay and execute-optimally add their tools here when they land.
 
 pub mod analysis;
+pub mod browser;
 pub mod capture;
 pub mod sessions;
 
@@ -49,6 +50,56 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "analyze-har",
             "Analyze a stored session or an uploaded HAR: the API calls the task needs, how their values flow, and the recommended modality",
             analysis::analyze_har,
+        ),
+        Tool::new(
+            "navigate",
+            "Open a URL in a live browser session (a new one, recorded into the store, when no sessionId is given) and wait until load, domcontentloaded or networkidle",
+            browser::navigate,
+        ),
+        Tool::new(
+            "click",
+            "Click the element a CSS selector matches in a live browser session",
+            browser::click,
+        ),
+        Tool::new(
+            "type",
+            "Type text into the input a CSS selector matches, with an optional delay between keystrokes",
+            browser::type_text,
+        ),
+        Tool::new(
+            "press-key",
+            "Press a key (Enter, Tab, Escape, arrows, ...) in a live browser session",
+            browser::press_key,
+        ),
+        Tool::new(
+            "scroll",
+            "Scroll a live browser session's page by an amount or to an element",
+            browser::scroll,
+        ),
+        Tool::new(
+            "screenshot",
+            "Take a screenshot of a live browser session (viewport size, png/jpeg/webp, quality, full page or one element); returned as image content with its metadata and stored with the session",
+            browser::screenshot,
+        ),
+        Tool::new(
+            "get-text",
+            "The visible text of the element a CSS selector matches",
+            browser::get_text,
+        ),
+        Tool::new(
+            "get-content",
+            "The page's URL, title and HTML",
+            browser::get_content,
+        ),
+        Tool::new(
+            "evaluate",
+            "Evaluate a JavaScript expression in the page and return its JSON value (refused unless the server runs with --allow-evaluate true)",
+            browser::evaluate,
+        ),
+        Tool::new(
+            "close-session",
+            "Close a live browser session; the recording is stored and its summary returned",
+            browser::close_session,
         ),
     ])
 }
