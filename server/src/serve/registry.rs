@@ -343,3 +343,87 @@ impl Registry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::config::ServeConfig;
+    use super::super::tools;
+    use serde_json::json;
+
+    /// The field and the keyword of the first broken rule, as a caller sees them.
+    fn broken(tool: &str, args: serde_json::Value) -> (String, String, String) {
+        let registry = tools::registry(&ServeConfig::default());
+        let e = registry.get(tool).unwrap().validate(&args).unwrap_err();
+        assert_eq!(e.code, spool_model::ErrorCode::InvalidParams);
+        (
+            e.details["field"].as_str().unwrap().to_string(),
+            e.details["rule"].as_str().unwrap().to_string(),
+            e.message,
+        )
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_rule() {
+        let url = "https://shop.example/";
+        let (field, rule, message) = broken(
+            "capture-and-analyze",
+            json!({ "taskDescription": "short", "targetUrl": url }),
+        );
+        assert_eq!(
+            (field.as_str(), rule.as_str()),
+            ("taskDescription", "minLength")
+        );
+        assert!(message.contains("(minLength 10)"), "{message}");
+        let (field, _, _) = broken(
+            "capture-and-analyze",
+            json!({ "taskDescription": "order the first item", "captureLevel": 7 }),
+        );
+        assert_eq!(field, "captureLevel");
+        let (field, rule, _) = broken(
+            "capture-and-analyze",
+            json!({ "taskDescription": "order the first item", "timeoutSeconds": 301 }),
+        );
+        assert_eq!(
+            (field.as_str(), rule.as_str()),
+            ("timeoutSeconds", "maximum")
+        );
+        for bad in [
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "data:text/html,x",
+        ] {
+            let (field, rule, _) = broken(
+                "capture-and-analyze",
+                json!({ "taskDescription": "order the first item", "targetUrl": bad }),
+            );
+            assert_eq!((field.as_str(), rule.as_str()), ("targetUrl", "pattern"));
+        }
+        let (field, rule, _) = broken("capture-and-analyze", json!({}));
+        assert_eq!(
+            (field.as_str(), rule.as_str()),
+            ("taskDescription", "required")
+        );
+        let (field, rule, _) = broken("get-session", json!({ "sessionId": "nope" }));
+        assert_eq!((field.as_str(), rule.as_str()), ("sessionId", "pattern"));
+        let (field, _, _) = broken(
+            "screenshot",
+            json!({ "sessionId": "00000000-0000-4000-8000-000000000000", "width": 100 }),
+        );
+        assert_eq!(field, "width");
+    }
+
+    #[test]
+    fn defaults_and_constraints_are_in_the_schemas() {
+        let registry = tools::registry(&ServeConfig::default());
+        let schema = &registry.get("capture-and-analyze").unwrap().input_schema;
+        let p = &schema["properties"];
+        assert_eq!(p["captureLevel"]["default"], 2);
+        assert_eq!(p["captureLevel"]["enum"], json!([1, 2, 3, 4]));
+        assert_eq!(p["timeoutSeconds"]["default"], 30.0);
+        assert_eq!(p["includeScreenshots"]["default"], true);
+        let shot = &registry.get("screenshot").unwrap().input_schema["properties"];
+        assert_eq!(shot["width"]["minimum"], 200);
+        assert_eq!(shot["timeout"]["maximum"], 120000);
+        assert_eq!(shot["format"]["default"], "webp");
+    }
+}
