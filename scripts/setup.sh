@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what Spool needs on a fresh Debian machine, non-interactively, as root:
 # Debian's Chromium (never a downloaded browser build), jq and curl for the generated shell
-# scripts, and Python's `requests` for the generated Python scripts. Idempotent: it only
-# installs what is missing.
+# scripts, Python's `requests` for the generated Python scripts, and for the server's tests
+# the Python `mcp` SDK (a third-party MCP client) and `openapi-spec-validator`. Idempotent:
+# it only installs what is missing.
 set -euo pipefail
 
 need_apt=()
@@ -22,6 +23,20 @@ fi
 if ! python3 -c 'import requests' >/dev/null 2>&1; then
   echo "setup: installing the Python package requests" >&2
   python3 -m pip install --quiet requests || python3 -m pip install --quiet --break-system-packages requests
+fi
+
+pip_install() {
+  python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"
+}
+
+if ! python3 -c 'import mcp.client.streamable_http' >/dev/null 2>&1; then
+  echo "setup: installing the Python MCP SDK (mcp)" >&2
+  pip_install 'mcp>=1.10'
+fi
+
+if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+  echo "setup: installing the Python package openapi-spec-validator" >&2
+  pip_install openapi-spec-validator
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

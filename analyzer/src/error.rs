@@ -1,5 +1,7 @@
 //! The analyzer's one error type and its stable codes (docs/errors.md).
 
+use spool_model::ErrorCode;
+
 /// Everything [`crate::analyze`] can fail with. Each variant maps to one stable code via
 /// [`AnalyzeError::code`].
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -27,24 +29,19 @@ pub enum AnalyzeError {
 }
 
 impl AnalyzeError {
-    /// The stable error code of table in docs/errors.md.
-    pub fn code(&self) -> i32 {
+    /// The stable error code a user sees (number, name, HTTP status, exit status; see docs/errors.md).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AnalyzeError::HarFileInvalid { .. } => -32102,
-            AnalyzeError::InvalidParams { .. } => -32602,
-            AnalyzeError::TooLarge { .. } => -32201,
-            AnalyzeError::AnalysisFailed(_) => -32003,
+            AnalyzeError::HarFileInvalid { .. } => ErrorCode::HarFileInvalid,
+            AnalyzeError::InvalidParams { .. } => ErrorCode::InvalidParams,
+            AnalyzeError::TooLarge { .. } => ErrorCode::TooLarge,
+            AnalyzeError::AnalysisFailed(_) => ErrorCode::AnalysisFailed,
         }
     }
 
     /// The name that goes with [`AnalyzeError::code`].
     pub fn code_name(&self) -> &'static str {
-        match self {
-            AnalyzeError::HarFileInvalid { .. } => "HarFileInvalid",
-            AnalyzeError::InvalidParams { .. } => "InvalidParams",
-            AnalyzeError::TooLarge { .. } => "InsufficientMemory",
-            AnalyzeError::AnalysisFailed(_) => "AnalysisFailed",
-        }
+        self.code().name()
     }
 
     pub(crate) fn invalid_params(field: &str, rule: impl Into<String>) -> Self {

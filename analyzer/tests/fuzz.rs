@@ -187,7 +187,7 @@ fn check(bytes: &[u8], task: Option<&str>) {
             assert_eq!(back, p);
         }
         Err(e) => {
-            assert!([-32102, -32602, -32201, -32003].contains(&e.code()));
+            assert!([-32102, -32602, -32201, -32003].contains(&e.code().number()));
         }
     }
 }

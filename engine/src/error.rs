@@ -2,6 +2,7 @@
 
 use crate::capture::Capture;
 use crate::cdp::CdpError;
+use spool_model::ErrorCode;
 use std::path::PathBuf;
 
 /// Every way an engine operation can fail. [`EngineError::code`] gives the stable code a
@@ -69,22 +70,26 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The stable error code of table in docs/errors.md.
-    pub fn code(&self) -> i32 {
+    /// The stable error code a user sees (number, name, HTTP status, exit status; see docs/errors.md).
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::BrowserLaunchFailed { .. } | EngineError::AttachFailed { .. } => -32001,
+            EngineError::BrowserLaunchFailed { .. } | EngineError::AttachFailed { .. } => {
+                ErrorCode::BrowserLaunchFailed
+            }
             EngineError::InvalidParams { .. }
             | EngineError::EventLogInvalid { .. }
-            | EngineError::EventLogUnreadable(_) => -32602,
-            EngineError::Timeout { .. } => -32604,
-            EngineError::NetworkCaptureFailed(_) | EngineError::CaptureAborted { .. } => -32101,
-            EngineError::PoolBusy { .. } | EngineError::PoolShutDown => {
-                spool_model::ErrorCode::BrowserPoolBusy.number()
+            | EngineError::EventLogUnreadable(_) => ErrorCode::InvalidParams,
+            EngineError::Timeout { .. } => ErrorCode::Timeout,
+            EngineError::NetworkCaptureFailed(_) | EngineError::CaptureAborted { .. } => {
+                ErrorCode::NetworkCaptureFailed
             }
-            EngineError::Cdp(CdpError::Timeout { .. }) => -32604,
-            EngineError::Cdp(_) => -32101,
-            EngineError::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => -32202,
-            EngineError::Io(_) => -32603,
+            EngineError::PoolBusy { .. } | EngineError::PoolShutDown => ErrorCode::BrowserPoolBusy,
+            EngineError::Cdp(CdpError::Timeout { .. }) => ErrorCode::Timeout,
+            EngineError::Cdp(_) => ErrorCode::NetworkCaptureFailed,
+            EngineError::Io(e) if e.raw_os_error() == Some(libc::ENOSPC) => {
+                ErrorCode::DiskSpaceExhausted
+            }
+            EngineError::Io(_) => ErrorCode::InternalError,
         }
     }
 

@@ -145,6 +145,14 @@ impl ErrorCode {
     }
 }
 
+/// Lets a test or a client compare a code with the spec's number directly
+/// (`assert_eq!(err.code(), -32602)`).
+impl PartialEq<i32> for ErrorCode {
+    fn eq(&self, number: &i32) -> bool {
+        self.number() == *number
+    }
+}
+
 impl fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.number())

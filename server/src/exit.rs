@@ -1,14 +1,15 @@
-//! Errors → a message on stderr and an exit code.
+//! Errors → a message on stderr and an exit status.
 //!
-//! Every error that reaches the user carries its stable code from docs/errors.md
-//! (`error[-32602]: …`). Exit codes: 2 bad input, 3 timeout, 4 no browser, 5 not found,
-//! 1 anything else.
+//! Every error that reaches the user carries its [`ErrorCode`] (`error[-32602]: …`, listed in docs/errors.md); the
+//! exit status comes from the code: 2 bad input, 3 timeout, 4 no browser, 5 not found,
+//! 6 busy (a busy browser pool, a store held by another process), 1 anything else.
 
 use spool_engine::EngineError;
+use spool_model::ErrorCode;
 use std::process::ExitCode;
 
-/// The stable code of an error, looked up through the library error types it may wrap.
-pub fn code_of(err: &anyhow::Error) -> i32 {
+/// The code of an error, looked up through the library error types it may wrap.
+pub fn code_of(err: &anyhow::Error) -> ErrorCode {
     if let Some(e) = err.downcast_ref::<EngineError>() {
         return e.code();
     }
@@ -21,21 +22,21 @@ pub fn code_of(err: &anyhow::Error) -> i32 {
     if let Some(e) = err.downcast_ref::<spool_analyzer::AnalyzeError>() {
         return e.code();
     }
-    -32603
+    ErrorCode::InternalError
 }
 
 /// An error raised by the binary itself with a stable code.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct CodedError {
-    pub code: i32,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl CodedError {
     pub fn invalid(message: impl Into<String>) -> anyhow::Error {
         anyhow::Error::new(CodedError {
-            code: -32602,
+            code: ErrorCode::InvalidParams,
             message: message.into(),
         })
     }
@@ -44,11 +45,10 @@ impl CodedError {
 pub fn report(err: &anyhow::Error) -> ExitCode {
     let code = code_of(err);
     eprintln!("error[{code}]: {err:#}");
-    ExitCode::from(match code {
-        -32602 | -32102 => 2,
-        -32604 => 3,
-        -32001 => 4,
-        -32004 => 5,
-        _ => 1,
-    })
+    if code == ErrorCode::StoreInUse {
+        eprintln!(
+            "hint: a running `spool serve` holds the store; use its REST API or MCP tools, or stop it first"
+        );
+    }
+    ExitCode::from(code.exit_status())
 }

@@ -5,6 +5,7 @@
 
 mod cmd;
 mod exit;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -57,6 +58,13 @@ enum Command {
     /// Analyze a stored session or a HAR file: endpoints, the API chain, the recommended
     /// modality with reasons, generated code.
     Analyze(cmd::analyze::AnalyzeArgs),
+    /// Serve every tool over MCP (stdio or streamable HTTP at /mcp) and REST.
+    Serve(serve::config::ServeArgs),
+    /// Call one of the server's tools in this process and print its JSON result.
+    Tool(serve::ToolArgs),
+    /// Kills what a `spool serve` started once it is gone (started by the server itself).
+    #[command(hide = true)]
+    ReapOrphans,
     /// List, show, delete, export, import stored sessions, and show store totals.
     Sessions {
         #[command(subcommand)]
@@ -66,6 +74,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Serve(_)) {
+        serve::reaper::mark_instance();
+    }
     init_tracing(cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -77,6 +88,7 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let data_flag = cli.data.clone();
     let data = cli.data.unwrap_or_else(spool_store::Store::default_dir);
     let result = runtime.block_on(async move {
         match cli.command {
@@ -87,6 +99,9 @@ fn main() -> ExitCode {
             Command::FixtureSite { port } => cmd::fixture_site::run(port).await,
             Command::Demo(args) => cmd::demo::run(args, &data).await,
             Command::Analyze(args) => analyze(&args, &data),
+            Command::Serve(args) => serve::run(args, data_flag.as_deref()).await,
+            Command::ReapOrphans => serve::reaper::run_watcher(),
+            Command::Tool(args) => serve::run_tool(args, data_flag.as_deref()).await,
             Command::Sessions { command } => {
                 open_store(&data).and_then(|store| cmd::sessions::run(&store, command))
             }

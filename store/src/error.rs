@@ -1,17 +1,8 @@
 //! The store's one error type, and the stable codes it maps to (see docs/errors.md).
 
+use spool_model::ErrorCode;
 use std::path::PathBuf;
 use uuid::Uuid;
-
-/// JSON-RPC style codes shared by REST, MCP and the CLI.
-pub mod codes {
-    pub const INVALID_PARAMS: i32 = -32602;
-    pub const INTERNAL_ERROR: i32 = -32603;
-    pub const SESSION_NOT_FOUND: i32 = -32004;
-    pub const HAR_FILE_INVALID: i32 = -32102;
-    pub const TOO_LARGE: i32 = -32201;
-    pub const DISK_FULL: i32 = -32202;
-}
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -66,33 +57,25 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    /// The stable error code of table in docs/errors.md.
-    pub fn code(&self) -> i32 {
+    /// The stable error code a user sees. A store held by another process and damaged or
+    /// unreadable stored data have codes of their own, distinct from an internal error.
+    pub fn code(&self) -> ErrorCode {
         match self {
-            StoreError::SessionNotFound(_) => codes::SESSION_NOT_FOUND,
-            StoreError::HarFileInvalid { .. } => codes::HAR_FILE_INVALID,
-            StoreError::TooLarge { .. } => codes::TOO_LARGE,
-            StoreError::InvalidParams { .. } => codes::INVALID_PARAMS,
-            StoreError::DiskFull(_) => codes::DISK_FULL,
-            StoreError::InUse { .. }
-            | StoreError::Damaged { .. }
-            | StoreError::FormatTooNew { .. }
-            | StoreError::Db(_) => codes::INTERNAL_ERROR,
-            StoreError::Io(e) if is_enospc(e) => codes::DISK_FULL,
-            StoreError::Io(_) => codes::INTERNAL_ERROR,
+            StoreError::SessionNotFound(_) => ErrorCode::SessionNotFound,
+            StoreError::HarFileInvalid { .. } => ErrorCode::HarFileInvalid,
+            StoreError::TooLarge { .. } => ErrorCode::TooLarge,
+            StoreError::InvalidParams { .. } => ErrorCode::InvalidParams,
+            StoreError::DiskFull(_) => ErrorCode::DiskSpaceExhausted,
+            StoreError::InUse { .. } => ErrorCode::StoreInUse,
+            StoreError::Damaged { .. } | StoreError::FormatTooNew { .. } => ErrorCode::StoreDamaged,
+            StoreError::Io(e) if is_enospc(e) => ErrorCode::DiskSpaceExhausted,
+            StoreError::Io(_) | StoreError::Db(_) => ErrorCode::InternalError,
         }
     }
 
-    /// The REST status docs/errors.md pairs with [`StoreError::code`].
+    /// The REST status that goes with [`StoreError::code`].
     pub fn http_status(&self) -> u16 {
-        match self.code() {
-            codes::SESSION_NOT_FOUND => 404,
-            codes::HAR_FILE_INVALID => 422,
-            codes::TOO_LARGE => 413,
-            codes::INVALID_PARAMS => 400,
-            codes::DISK_FULL => 507,
-            _ => 500,
-        }
+        self.code().http_status()
     }
 
     pub(crate) fn invalid(field: impl Into<String>, rule: impl Into<String>) -> StoreError {

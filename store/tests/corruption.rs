@@ -38,7 +38,7 @@ fn a_corrupted_chunk_damages_only_its_session() {
             .starts_with(&format!("session {} is damaged: entries chunk 1", ids[1])),
         "{e}"
     );
-    assert_eq!(e.code(), -32603);
+    assert_eq!(e.code(), spool_model::ErrorCode::StoreDamaged);
     let e = store
         .export_har(ids[1], &ExportOptions::default())
         .unwrap_err();

@@ -313,7 +313,7 @@ fn a_second_process_gets_in_use_by_pid_at_once() {
         line.contains(&format!("is in use by PID {me}")),
         "expected in-use error naming PID {me}: {line}"
     );
-    assert!(line.starts_with("SPOOL ERROR -32603"), "{line}");
+    assert!(line.starts_with("SPOOL ERROR -32007"), "{line}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
     // Once this process lets go, the other one can open it.
     drop(store);

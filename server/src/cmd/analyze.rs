@@ -441,7 +441,7 @@ mod tests {
         assert_eq!(
             e.downcast_ref::<spool_analyzer::AnalyzeError>()
                 .map(|e| e.code()),
-            Some(-32102)
+            Some(spool_model::ErrorCode::HarFileInvalid)
         );
     }
 }

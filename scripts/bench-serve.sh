@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Server latency and throughput on loopback (BENCHMARKS.md, "spool serve"): fills a store
+# with 10,000 sessions plus the fixture shop flow, starts a release `spool serve`, and runs
+# wrk against /health, list-sessions (REST) and analyze-har on the stored shop session; then
+# the handler alone (`spool tool --repeat`) and tools/call over MCP stdio for the overhead.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/target-dir.sh
+command -v wrk >/dev/null 2>&1 || {
+  echo "bench-serve: installing wrk" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null
+}
+cargo build --release --locked -q -p spool-server
+cargo build --release --locked -q -p spool-benches --example fill_store
+spool="$CARGO_TARGET_DIR/release/spool"
+work=$(mktemp -d)
+trap 'kill "$server" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+id=$("$CARGO_TARGET_DIR/release/examples/fill_store" "$work/store" 10000)
+port=${PORT:-38471}
+"$spool" --data "$work/store" serve --addr "127.0.0.1:$port" 2>"$work/serve.log" &
+server=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+base="http://127.0.0.1:$port"
+duration=${DURATION:-10s}
+threads=${THREADS:-2}
+conns=${CONNECTIONS:-16}
+cat > "$work/analyze.lua" <<LUA
+wrk.method = "POST"
+wrk.body = '{"sessionId": "$id"}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+echo "== GET /health"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency "$base/health"
+echo "== GET /api/v1/sessions?limit=50 (list-sessions over 10,000 sessions)"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency "$base/api/v1/sessions?limit=50"
+echo "== GET /api/v1/sessions?limit=50&task=shop%20cart (word filter)"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency "$base/api/v1/sessions?limit=50&task=shop%20cart"
+echo "== POST /api/tools/analyze-har/call on the stored shop session"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "$work/analyze.lua" "$base/api/tools/analyze-har/call"
+kill "$server"; wait "$server" 2>/dev/null || true
+echo "== the handler alone, in process (empty store, as the MCP test)"
+"$spool" --data "$work/empty" tool list-sessions '{"limit": 1}' --repeat 2000 >/dev/null
+echo "== tools/call over MCP stdio (rmcp client)"
+cargo test --release --locked -q -p spool-server --test serve mcp_tools_call_latency -- --ignored --nocapture 2>&1 \
+  | grep 'MCP stdio'

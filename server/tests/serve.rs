@@ -1,0 +1,850 @@
+//! `spool serve` end to end, as its users reach it: REST and MCP over streamable HTTP on a
+//! real socket, MCP over stdio, `rmcp`'s client and the Python `mcp` SDK, against the
+//! fixture shop flow in real headless Chromium. Every server is stopped (SIGTERM, then
+//! SIGKILL) when its guard drops, also when an assertion fails.
+
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
+use rmcp::ServiceExt;
+use rmcp::model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams};
+use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
+use serde_json::{Map, Value, json};
+use spool_fixtures::FixtureServer;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const SPOOL: &str = env!("CARGO_BIN_EXE_spool");
+const SHOP_TASK: &str = "log in to the shop and order the first item";
+/// The body limit the HTTP test server runs with, so the 413 test sends little.
+const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// A running `spool serve` on 127.0.0.1; SIGTERM and wait on drop.
+struct Server {
+    child: Child,
+    base: String,
+    marker: String,
+}
+
+impl Server {
+    fn start(data: &Path, extra: &[&str]) -> Server {
+        let marker = format!("spool-test-{}", uuid::Uuid::new_v4());
+        let mut child = Command::new(SPOOL)
+            .arg("--data")
+            .arg(data)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(extra)
+            .env("SPOOL_TEST_MARKER", &marker)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawning spool serve");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("[serve] {line}");
+                if let Some(rest) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or("").to_string());
+                }
+            }
+        });
+        let base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("spool serve did not say where it listens");
+        Server {
+            child,
+            base,
+            marker,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// SIGTERM, then the exit status (SIGKILL after 30 s).
+    fn terminate(&mut self) -> Option<i32> {
+        // SAFETY: a signal to the server process this test started.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM)
+        };
+        for _ in 0..300 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.terminate();
+        }
+        kill_marked(&self.marker);
+    }
+}
+
+/// Processes (Chromium among them) started by a server carrying `marker` in their
+/// environment.
+fn marked_processes(marker: &str) -> Vec<u32> {
+    let needle = format!("SPOOL_TEST_MARKER={marker}");
+    let mut pids = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Ok(env) = std::fs::read(entry.path().join("environ"))
+            && env.split(|b| *b == 0).any(|v| v == needle.as_bytes())
+        {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+fn kill_marked(marker: &str) {
+    for pid in marked_processes(marker) {
+        // SAFETY: a signal to a pid just read from /proc.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::kill(pid as i32, libc::SIGKILL)
+        };
+    }
+}
+
+/// Waits until no process carries the marker (zombies take a moment to be reaped).
+fn assert_no_marked_processes(marker: &str) {
+    for _ in 0..100 {
+        if marked_processes(marker).is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left: Vec<String> = marked_processes(marker)
+        .iter()
+        .map(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+                .unwrap_or_default()
+        })
+        .collect();
+    panic!("processes outlived the server: {left:?}");
+}
+
+fn shop_args(fixture: &FixtureServer) -> Value {
+    json!({
+        "targetUrl": fixture.url("/shop/?auto=1"),
+        "taskDescription": SHOP_TASK,
+        "captureLevel": 3,
+        "timeoutSeconds": 60,
+        "waitFor": "document.title === 'done'",
+    })
+}
+
+/// Checks the spec's response shape of capture-and-analyze.
+fn assert_capture_response(r: &Value) {
+    for key in [
+        "sessionId",
+        "harFile",
+        "integuruAnalysis",
+        "recommendedModality",
+        "confidence",
+        "estimatedTime",
+        "reasoning",
+        "screenshots",
+        "spool",
+    ] {
+        assert!(r.get(key).is_some(), "no {key} in {r}");
+    }
+    let ia = &r["integuruAnalysis"];
+    for key in ["confidence", "complexity", "apiEndpoints"] {
+        assert!(ia.get(key).is_some(), "no integuruAnalysis.{key}");
+    }
+    for key in [
+        "score",
+        "apiDepth",
+        "authenticationRequired",
+        "dynamicContent",
+    ] {
+        assert!(ia["complexity"].get(key).is_some(), "no complexity.{key}");
+    }
+    assert!(
+        ia["generatedCode"]
+            .as_str()
+            .is_some_and(|c| c.contains("requests"))
+    );
+    assert_eq!(r["recommendedModality"], "integuru", "{}", r["reasoning"]);
+    assert!(
+        r["spool"]["chain"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty())
+    );
+}
+
+/// Checks the spec's constraints and defaults in a capture-and-analyze input schema.
+fn assert_capture_schema(schema: &Value) {
+    let p = &schema["properties"];
+    assert_eq!(p["taskDescription"]["minLength"], 10);
+    assert_eq!(p["taskDescription"]["maxLength"], 1000);
+    assert_eq!(p["timeoutSeconds"]["minimum"], 5.0);
+    assert_eq!(p["timeoutSeconds"]["maximum"], 300.0);
+    assert_eq!(p["timeoutSeconds"]["default"], 30.0);
+    assert_eq!(p["captureLevel"]["enum"], json!([1, 2, 3, 4]));
+    assert_eq!(p["captureLevel"]["default"], 2);
+    assert_eq!(p["includeScreenshots"]["default"], true);
+    assert!(p["targetUrl"].get("pattern").is_some());
+    assert!(p.get("browserState").is_some());
+    assert_eq!(schema["required"], json!(["taskDescription"]));
+}
+
+fn args_map(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+async fn mcp_call(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_string()).with_arguments(args_map(args)))
+        .await
+        .unwrap_or_else(|e| panic!("{tool} over MCP: {e}"))
+}
+
+/// The JSON of an MCP result: structuredContent, or the error JSON of an isError result.
+fn mcp_json(result: &CallToolResult) -> Value {
+    let text = serde_json::to_value(&result.content[0]).unwrap()["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Bad input over MCP: an isError result with the spec's code, naming the field.
+async fn assert_mcp_error(
+    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    tool: &str,
+    args: Value,
+    code: i32,
+    field: Option<&str>,
+) {
+    let r = mcp_call(client, tool, args.clone()).await;
+    assert_eq!(r.is_error, Some(true), "{tool} {args} did not fail");
+    let body = mcp_json(&r);
+    let e = &body["error"];
+    assert_eq!(e["code"], code, "{tool} {args}: {body}");
+    assert_eq!(e["tool"], tool);
+    assert!(e["timestamp"].as_str().is_some());
+    if let Some(field) = field {
+        assert_eq!(e["details"]["field"], field, "{body}");
+        assert!(e["message"].as_str().unwrap().contains(field));
+    }
+}
+
+/// The bad inputs every transport must refuse with the spec's errors.
+fn bad_inputs(fixture: &FixtureServer) -> Vec<(&'static str, Value, i32, Option<&'static str>)> {
+    let url = fixture.url("/shop/?auto=1");
+    vec![
+        ("no-such-tool", json!({}), -32601, None),
+        (
+            "capture-and-analyze",
+            json!({ "taskDescription": "short", "targetUrl": url }),
+            -32602,
+            Some("taskDescription"),
+        ),
+        (
+            "capture-and-analyze",
+            json!({ "taskDescription": SHOP_TASK, "targetUrl": url, "captureLevel": 7 }),
+            -32602,
+            Some("captureLevel"),
+        ),
+        (
+            "capture-and-analyze",
+            json!({ "taskDescription": SHOP_TASK, "targetUrl": url, "timeoutSeconds": 301 }),
+            -32602,
+            Some("timeoutSeconds"),
+        ),
+        (
+            "capture-and-analyze",
+            json!({ "taskDescription": SHOP_TASK, "targetUrl": "file:///etc/passwd" }),
+            -32602,
+            Some("targetUrl"),
+        ),
+        (
+            "capture-and-analyze",
+            json!({ "taskDescription": SHOP_TASK, "targetUrl": "javascript:alert(1)" }),
+            -32602,
+            Some("targetUrl"),
+        ),
+        (
+            "get-session",
+            json!({ "sessionId": "not-a-session" }),
+            -32602,
+            Some("sessionId"),
+        ),
+        (
+            "get-session",
+            json!({ "sessionId": "00000000-0000-4000-8000-000000000000" }),
+            -32004,
+            None,
+        ),
+        (
+            "analyze-har",
+            json!({ "har": "{\"log\": {\"entries\": 5}}" }),
+            -32102,
+            None,
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_server_serves_rest_and_mcp() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let limit = BODY_LIMIT.to_string();
+    let mut server = Server::start(data.path(), &["--max-body-bytes", &limit]);
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(server.url(path)).send();
+
+    // Health and discovery.
+    let health: Value = get("/health").await.unwrap().json().await.unwrap();
+    assert_eq!(health["status"], "healthy");
+    assert_eq!(health["store"]["sessions"], 0);
+    let tools: Value = get("/api/tools").await.unwrap().json().await.unwrap();
+    let capture_tool = tools["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "capture-and-analyze")
+        .expect("capture-and-analyze is listed");
+    assert_capture_schema(&capture_tool["inputSchema"]);
+
+    // The shop flow through /api/tools/{name}/call, then the direct routes.
+    let response = http
+        .post(server.url("/api/tools/capture-and-analyze/call"))
+        .json(&shop_args(&fixture))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["success"], true);
+    let captured = &body["result"];
+    assert_capture_response(captured);
+    let id = captured["sessionId"].as_str().unwrap().to_string();
+    assert_eq!(fixture.orders().len(), 1, "the shop order was placed");
+
+    let session: Value = get(&format!("/api/v1/sessions/{id}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["sessionId"], id.as_str());
+    assert!(session["networkEventCount"].as_u64().unwrap() >= 5);
+    let list: Value = get("/api/v1/sessions?limit=10&task=shop")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["total"], 1);
+    let export = get(&format!("/api/v1/sessions/{id}/export?format=har"))
+        .await
+        .unwrap();
+    assert_eq!(export.status(), 200);
+    let har = export.bytes().await.unwrap();
+    let parsed: Value = serde_json::from_slice(&har).unwrap();
+    assert!(parsed["log"]["entries"].as_array().unwrap().len() >= 5);
+    let analyzed: Value = http
+        .post(server.url(&format!(
+            "/api/v1/analyze?task={}",
+            SHOP_TASK.replace(' ', "%20")
+        )))
+        .body(har.clone())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(analyzed.get("integuruAnalysis").is_some(), "{analyzed}");
+    let by_id: Value = http
+        .post(server.url("/api/tools/analyze-har/call"))
+        .json(&json!({ "sessionId": id }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_id["result"]["recommendedModality"], "integuru");
+
+    // Bad input over REST: the spec's code and the right status, the server still serving.
+    for (tool, args, code, field) in bad_inputs(&fixture) {
+        let r = http
+            .post(server.url(&format!("/api/tools/{tool}/call")))
+            .json(&args)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{tool} {args}: {body}");
+        let expected = spool_model::ErrorCode::from_number(code)
+            .unwrap()
+            .http_status();
+        assert_eq!(status, expected, "{tool} {args}");
+        if let Some(field) = field {
+            assert_eq!(body["error"]["details"]["field"], field, "{body}");
+        }
+    }
+    let r = get("/api/v1/sessions/not-a-uuid").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let r = get("/api/v1/sessions/00000000-0000-4000-8000-000000000000")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let r = http
+        .post(server.url("/api/v1/analyze"))
+        .body("{ not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32102);
+    let r = http
+        .post(server.url("/api/v1/analyze"))
+        .body(vec![b' '; BODY_LIMIT + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], -32201);
+
+    // Statistics count what happened.
+    let status: Value = get("/api/tools/status")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let usage = status["executionStats"]["toolUsage"].as_array().unwrap();
+    let capture_stats = usage
+        .iter()
+        .find(|u| u["name"] == "capture-and-analyze")
+        .unwrap();
+    assert!(capture_stats["successes"].as_u64().unwrap() >= 1);
+    assert!(capture_stats["failures"].as_u64().unwrap() >= 5);
+
+    // The OpenAPI document lists every route and validates.
+    let doc: Value = get("/api/openapi.json")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/health",
+        "/api/tools",
+        "/api/tools/status",
+        "/api/tools/{name}/call",
+        "/api/v1/sessions",
+        "/api/v1/sessions/{id}",
+        "/api/v1/sessions/{id}/export",
+        "/api/v1/analyze",
+        "/api/openapi.json",
+    ] {
+        assert!(doc["paths"].get(path).is_some(), "{path} missing");
+    }
+    let doc_file = data.path().join("openapi.json");
+    std::fs::write(&doc_file, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&doc_file)
+        .output()
+        .expect("python3 -m openapi_spec_validator (scripts/setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "OpenAPI document invalid: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // MCP over streamable HTTP with rmcp's client.
+    let transport = StreamableHttpClientTransport::from_uri(server.url("/mcp"));
+    let client = ().serve(transport).await.expect("MCP over HTTP connects");
+    let listed = client.list_all_tools().await.unwrap();
+    let tool = listed
+        .iter()
+        .find(|t| t.name == "capture-and-analyze")
+        .unwrap();
+    assert_capture_schema(&Value::Object((*tool.input_schema).clone()));
+    assert!(tool.output_schema.is_some());
+    let r = mcp_call(&client, "capture-and-analyze", shop_args(&fixture)).await;
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    let structured = r.structured_content.clone().unwrap();
+    assert_eq!(
+        structured,
+        mcp_json(&r),
+        "structuredContent and text differ"
+    );
+    assert_capture_response(&structured);
+    let mcp_id = structured["sessionId"].as_str().unwrap().to_string();
+    let r = mcp_call(&client, "get-session", json!({ "sessionId": mcp_id })).await;
+    assert_eq!(r.structured_content.unwrap()["sessionId"], mcp_id.as_str());
+    let r = mcp_call(
+        &client,
+        "export-session",
+        json!({ "sessionId": mcp_id, "format": "har" }),
+    )
+    .await;
+    let content = serde_json::to_value(&r.content).unwrap();
+    let resource = &content[1]["resource"];
+    assert_eq!(content[1]["type"], "resource");
+    let exported: Value = serde_json::from_str(resource["text"].as_str().unwrap()).unwrap();
+    assert!(exported["log"]["entries"].as_array().unwrap().len() >= 5);
+    let r = mcp_call(&client, "analyze-har", json!({ "sessionId": mcp_id })).await;
+    assert_eq!(
+        r.structured_content.unwrap()["recommendedModality"],
+        "integuru"
+    );
+    let resources = client.list_all_resources().await.unwrap();
+    assert!(
+        resources
+            .iter()
+            .any(|r| r.uri == format!("spool://sessions/{mcp_id}/har"))
+    );
+    let read = client
+        .read_resource(ReadResourceRequestParams::new(format!(
+            "spool://sessions/{mcp_id}/har"
+        )))
+        .await
+        .unwrap();
+    let read = serde_json::to_value(&read).unwrap();
+    assert!(
+        read["contents"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("\"log\"")
+    );
+    for (tool, args, code, field) in bad_inputs(&fixture) {
+        assert_mcp_error(&client, tool, args, code, field).await;
+    }
+    client.cancel().await.unwrap();
+
+    // A third-party client: the Python MCP SDK over streamable HTTP.
+    let py = python_client(&["http", &server.url("/mcp"), &fixture.url("/shop/?auto=1")]);
+    assert_python_result(&py);
+
+    // The CLI is told the store is in use while the server holds it.
+    let out = Command::new(SPOOL)
+        .arg("--data")
+        .arg(data.path())
+        .args(["sessions", "list"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(6));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("in use"));
+
+    // Still serving after all of that; then SIGTERM stops it and every browser with it.
+    let health: Value = get("/health").await.unwrap().json().await.unwrap();
+    assert_eq!(health["store"]["sessions"], 3);
+    let marker = server.marker.clone();
+    assert_eq!(server.terminate(), Some(0));
+    assert_no_marked_processes(&marker);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_server_serves_mcp() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let marker = format!("spool-test-{}", uuid::Uuid::new_v4());
+    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
+        cmd.arg("--data")
+            .arg(data.path())
+            .args(["serve", "--stdio"])
+            .env("SPOOL_TEST_MARKER", &marker);
+    });
+    let client =
+        ().serve(TokioChildProcess::new(command).unwrap())
+            .await
+            .expect("MCP over stdio connects");
+    let tools = client.list_all_tools().await.unwrap();
+    let tool = tools
+        .iter()
+        .find(|t| t.name == "capture-and-analyze")
+        .unwrap();
+    assert_capture_schema(&Value::Object((*tool.input_schema).clone()));
+    let r = mcp_call(&client, "capture-and-analyze", shop_args(&fixture)).await;
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    let structured = r.structured_content.clone().unwrap();
+    assert_capture_response(&structured);
+    let id = structured["sessionId"].as_str().unwrap().to_string();
+    let r = mcp_call(&client, "get-session", json!({ "sessionId": id })).await;
+    assert_eq!(r.structured_content.unwrap()["status"], "COMPLETED");
+    let r = mcp_call(&client, "analyze-har", json!({ "sessionId": id })).await;
+    assert_eq!(
+        r.structured_content.unwrap()["recommendedModality"],
+        "integuru"
+    );
+    for (tool, args, code, field) in bad_inputs(&fixture) {
+        assert_mcp_error(&client, tool, args, code, field).await;
+    }
+    let r = mcp_call(&client, "list-sessions", json!({})).await;
+    assert_eq!(r.structured_content.unwrap()["total"], 1);
+    client.cancel().await.unwrap();
+    assert_no_marked_processes(&marker);
+
+    // The Python MCP SDK starts its own stdio server on the same store.
+    let py = python_client(&[
+        "stdio",
+        SPOOL,
+        data.path().to_str().unwrap(),
+        &fixture.url("/shop/?auto=1"),
+    ]);
+    assert_python_result(&py);
+    kill_marked(&marker);
+}
+
+fn python_client(args: &[&str]) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp_client.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs (scripts/setup.sh installs the mcp SDK)");
+    assert!(
+        out.status.success(),
+        "the Python MCP client failed: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(text.lines().last().unwrap_or("")).unwrap_or_else(|e| {
+        panic!("the Python MCP client printed no JSON ({e}): {text}");
+    })
+}
+
+fn assert_python_result(py: &Value) {
+    assert!(
+        py["tools"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("capture-and-analyze"))
+    );
+    assert_eq!(py["taskDescription"]["minLength"], 10);
+    assert_eq!(py["recommendedModality"], "integuru");
+    assert!(py["sessionId"].as_str().is_some());
+    assert_eq!(py["badInputError"]["error"]["code"], -32602);
+}
+
+/// A server killed with SIGKILL runs no cleanup; its watcher still closes every browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_browser_outlives_a_killed_server() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let http = reqwest::Client::new();
+    // A capture that keeps recording: its wait-for condition never becomes true.
+    let request = http
+        .post(server.url("/api/tools/capture-and-analyze/call"))
+        .json(&json!({
+            "targetUrl": fixture.url("/static/"),
+            "taskDescription": "a capture that is still running",
+            "timeoutSeconds": 120,
+            "waitFor": "false",
+        }))
+        .send();
+    let pending = tokio::spawn(request);
+    let mut browser_seen = false;
+    for _ in 0..300 {
+        let running = marked_processes(&server.marker).iter().any(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("chrom"))
+                .unwrap_or(false)
+        });
+        if running {
+            browser_seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(browser_seen, "the capture never started a browser");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    assert_no_marked_processes(&server.marker);
+    pending.abort();
+}
+
+/// The latency of `tools/call` over MCP (stdio, rmcp's client) for a cheap tool; compare
+/// with `spool tool list-sessions '{"limit":1}' --repeat 2000` (the handler alone) for the
+/// overhead in BENCHMARKS.md. Measures, asserts nothing about time: run it by name with
+/// `--ignored --nocapture` on a release build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn mcp_tools_call_latency() {
+    let data = tempfile::tempdir().unwrap();
+    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
+        cmd.arg("--data")
+            .arg(data.path())
+            .args(["serve", "--stdio"]);
+    });
+    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let mut took = Vec::new();
+    for _ in 0..2000 {
+        let started = std::time::Instant::now();
+        let r = mcp_call(&client, "list-sessions", json!({ "limit": 1 })).await;
+        took.push(started.elapsed());
+        assert_ne!(r.is_error, Some(true));
+    }
+    took.sort();
+    let mean = took.iter().sum::<Duration>() / took.len() as u32;
+    println!(
+        "MCP stdio tools/call list-sessions: mean {:.1} µs, p50 {:.1} µs, p99 {:.1} µs",
+        mean.as_secs_f64() * 1e6,
+        took[took.len() / 2].as_secs_f64() * 1e6,
+        took[took.len() * 99 / 100].as_secs_f64() * 1e6
+    );
+    client.cancel().await.unwrap();
+}
+
+/// A live browser session driven by the browser tools completes the shop order and is
+/// stored with its network entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_tools_complete_the_shop_order() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let transport = StreamableHttpClientTransport::from_uri(server.url("/mcp"));
+    let client = ().serve(transport).await.expect("MCP over HTTP connects");
+    let ok = |r: &CallToolResult| {
+        assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+        r.structured_content.clone().unwrap()
+    };
+    let opened = ok(&mcp_call(
+        &client,
+        "navigate",
+        json!({
+            "url": fixture.url("/shop/"),
+            "waitUntil": "networkidle",
+            "taskDescription": SHOP_TASK,
+        }),
+    )
+    .await);
+    let id = opened["sessionId"].as_str().unwrap().to_string();
+    for (selector, text) in [("#username", "alice"), ("#password", "wonderland")] {
+        ok(&mcp_call(
+            &client,
+            "type",
+            json!({ "sessionId": id, "selector": selector, "text": text }),
+        )
+        .await);
+    }
+    ok(&mcp_call(
+        &client,
+        "click",
+        json!({ "sessionId": id, "selector": "#login-button" }),
+    )
+    .await);
+    let mut confirmed = String::new();
+    for _ in 0..100 {
+        let r = mcp_call(
+            &client,
+            "get-text",
+            json!({ "sessionId": id, "selector": "#result" }),
+        )
+        .await;
+        if r.is_error != Some(true) {
+            confirmed = r.structured_content.unwrap()["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if confirmed.contains("Order confirmed") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        confirmed.contains("Order confirmed"),
+        "result: {confirmed:?}"
+    );
+    assert_eq!(fixture.orders().len(), 1);
+    let shot = mcp_call(
+        &client,
+        "screenshot",
+        json!({ "sessionId": id, "format": "png", "width": 800, "height": 600 }),
+    )
+    .await;
+    let meta = ok(&shot);
+    assert_eq!(meta["mimeType"], "image/png");
+    let content = serde_json::to_value(&shot.content).unwrap();
+    assert_eq!(content[1]["type"], "image");
+    let png = base64_decode(content[1]["data"].as_str().unwrap());
+    assert!(png.starts_with(b"\x89PNG"));
+    let refused = mcp_call(
+        &client,
+        "evaluate",
+        json!({ "sessionId": id, "script": "document.title" }),
+    )
+    .await;
+    assert_eq!(refused.is_error, Some(true));
+    let closed = ok(&mcp_call(&client, "close-session", json!({ "sessionId": id })).await);
+    assert_eq!(closed["status"], "COMPLETED");
+    assert!(closed["screenshotCount"].as_u64().unwrap() >= 1);
+    let stored = ok(&mcp_call(&client, "get-session", json!({ "sessionId": id })).await);
+    assert!(
+        stored["networkEventCount"].as_u64().unwrap() >= 5,
+        "{stored}"
+    );
+    let r = mcp_call(
+        &client,
+        "export-session",
+        json!({ "sessionId": id, "format": "har" }),
+    )
+    .await;
+    let content = serde_json::to_value(&r.content).unwrap();
+    let har: Value =
+        serde_json::from_str(content[1]["resource"]["text"].as_str().unwrap()).unwrap();
+    let urls: Vec<&str> = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["request"]["url"].as_str())
+        .collect();
+    assert!(urls.iter().any(|u| u.ends_with("/api/orders")), "{urls:?}");
+    client.cancel().await.unwrap();
+    let marker = server.marker.clone();
+    assert_eq!(server.terminate(), Some(0));
+    assert_no_marked_processes(&marker);
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .unwrap()
+}
