@@ -16,6 +16,7 @@
 //! with exponential backoff ([`RetryPolicy`]); a 4xx never is. The whole run has one
 //! deadline ([`RunConfig::timeout`]): when it passes, the request in flight is dropped (its
 //! connection closed) and the run ends as [`RunStatus::Timeout`] with what it has.
+//! A retry whose backoff would end past the deadline ends the run the same way, at once.
 //!
 //! The result ([`PlanRun`]) says, per step, the status, the time taken, every attempt with
 //! the backoff waited before it, and which values it used, secrets masked; on failure, a
@@ -606,13 +607,15 @@ impl Runner {
             }
             attempt_no += 1;
             backoff_waited = self.retry.backoff * 2u32.saturating_pow(attempt_no - 1);
+            // A retry that could only start after the deadline cannot help: end now rather
+            // than sleep into the timeout.
             if TokioInstant::now() + backoff_waited >= self.deadline {
-                tokio::time::sleep_until(self.deadline).await;
                 result.duration_ms = ms(started.elapsed());
                 let message = format!(
-                    "the run timed out after {} s while step {} waited to retry",
+                    "step {} would retry after the run's {} s deadline ({} ms backoff)",
+                    step.id,
                     self.timeout.as_secs(),
-                    step.id
+                    backoff_waited.as_millis()
                 );
                 return (
                     result,
@@ -860,7 +863,7 @@ impl Runner {
             None => OutgoingBody::None,
             Some(PlanBody::Json { template, set, .. }) => {
                 let mut doc = template.clone();
-                self.override_json_fields(&mut doc, "", used);
+                self.override_json_fields(&mut doc, used);
                 for js in set {
                     let text = self.render(&js.value, used)?;
                     let value = typed(&text, &js.as_type);
@@ -924,7 +927,7 @@ impl Runner {
     }
 
     /// Puts undeclared inputs into literal string leaves of the same key.
-    fn override_json_fields(&self, doc: &mut Value, _at: &str, used: &mut Vec<ValueUse>) {
+    fn override_json_fields(&self, doc: &mut Value, used: &mut Vec<ValueUse>) {
         match doc {
             Value::Object(map) => {
                 for (key, value) in map.iter_mut() {
@@ -937,13 +940,13 @@ impl Runner {
                                 *s = input.value.clone();
                             }
                         }
-                        other => self.override_json_fields(other, key, used),
+                        other => self.override_json_fields(other, used),
                     }
                 }
             }
             Value::Array(items) => {
                 for item in items {
-                    self.override_json_fields(item, _at, used);
+                    self.override_json_fields(item, used);
                 }
             }
             _ => {}
