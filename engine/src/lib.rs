@@ -11,6 +11,8 @@
 //! - [`network`] and [`console`]: the recorders that turn CDP events into HAR entries and
 //!   console entries. They are pure state machines, shared by live capture and by
 //!   [`event_log`] (recorded event logs → HAR), so both paths produce the same HAR.
+//! - [`plan_runner`]: run an analyzer plan (the `integuru` modality) as plain HTTP, with
+//!   no browser: values flow from response to request, retries, one deadline.
 //! - [`screenshot`] and [`state`]: screenshot options and browser state (cookies, storage).
 //!
 //! Errors are one [`EngineError`] with the stable codes of docs/errors.md.
@@ -23,6 +25,7 @@ pub mod error;
 pub mod event_log;
 mod events;
 pub mod network;
+pub mod plan_runner;
 pub mod pool;
 pub mod screenshot;
 pub mod state;
@@ -34,6 +37,7 @@ pub use capture::{
 };
 pub use error::EngineError;
 pub use event_log::har_from_events;
+pub use plan_runner::{PlanRun, RetryPolicy, RunConfig, RunStatus, run_plan};
 pub use pool::{BrowserPool, BrowserProvider, BrowserSource, ContextLease, PoolConfig, PoolStats};
 pub use screenshot::ScreenshotOptions;
 pub use state::BrowserState;

@@ -70,6 +70,9 @@ enum Command {
         #[command(subcommand)]
         command: cmd::sessions::SessionsCommand,
     },
+    /// Run a task from a recorded session: analyze it, then send its API plan as plain HTTP
+    /// (`integuru`; no browser starts).
+    Execute(cmd::execute::ExecuteArgs),
 }
 
 fn main() -> ExitCode {
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
             Command::Sessions { command } => {
                 open_store(&data).and_then(|store| cmd::sessions::run(&store, command))
             }
+            Command::Execute(args) => cmd::execute::run(args, &data).await,
         }
     });
     match result {

@@ -4,6 +4,7 @@
 pub mod analyze;
 pub mod capture;
 pub mod demo;
+pub mod execute;
 pub mod fixture_site;
 pub mod har_from_events;
 pub mod sessions;
