@@ -29,9 +29,9 @@ pip_install() {
   python3 -m pip install --quiet "$@" || python3 -m pip install --quiet --break-system-packages "$@"
 }
 
-if ! python3 -c 'import mcp.client.streamable_http' >/dev/null 2>&1; then
+if ! python3 -c 'from mcp.client.streamable_http import streamable_http_client' >/dev/null 2>&1; then
   echo "setup: installing the Python MCP SDK (mcp)" >&2
-  pip_install 'mcp>=1.10'
+  pip_install 'mcp>=2.3'
 fi
 
 if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
