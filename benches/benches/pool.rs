@@ -69,6 +69,10 @@ fn bench(c: &mut Criterion) {
             async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
+                    // Warm: the pool has had the moment it needs to open its spare context.
+                    while pool.stats().spares == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
                     let start = Instant::now();
                     let live =
                         LiveCapture::start(pool, CaptureConfig::new(url.clone()), Box::new(NoSink))
@@ -156,6 +160,9 @@ fn bench(c: &mut Criterion) {
             async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
+                    while pool.stats().spares == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
                     let start = Instant::now();
                     let mut sink = writer
                         .begin(NewSession {

@@ -141,6 +141,8 @@ pub struct PoolStats {
     pub contexts_in_use: usize,
     /// Callers waiting for a context.
     pub waiters: usize,
+    /// Contexts opened ahead of time, each with its blank tab ready.
+    pub spares: usize,
     /// Browsers started since the pool began.
     pub launched_total: u64,
     /// Browsers found dead and dropped.
@@ -254,6 +256,7 @@ impl BrowserPool {
         stats.browsers = state.browsers.len();
         stats.launching = state.launching;
         stats.contexts_in_use = state.browsers.iter().map(|s| s.leases).sum();
+        stats.spares = state.browsers.iter().filter(|s| s.spare.is_some()).count();
         stats.waiters = self.inner.waiters.load(Ordering::Relaxed);
         stats
     }

@@ -1,0 +1,83 @@
+//! The network recorder on hand-written event sequences (fixtures/cdp/recorder): ExtraInfo
+//! events before and after their partners, unknown events, and events for requests that
+//! never started. Each file lists the entries that must come out. No browser.
+
+#![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
+
+use serde::Deserialize;
+use serde_json::Value;
+use spool_engine::har_from_events;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Deserialize)]
+struct Case {
+    events: Vec<Value>,
+    expect: Vec<Expected>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Expected {
+    method: String,
+    url: String,
+    status: i64,
+    request_headers: BTreeMap<String, String>,
+    response_headers: BTreeMap<String, String>,
+}
+
+fn run(name: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/cdp/recorder")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let case: Case =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let log = serde_json::to_vec(&case.events).unwrap();
+    let har = har_from_events(&log).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let entries = &har.log.entries;
+    assert_eq!(
+        entries.len(),
+        case.expect.len(),
+        "{name}: entries {:?}",
+        entries.iter().map(|e| &e.request.url).collect::<Vec<_>>()
+    );
+    for (entry, want) in entries.iter().zip(&case.expect) {
+        assert_eq!(entry.request.method, want.method, "{name}");
+        assert_eq!(entry.request.url, want.url, "{name}");
+        assert_eq!(entry.response.status, want.status, "{name}: {}", want.url);
+        let header = |headers: &[spool_model::har::Header], name: &str| {
+            headers
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| h.value.clone())
+        };
+        for (k, v) in &want.request_headers {
+            assert_eq!(
+                header(&entry.request.headers, k).as_deref(),
+                Some(v.as_str()),
+                "{name}: request header {k} of {}",
+                want.url
+            );
+        }
+        for (k, v) in &want.response_headers {
+            assert_eq!(
+                header(&entry.response.headers, k).as_deref(),
+                Some(v.as_str()),
+                "{name}: response header {k} of {}",
+                want.url
+            );
+        }
+    }
+}
+
+#[test]
+fn extra_info_after_its_partners_fills_the_real_headers() {
+    run("extra_info_after.json");
+}
+
+#[test]
+fn extra_info_before_its_request_and_stray_events() {
+    run("extra_info_before.json");
+}
