@@ -410,6 +410,13 @@ fn classify(
         secret,
         reason,
     };
+    // A value sent as recorded (a constant), with its reason.
+    let constant = |reason: String| {
+        (
+            Resolution::Constant,
+            open(UnresolvedKind::Constant, None, None, false, reason),
+        )
+    };
     // A value computed in the page, of `kind`, with its reason.
     let computed = |kind: ComputedKind, reason: String| {
         (
@@ -508,16 +515,7 @@ fn classify(
         .filter_map(|(_, pid)| page_hits.get(pid).copied())
         .min()
     {
-        return (
-            Resolution::Constant,
-            open(
-                UnresolvedKind::Constant,
-                None,
-                None,
-                false,
-                format!("literal found in page script (entry {e})"),
-            ),
-        );
+        return constant(format!("literal found in page script (entry {e})"));
     }
     // 6. Computed in the page.
     let raw = c.raw.trim();
@@ -579,16 +577,7 @@ fn classify(
             ),
         );
     }
-    (
-        Resolution::Constant,
-        open(
-            UnresolvedKind::Constant,
-            None,
-            None,
-            false,
-            "found in no earlier response: sent as recorded".into(),
-        ),
-    )
+    constant("found in no earlier response: sent as recorded".into())
 }
 
 fn timestamp_kind(v: &str, at_ms: Option<f64>) -> Option<ComputedKind> {

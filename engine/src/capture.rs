@@ -152,6 +152,23 @@ pub struct Capture {
     pub ended_at: String,
 }
 
+impl Capture {
+    /// The values typed into the page (the action stream's `type` actions), as the
+    /// analyzer's user inputs: what a person entered is an input, not a constant.
+    pub fn typed_inputs(&self) -> Vec<spool_analyzer::UserInput> {
+        self.actions
+            .iter()
+            .filter(|a| a.kind == "type")
+            .filter_map(|a| {
+                Some(spool_analyzer::UserInput {
+                    name: a.target.clone().unwrap_or_else(|| "typed".into()),
+                    value: a.value.clone()?,
+                })
+            })
+            .collect()
+    }
+}
+
 /// Ends a running capture from elsewhere (a CLI signal handler, an API call).
 #[derive(Clone, Default)]
 pub struct StopSignal(Arc<Notify>);

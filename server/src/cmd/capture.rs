@@ -312,17 +312,7 @@ pub fn print_analysis(capture: &Capture, task: Option<&str>) {
         Ok(h) => h,
         Err(e) => return eprintln!("analysis skipped: {e}"),
     };
-    let user_inputs = capture
-        .actions
-        .iter()
-        .filter(|a| a.kind == "type")
-        .filter_map(|a| {
-            Some(spool_analyzer::UserInput {
-                name: a.target.clone().unwrap_or_else(|| "typed".into()),
-                value: a.value.clone()?,
-            })
-        })
-        .collect();
+    let user_inputs = capture.typed_inputs();
     let input = spool_analyzer::AnalyzeInput {
         har_json: &har,
         task,

@@ -130,17 +130,7 @@ pub async fn capture_and_analyze(
     ctx.report(total, Some(total), "analyzing".into());
 
     let har = serde_json::to_vec(&capture.har).map_err(ApiError::internal)?;
-    let user_inputs = capture
-        .actions
-        .iter()
-        .filter(|a| a.kind == "type")
-        .filter_map(|a| {
-            Some(spool_analyzer::UserInput {
-                name: a.target.clone().unwrap_or_else(|| "typed".into()),
-                value: a.value.clone()?,
-            })
-        })
-        .collect();
+    let user_inputs = capture.typed_inputs();
     let analysis = analyze(har, config.task.clone(), None, user_inputs)
         .await
         .map_err(|e| {
