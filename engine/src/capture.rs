@@ -29,7 +29,6 @@ use serde_json::{Value, json};
 use spool_model::har::Har;
 use spool_model::session::{Action, BrowserInfo, CaptureLevel, ConsoleEntry, Screenshot, Viewport};
 pub use spool_model::sink::{CaptureSink, NoSink, Progress};
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, Semaphore, mpsc, oneshot, watch};
@@ -492,9 +491,7 @@ struct Session<'a> {
     done_tx: mpsc::UnboundedSender<Done>,
     pending: usize,
     fetch_permits: Arc<Semaphore>,
-    sessions: HashSet<String>,
     last_activity: Instant,
-    current_url: String,
     status: PageStatus,
     crashed: bool,
     closed: bool,
@@ -608,9 +605,7 @@ async fn run(
         done_tx,
         pending: 0,
         fetch_permits: Arc::new(Semaphore::new(MAX_BODY_FETCHES)),
-        sessions: HashSet::from([page_session.clone()]),
         last_activity: Instant::now(),
-        current_url: config.url.clone(),
         status: PageStatus {
             url: config.url.clone(),
             ..PageStatus::default()
@@ -757,7 +752,7 @@ async fn run(
     // After a deadline only the title is asked for, briefly: the capture is due.
     if !aborted && page_loaded {
         if let Some(opts) = config.screenshots.as_ref().filter(|_| !timed_out) {
-            let url = session.current_url.clone();
+            let url = session.status.url.clone();
             match screenshot::take(
                 conn,
                 &page_session,
@@ -1032,7 +1027,6 @@ impl Session<'_> {
                 if event.params["frame"]["parentId"].is_null()
                     && let Some(url) = event.params["frame"]["url"].as_str()
                 {
-                    self.current_url = url.to_string();
                     self.status.url = url.to_string();
                 }
             }
@@ -1067,7 +1061,6 @@ impl Session<'_> {
             .as_str()
             .unwrap_or("")
             .to_string();
-        self.sessions.insert(child.to_string());
         let conn = self.conn.clone();
         let child = child.to_string();
         let tx = self.done_tx.clone();
@@ -1184,7 +1177,7 @@ impl Session<'_> {
         let conn = self.conn.clone();
         let tx = self.done_tx.clone();
         let session = self.page_session.clone();
-        let url = self.current_url.clone();
+        let url = self.status.url.clone();
         let opts = self.effective_shot(&opts);
         self.pending += 1;
         tokio::spawn(async move {

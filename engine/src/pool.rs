@@ -605,13 +605,6 @@ impl ContextLease {
     pub fn browser_version(&self) -> &BrowserVersion {
         self.browser.version()
     }
-
-    /// Disposes the context now (dropping does it in the background).
-    pub async fn release(mut self) {
-        if let Some(context) = self.context.take() {
-            context.dispose().await;
-        }
-    }
 }
 
 impl Drop for ContextLease {
