@@ -221,7 +221,7 @@ fn args_map(v: Value) -> Map<String, Value> {
 }
 
 async fn mcp_call(
-    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    client: &rmcp::service::Peer<rmcp::RoleClient>,
     tool: &str,
     args: Value,
 ) -> CallToolResult {
@@ -242,7 +242,7 @@ fn mcp_json(result: &CallToolResult) -> Value {
 
 /// Bad input over MCP: an isError result with the spec's code, naming the field.
 async fn assert_mcp_error(
-    client: &rmcp::service::RunningService<rmcp::RoleClient, ()>,
+    client: &rmcp::service::Peer<rmcp::RoleClient>,
     tool: &str,
     args: Value,
     code: i32,
@@ -847,4 +847,270 @@ fn base64_decode(text: &str) -> Vec<u8> {
     base64::engine::general_purpose::STANDARD
         .decode(text)
         .unwrap()
+}
+
+/// An MCP client that passes on the progress notifications it receives.
+struct ProgressWatcher(tokio::sync::mpsc::UnboundedSender<rmcp::model::ProgressNotificationParam>);
+
+impl rmcp::ClientHandler for ProgressWatcher {
+    async fn on_progress(
+        &self,
+        params: rmcp::model::ProgressNotificationParam,
+        _context: rmcp::service::NotificationContext<rmcp::RoleClient>,
+    ) {
+        let _ = self.0.send(params);
+    }
+}
+
+/// A long `capture-and-analyze` reports progress while it runs; cancelling the call stops the
+/// capture and keeps what it recorded, stored as STOPPED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_capture_reports_progress_and_stops_on_cancel() {
+    use rmcp::model::{CallToolRequest, ClientRequest};
+    use rmcp::service::PeerRequestOptions;
+
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let marker = format!("spool-test-{}", uuid::Uuid::new_v4());
+    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
+        cmd.arg("--data")
+            .arg(data.path())
+            .args(["serve", "--stdio"])
+            .env("SPOOL_TEST_MARKER", &marker);
+    });
+    let (tx, mut progress) = tokio::sync::mpsc::unbounded_channel();
+    let client = ProgressWatcher(tx)
+        .serve(TokioChildProcess::new(command).unwrap())
+        .await
+        .expect("MCP over stdio connects");
+
+    // The shop page loads, then waits for a condition that never holds: only the deadline
+    // (five minutes away) or a cancellation ends this capture.
+    let mut args = shop_args(&fixture);
+    args["targetUrl"] = json!(fixture.url("/shop/"));
+    args["timeoutSeconds"] = json!(300);
+    args["waitFor"] = json!("false");
+    let handle = client
+        .peer()
+        .send_cancellable_request(
+            ClientRequest::CallToolRequest(CallToolRequest::new(
+                CallToolRequestParams::new("capture-and-analyze").with_arguments(args_map(args)),
+            )),
+            PeerRequestOptions::no_options(),
+        )
+        .await
+        .unwrap();
+    let token = handle.progress_token.clone();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let update = tokio::time::timeout(Duration::from_secs(60), progress.recv())
+            .await
+            .expect("no progress notification within a minute")
+            .unwrap();
+        assert_eq!(update.progress_token, token, "progress for another request");
+        assert_eq!(
+            update.total,
+            Some(300.0),
+            "progress counts towards the timeout"
+        );
+        seen.push(update.progress);
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress went backwards: {seen:?}"
+    );
+    handle
+        .cancel(Some("the test is done waiting".into()))
+        .await
+        .unwrap();
+
+    // The cancelled capture is stored, STOPPED, with the shop page it recorded.
+    let mut stored = Value::Null;
+    for _ in 0..300 {
+        let r = mcp_call(&client, "list-sessions", json!({})).await;
+        let list = r.structured_content.unwrap();
+        if let Some(s) = list["sessions"].as_array().and_then(|s| s.first())
+            && s["status"] != "RECORDING"
+        {
+            stored = s.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored["status"], "STOPPED", "{stored}");
+    let id = stored["sessionId"].as_str().unwrap().to_string();
+    let r = mcp_call(
+        &client,
+        "export-session",
+        json!({ "sessionId": id, "format": "har" }),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    let har_text = serde_json::to_string(&r.content).unwrap();
+    assert!(
+        har_text.contains("/shop/"),
+        "the stopped session lost the page it recorded"
+    );
+    client.cancel().await.unwrap();
+    assert_no_marked_processes(&marker);
+}
+
+/// `execute-optimally`: a recorded shop task runs again as plain HTTP against a fresh app with
+/// credentials the recording never saw, over REST and MCP, without a browser; failures fall
+/// back and say so; bad input is refused with the spec's errors.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_optimally_runs_the_recorded_shop_task() {
+    let data = tempfile::tempdir().unwrap();
+    // A recording of the shop flow, placed in the data directory as a user would import it.
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/har/flows/shop.l3.har");
+    std::fs::copy(&har, data.path().join("shop.har")).unwrap();
+    let fresh = FixtureServer::start_with(
+        spool_fixtures::FixtureConfig {
+            username: "dana".into(),
+            password: "n3w-pass".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let http = reqwest::Client::new();
+    let execute = |args: Value| {
+        let http = http.clone();
+        let url = server.url("/api/v1/execute");
+        async move {
+            let response = http.post(url).json(&args).send().await.unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let task = "log in to the shop and order the first item";
+    let inputs = json!({ "baseUrl": fresh.base_url(), "username": "dana", "password": "n3w-pass" });
+
+    // REST: the plan runs as plain HTTP and places the order.
+    let (status, r) = execute(json!({
+        "taskDescription": task,
+        "harFile": "shop.har",
+        "inputs": inputs,
+        "retryPolicy": { "maxRetries": 0, "backoffMs": 1000 },
+    }))
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["modality"], "integuru");
+    assert_eq!(r["details"]["attempts"].as_array().unwrap().len(), 1);
+    let orders = fresh.orders();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["username"], "dana");
+    assert_eq!(r["output"]["orderId"], orders[0]["orderId"], "{r}");
+    assert!(
+        r["details"]["resources"]["networkRequests"]
+            .as_u64()
+            .unwrap()
+            >= 2
+    );
+    assert!(
+        !r.to_string().contains("n3w-pass"),
+        "the password came back: {r}"
+    );
+    let steps = r["details"]["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["status"] == "SUCCESS"), "{r}");
+    // No browser started for it.
+    let health: Value = http
+        .get(server.url("/health"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["pool"]["stats"]["launchedTotal"], 0, "{health}");
+
+    // A wrong password: the plan fails on the login, the heavier modalities are tried and
+    // the task is handed to a person, with every attempt reported.
+    let (status, r) = execute(json!({
+        "taskDescription": task,
+        "harFile": "shop.har",
+        "inputs": { "baseUrl": fresh.base_url(), "username": "dana", "password": "wrong" },
+        "retryPolicy": { "maxRetries": 0, "backoffMs": 1000 },
+    }))
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "REQUIRES_USER", "{r}");
+    assert_eq!(r["modality"], "visible_browser");
+    let attempts = r["details"]["attempts"].as_array().unwrap();
+    let tried: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["modality"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tried,
+        ["integuru", "headless_cdp", "visible_browser"],
+        "{r}"
+    );
+    assert_eq!(attempts[0]["status"], "FAILED");
+    assert!(
+        attempts[0]["error"].as_str().unwrap().contains("401"),
+        "{r}"
+    );
+    assert!(
+        r["details"]["instructions"]
+            .as_str()
+            .unwrap()
+            .contains(task)
+    );
+    assert_eq!(fresh.orders().len(), 1, "a failed run placed an order");
+
+    // MCP over HTTP: the same tool, forced to the browser modalities.
+    let transport = StreamableHttpClientTransport::from_uri(server.url("/mcp"));
+    let client = ().serve(transport).await.expect("MCP over HTTP connects");
+    let r = mcp_call(
+        &client,
+        "execute-optimally",
+        json!({ "taskDescription": task, "harFile": "shop.har", "forceModality": "headless_cdp" }),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    let out = r.structured_content.unwrap();
+    assert_eq!(out["status"], "REQUIRES_USER", "{out}");
+    assert_eq!(out["details"]["attempts"][0]["modality"], "headless_cdp");
+
+    // Bad input, each with the spec's error naming the field.
+    let outside = tempfile::NamedTempFile::new().unwrap();
+    let bad = [
+        (
+            json!({ "taskDescription": task, "sessionId": "not-a-uuid" }),
+            -32602,
+            "sessionId",
+        ),
+        (
+            json!({ "taskDescription": task, "harFile": outside.path() }),
+            -32602,
+            "harFile",
+        ),
+        (
+            json!({ "taskDescription": task, "harFile": "../../etc/passwd" }),
+            -32602,
+            "harFile",
+        ),
+        (
+            json!({ "taskDescription": task, "harFile": "shop.har", "timeout": 10 }),
+            -32602,
+            "timeout",
+        ),
+        (
+            json!({ "taskDescription": task, "harFile": "shop.har", "integuruCode": "print(1)" }),
+            -32602,
+            "integuruCode",
+        ),
+    ];
+    for (args, code, field) in bad {
+        assert_mcp_error(&client, "execute-optimally", args, code, Some(field)).await;
+    }
+    let unknown = json!({ "taskDescription": task, "sessionId": uuid::Uuid::new_v4().to_string() });
+    let r = mcp_call(&client, "execute-optimally", unknown).await;
+    assert_eq!(r.is_error, Some(true));
+    assert_eq!(mcp_json(&r)["error"]["code"], -32004, "{:?}", r.content);
+    client.cancel().await.unwrap();
+    assert_eq!(server.terminate(), Some(0));
 }

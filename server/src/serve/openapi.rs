@@ -176,6 +176,15 @@ const ROUTES: &[Route] = &[
         response: Response::ToolOutput,
     },
     Route {
+        method: "post",
+        path: "/api/v1/execute",
+        tool: Some("execute-optimally"),
+        summary: "Execute a recorded task by the cheapest modality that works",
+        parameters: &[],
+        body: Body::AnyJson,
+        response: Response::ToolOutput,
+    },
+    Route {
         method: "get",
         path: "/api/openapi.json",
         tool: None,

@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/sessions/{id}/export", get(export_session))
         .route("/api/v1/analyze", post(analyze))
+        .route("/api/v1/execute", post(execute))
         .route("/api/openapi.json", get(openapi))
         .nest_service("/mcp", mcp)
         .fallback(not_found)
@@ -359,6 +360,17 @@ async fn analyze(
         args["target"] = json!(target);
     }
     Ok(Json(run(&state, "analyze-har", args).await?.structured))
+}
+
+/// The body is the `execute-optimally` tool's arguments.
+async fn execute(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json_body(body)?;
+    Ok(Json(
+        run(&state, "execute-optimally", args).await?.structured,
+    ))
 }
 
 async fn openapi(State(state): State<AppState>) -> Json<Value> {

@@ -1,9 +1,10 @@
-//! Every tool Spool serves. A capability that does not work yet is not listed: record,
-//! replay and execute-optimally add their tools here when they land.
+//! Every tool Spool serves. A capability that does not work yet is not listed: record and
+//! replay add their tools here when they land.
 
 pub mod analysis;
 pub mod browser;
 pub mod capture;
+pub mod execute;
 pub mod sessions;
 
 use super::config::ServeConfig;
@@ -50,6 +51,11 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "analyze-har",
             "Analyze a stored session or an uploaded HAR: the API calls the task needs, how their values flow, and the recommended modality",
             analysis::analyze_har,
+        ),
+        Tool::new(
+            "execute-optimally",
+            "Execute a recorded task using the optimal modality (Integuru/CDP/Manual): the API plan as plain HTTP when it can, else a heavier modality; every attempt is reported",
+            execute::execute_optimally,
         ),
         Tool::new(
             "navigate",
