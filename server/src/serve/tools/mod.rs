@@ -1,9 +1,11 @@
 //! Every tool Spool serves. A capability that does not work yet is not listed: record,
-//! replay and execute-optimally add their tools here when they land.
+//! action replay (`replay-automation`) and execute-optimally add their tools here when they
+//! land; `replay-network` replays a stored session's network only.
 
 pub mod analysis;
 pub mod browser;
 pub mod capture;
+pub mod replay;
 pub mod sessions;
 
 use super::config::ServeConfig;
@@ -50,6 +52,11 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "analyze-har",
             "Analyze a stored session or an uploaded HAR: the API calls the task needs, how their values flow, and the recommended modality",
             analysis::analyze_har,
+        ),
+        Tool::new(
+            "replay-network",
+            "Replay a stored session's network offline: load its recorded page in a headless browser with every request answered from the recording (no action is replayed), and report the requests served, those with no recorded answer (with the nearest recorded entry and what differed) and the recorded entries never used",
+            replay::replay_network,
         ),
         Tool::new(
             "navigate",
