@@ -231,3 +231,49 @@ async fn an_unmatched_request_passes_through_when_asked() {
         .count();
     assert_eq!(polls, 3, "{report:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_redirect_chain_is_followed_hop_by_hop() {
+    // The committed capture of the noisy page holds /noisy/r1 → 302 → /noisy/r2 → 301 →
+    // /noisy/r3 (JSON). Its app is not running; loading r1 must end on r3 from the recording.
+    let bytes = std::fs::read(spool_fixtures::captured_har("noisy", 3)).unwrap();
+    let har = Har::from_slice(&bytes).unwrap();
+    let r1 = har
+        .log
+        .entries
+        .iter()
+        .find(|e| e.request.url.ends_with("/noisy/r1"))
+        .unwrap()
+        .request
+        .url
+        .clone();
+    let mut config = config();
+    config.url = Some(r1);
+    config.wait_for = None;
+    config.evaluate = Some("[location.pathname, document.body.innerText]".into());
+    let report = replay(&har, &config).await;
+    assert!(report.loaded, "{report:#?}");
+    assert_eq!(report.unmatched, vec![], "{report:#?}");
+    let hops: Vec<(String, u16)> = report
+        .served
+        .iter()
+        .filter(|s| s.url.contains("/noisy/r"))
+        .map(|s| (s.url.rsplit('/').next().unwrap().to_string(), s.status))
+        .collect();
+    assert_eq!(
+        hops,
+        [("r1".into(), 302), ("r2".into(), 301), ("r3".into(), 200)]
+    );
+    let evaluated = report.evaluated.unwrap();
+    assert_eq!(evaluated[0], "/noisy/r3", "{evaluated}");
+    let recorded_r3 = har
+        .log
+        .entries
+        .iter()
+        .find(|e| e.request.url.ends_with("/noisy/r3"))
+        .and_then(|e| e.response.content.text.clone())
+        .unwrap();
+    let shown: serde_json::Value = serde_json::from_str(evaluated[1].as_str().unwrap()).unwrap();
+    let recorded: serde_json::Value = serde_json::from_str(&recorded_r3).unwrap();
+    assert_eq!(shown, recorded);
+}
