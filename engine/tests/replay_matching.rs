@@ -239,7 +239,7 @@ fn a_changed_request_gets_its_nearest_entry_and_every_difference() {
     );
     assert_eq!(
         near.differences[1].to_string(),
-        "body path password: recorded \"\\\"wonderland\\\"\", requested \"\\\"looking-glass\\\"\""
+        r#"body path password: recorded "wonderland", requested "looking-glass""#
     );
 
     // Another method on a recorded path is nearest to that path's entry.

@@ -218,6 +218,10 @@ impl std::fmt::Display for Difference {
                 None => "absent".into(),
             }
         }
+        // Body values are JSON text already (`"alice"`, `3`, `null`): shown as they are.
+        fn json_side(v: &Option<String>) -> String {
+            v.clone().unwrap_or_else(|| "absent".into())
+        }
         match self {
             Difference::Method {
                 recorded,
@@ -258,8 +262,8 @@ impl std::fmt::Display for Difference {
             } => write!(
                 f,
                 "body path {path}: recorded {}, requested {}",
-                side(recorded),
-                side(requested)
+                json_side(recorded),
+                json_side(requested)
             ),
             Difference::Body {
                 recorded,

@@ -131,14 +131,14 @@ pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
     }
     let message = if report.loaded {
         format!(
-            "{} request(s) had no recorded answer",
-            report.unmatched.len()
+            "{} had no recorded answer",
+            requests(report.unmatched.len())
         )
     } else {
         format!(
-            "the page did not settle within {} s ({} request(s) had no recorded answer)",
+            "the page did not settle within {} s ({} had no recorded answer)",
             args.timeout,
-            report.unmatched.len()
+            requests(report.unmatched.len())
         )
     };
     Err(anyhow::Error::new(CodedError {
@@ -189,8 +189,8 @@ pub fn render(report: &NetworkReplayReport) -> String {
     );
     let _ = writeln!(
         o,
-        "served {} request(s) from the recording",
-        report.served.len()
+        "served {} from the recording",
+        requests(report.served.len())
     );
     for s in &report.served {
         let from = match (s.entry, &s.error) {
@@ -201,7 +201,7 @@ pub fn render(report: &NetworkReplayReport) -> String {
         let _ = writeln!(o, "  {} {:<6} {} ({from})", s.status, s.method, s.url);
     }
     if !report.unmatched.is_empty() {
-        let _ = writeln!(o, "unmatched {} request(s):", report.unmatched.len());
+        let _ = writeln!(o, "unmatched {}:", requests(report.unmatched.len()));
         for u in &report.unmatched {
             let what = if u.passed_through {
                 "passed through"
@@ -229,12 +229,25 @@ pub fn render(report: &NetworkReplayReport) -> String {
     if !report.unused.is_empty() {
         let _ = writeln!(
             o,
-            "never used {} recorded entr(y/ies):",
-            report.unused.len()
+            "never used {} recorded {}:",
+            report.unused.len(),
+            if report.unused.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
         );
         for u in &report.unused {
             let _ = writeln!(o, "  entry {} {:<6} {}", u.entry, u.method, u.url);
         }
     }
     o
+}
+
+fn requests(n: usize) -> String {
+    if n == 1 {
+        "1 request".into()
+    } else {
+        format!("{n} requests")
+    }
 }
