@@ -277,3 +277,46 @@ async fn a_recorded_redirect_chain_is_followed_hop_by_hop() {
     let recorded: serde_json::Value = serde_json::from_str(&recorded_r3).unwrap();
     assert_eq!(shown, recorded);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cors_preflight_the_recording_lacks_is_answered_and_the_request_goes_through() {
+    // A hand-written recording (fixtures/replay/edge-cases.har): a page on 127.0.0.1 POSTs
+    // JSON with a custom header to localhost, which needs a preflight; only the POST itself
+    // was recorded. Nothing listens on its port.
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/replay/edge-cases.har");
+    let har = Har::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut config = config();
+    config.url = Some("http://127.0.0.1:18931/cors/".into());
+    config.evaluate = Some("document.body.dataset.answer".into());
+    let report = replay(&har, &config).await;
+    assert_eq!(report.title, "done", "{report:#?}");
+    assert_eq!(report.evaluated.clone().unwrap(), "42", "{report:#?}");
+    // Chromium asks for /favicon.ico on its own; the hand-written recording has none.
+    assert!(
+        report
+            .unmatched
+            .iter()
+            .all(|u| u.url.ends_with("/favicon.ico")),
+        "{report:#?}"
+    );
+    let cors: Vec<(String, Option<usize>, u16)> = report
+        .served
+        .iter()
+        .filter(|s| s.url.ends_with("/api/cors"))
+        .map(|s| (s.method.clone(), s.entry, s.status))
+        .collect();
+    let post = har
+        .log
+        .entries
+        .iter()
+        .position(|e| e.request.url.ends_with("/api/cors"))
+        .unwrap();
+    assert_eq!(
+        cors,
+        [
+            ("OPTIONS".into(), None, 204),
+            ("POST".into(), Some(post), 200)
+        ]
+    );
+}
