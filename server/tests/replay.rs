@@ -181,3 +181,44 @@ fn bad_replay_input_gets_coded_errors() {
         "not a HAR",
     );
 }
+
+#[test]
+fn volatile_fields_from_a_second_recording_let_a_signed_flow_replay() {
+    // The signed page signs each API call with the current time (X-Timestamp, X-Signature),
+    // so its replay never sends what was recorded; a second recording of the same flow
+    // shows which headers change from run to run.
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let recording = spool_fixtures::captured_har("signed", 3);
+    let second = spool_fixtures::captured_har("signed", 2);
+    let recording = recording.to_str().unwrap();
+
+    let out = spool(dir, &["replay", recording, "--network", "offline"]);
+    fails(&out, 1, -32005, "a signed flow replayed as recorded");
+    let text = stdout(&out);
+    assert!(text.contains("header x-timestamp: recorded"), "{text}");
+    assert!(text.contains("header x-signature: recorded"), "{text}");
+
+    let out = spool(
+        dir,
+        &[
+            "replay",
+            recording,
+            "--network",
+            "offline",
+            "--volatile-from",
+            second.to_str().unwrap(),
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "replay with volatile fields ignored: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        stdout(&out)
+    );
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["title"], "done", "{report:#}");
+    assert_eq!(report["unmatched"], serde_json::json!([]), "{report:#}");
+    assert_eq!(report["unused"], serde_json::json!([]), "{report:#}");
+}
