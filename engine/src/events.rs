@@ -373,6 +373,8 @@ pub struct FrameInfo<'a> {
     pub parent_id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub url: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub loader_id: Cow<'a, str>,
 }
 
 #[derive(Deserialize, Debug)]

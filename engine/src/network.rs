@@ -104,6 +104,9 @@ struct WsMessage {
 struct Hop {
     request_id: String,
     session_id: Option<String>,
+    /// The frame and the document (loader) that sent the request.
+    frame_id: Option<String>,
+    loader_id: Option<String>,
     seq: usize,
     url: String,
     method: String,
@@ -201,6 +204,12 @@ pub struct NetworkRecorder {
     response_extra_seen: HashMap<String, usize>,
     pages: Vec<PageState>,
     main_frame: Option<String>,
+    /// The loader of the document the main frame shows now, and those of the documents it
+    /// showed before. Chromium does not always report the end of a request whose document
+    /// was replaced (a favicon fetch cut off by the next navigation gets no
+    /// `loadingFailed`), so such requests must not keep the page from counting as idle.
+    main_loader: Option<String>,
+    replaced_loaders: std::collections::HashSet<String>,
     child_frames: std::collections::HashSet<String>,
     /// `wallTime - timestamp` from the latest `requestWillBeSent`.
     clock_offset: Option<f64>,
@@ -227,6 +236,8 @@ impl NetworkRecorder {
             response_extra_seen: HashMap::new(),
             pages: Vec::new(),
             main_frame: None,
+            main_loader: None,
+            replaced_loaders: Default::default(),
             child_frames: Default::default(),
             clock_offset: None,
             page_session: None,
@@ -389,8 +400,17 @@ impl NetworkRecorder {
                 let e: FrameNavigated = params.decode()?;
                 if e.frame.parent_id.is_some() {
                     self.child_frames.insert(e.frame.id.into_owned());
-                } else if self.is_page_session(session_id) && self.main_frame.is_none() {
-                    self.main_frame = Some(e.frame.id.into_owned());
+                } else if self.is_page_session(session_id) {
+                    if self.main_frame.is_none() {
+                        self.main_frame = Some(e.frame.id.into_owned());
+                    }
+                    let loader = e.frame.loader_id.into_owned();
+                    if !loader.is_empty()
+                        && self.main_loader.as_ref() != Some(&loader)
+                        && let Some(old) = self.main_loader.replace(loader)
+                    {
+                        self.replaced_loaders.insert(old);
+                    }
                 }
             }
             "Page.navigatedWithinDocument" => {
@@ -461,6 +481,7 @@ impl NetworkRecorder {
                 !h.closed
                     && h.ws_messages.is_none()
                     && h.resource_type.as_deref() != Some("websocket")
+                    && !self.is_of_replaced_document(h)
             })
             .count()
     }
@@ -601,6 +622,17 @@ impl NetworkRecorder {
             .any(|&i| self.hops[i].url == url && self.hops[i].redirect_url.is_some())
     }
 
+    /// A request the main frame's earlier document sent and that document is gone.
+    fn is_of_replaced_document(&self, hop: &Hop) -> bool {
+        hop.frame_id.is_some()
+            && hop.frame_id == self.main_frame
+            && self.is_page_session(hop.session_id.as_deref())
+            && hop
+                .loader_id
+                .as_ref()
+                .is_some_and(|l| self.replaced_loaders.contains(l))
+    }
+
     fn is_page_session(&self, session_id: Option<&str>) -> bool {
         self.page_session.as_deref() == session_id || self.page_session.is_none()
     }
@@ -692,6 +724,8 @@ impl NetworkRecorder {
         let hop = Hop {
             request_id: request_id.clone(),
             session_id: session_id.map(str::to_string),
+            frame_id,
+            loader_id: e.loader_id.as_deref().map(str::to_string),
             seq,
             url,
             method: e.request.method.to_string(),

@@ -224,6 +224,14 @@ pub(crate) async fn apply(
             )));
         }
     }
+    // Leave the last placeholder page: once recording starts, its document could still
+    // fetch things of its own (a favicon) that would end up in the recording.
+    conn.execute_raw(
+        Some(session),
+        "Page.navigate",
+        json!({ "url": "about:blank" }),
+    )
+    .await?;
     conn.execute_raw(Some(session), "Fetch.disable", json!({}))
         .await?;
     // Drop whatever the placeholder pages produced.

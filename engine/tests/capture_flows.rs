@@ -449,6 +449,17 @@ async fn browser_state_is_visible_to_the_page() {
             .iter()
             .all(|e| !e.request.url.contains("__spool_state__"))
     );
+    // Nor is anything those pages fetched on their own (a favicon, sent with the
+    // placeholder as its Referer).
+    assert!(
+        cap.har
+            .log
+            .entries
+            .iter()
+            .flat_map(|e| &e.request.headers)
+            .all(|h| !h.value.contains("__spool_state__")),
+        "a placeholder page's own request was recorded"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

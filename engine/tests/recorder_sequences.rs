@@ -81,3 +81,31 @@ fn extra_info_after_its_partners_fills_the_real_headers() {
 fn extra_info_before_its_request_and_stray_events() {
     run("extra_info_before.json");
 }
+
+/// Requests in flight, event by event, on a sequence whose file gives the expected count after
+/// some of its events (`inFlight`).
+#[test]
+fn requests_of_a_replaced_document_stop_counting_as_in_flight() {
+    use spool_engine::network::{NetworkRecorder, RecorderConfig};
+    use spool_model::session::CaptureLevel;
+
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/cdp/recorder/replaced_document.json");
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut recorder = NetworkRecorder::new(RecorderConfig::for_level(CaptureLevel::Api));
+    recorder.set_main_frame(case["mainFrame"].as_str().unwrap());
+    let mut checked = 0;
+    for (i, event) in case["events"].as_array().unwrap().iter().enumerate() {
+        let method = event["method"].as_str().unwrap();
+        recorder.handle(method, None, &event["params"]).unwrap();
+        if let Some(want) = event["inFlight"].as_u64() {
+            assert_eq!(
+                recorder.in_flight() as u64,
+                want,
+                "in flight after event {i} ({method})"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "the file checks the count along the way");
+}
