@@ -13,6 +13,8 @@
 //!   [`event_log`] (recorded event logs → HAR), so both paths produce the same HAR.
 //! - [`plan_runner`]: run an analyzer plan (the `integuru` modality) as plain HTTP, with
 //!   no browser: values flow from response to request, retries, one deadline.
+//! - [`replay`]: offline network replay (a recorded page loaded with every request answered
+//!   from its recording) and the pure request matching behind it.
 //! - [`screenshot`] and [`state`]: screenshot options and browser state (cookies, storage).
 //!
 //! Errors are one [`EngineError`] with the stable codes of docs/errors.md.
@@ -27,6 +29,7 @@ mod events;
 pub mod network;
 pub mod plan_runner;
 pub mod pool;
+pub mod replay;
 pub mod screenshot;
 pub mod state;
 
@@ -39,5 +42,6 @@ pub use error::EngineError;
 pub use event_log::har_from_events;
 pub use plan_runner::{PlanRun, RetryPolicy, RunConfig, RunStatus, run_plan};
 pub use pool::{BrowserPool, BrowserProvider, BrowserSource, ContextLease, PoolConfig, PoolStats};
+pub use replay::{NetworkReplayReport, ReplayNetworkConfig, replay_network};
 pub use screenshot::ScreenshotOptions;
 pub use state::BrowserState;

@@ -39,7 +39,7 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     let mut ok = CaptureConfig::new(server.url("/static/"));
     ok.level = CaptureLevel::Metadata;
     ok.wait_for = Some("document.title === 'done'".into());
-    common::capture_alone(&ok).await.unwrap();
+    let capture = common::capture_alone(&ok).await.unwrap();
     assert_no_chromium_left("a successful capture");
 
     // No browser at that path: the error names the path and how to install one.
@@ -154,4 +154,50 @@ async fn failures_are_coded_and_leave_no_browser_behind() {
     drop(browser);
     assert!(!dir.exists(), "the user-data-dir is removed");
     assert_no_chromium_left("dropping a browser");
+
+    // Offline replays: one that settles, one that never does (its condition stays false
+    // until the deadline), and one dropped half-way (a cancelled call).
+    let har = capture.har.clone();
+    for (what, wait_for, timeout) in [
+        ("an offline replay", None, Duration::from_secs(30)),
+        (
+            "an offline replay that never settled",
+            Some("false".to_string()),
+            Duration::from_secs(3),
+        ),
+    ] {
+        let pool = spool_engine::BrowserPool::new(spool_engine::PoolConfig::single(
+            BrowserSource::Launch(LaunchConfig::default()),
+        ))
+        .unwrap();
+        let config = spool_engine::ReplayNetworkConfig {
+            wait_for,
+            timeout,
+            ..Default::default()
+        };
+        let report = spool_engine::replay_network(&pool, &har, &config).await;
+        pool.shutdown().await;
+        assert_eq!(
+            report.unwrap().loaded,
+            what == "an offline replay",
+            "{what}"
+        );
+        assert_no_chromium_left(what);
+    }
+    let pool = spool_engine::BrowserPool::new(spool_engine::PoolConfig::single(
+        BrowserSource::Launch(LaunchConfig::default()),
+    ))
+    .unwrap();
+    let config = spool_engine::ReplayNetworkConfig {
+        wait_for: Some("false".into()),
+        ..Default::default()
+    };
+    let cancelled = tokio::time::timeout(
+        Duration::from_secs(2),
+        spool_engine::replay_network(&pool, &har, &config),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the replay should still be waiting");
+    pool.shutdown().await;
+    assert_no_chromium_left("a cancelled offline replay");
 }

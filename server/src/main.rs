@@ -73,6 +73,9 @@ enum Command {
     /// Run a task from a recorded session: analyze it, then send its API plan as plain HTTP
     /// (`integuru`; no browser starts).
     Execute(cmd::execute::ExecuteArgs),
+    /// Replay a recorded session: `--network offline` loads its page with every request
+    /// answered from the recording and reports unmatched and unused requests.
+    Replay(cmd::replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
                 open_store(&data).and_then(|store| cmd::sessions::run(&store, command))
             }
             Command::Execute(args) => cmd::execute::run(args, &data).await,
+            Command::Replay(args) => cmd::replay::run(args, &data).await,
         }
     });
     match result {

@@ -7,4 +7,5 @@ pub mod demo;
 pub mod execute;
 pub mod fixture_site;
 pub mod har_from_events;
+pub mod replay;
 pub mod sessions;

@@ -1,10 +1,12 @@
 //! Every tool Spool serves. A capability that does not work yet is not listed: record and
-//! replay add their tools here when they land.
+//! action replay (`replay-automation`) add their tools here when they land;
+//! `replay-network` replays a stored session's network only.
 
 pub mod analysis;
 pub mod browser;
 pub mod capture;
 pub mod execute;
+pub mod replay;
 pub mod sessions;
 
 use super::config::ServeConfig;
@@ -56,6 +58,11 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "execute-optimally",
             "Execute a recorded task using the optimal modality (Integuru/CDP/Manual): the API plan as plain HTTP when it can, else a heavier modality; every attempt is reported",
             execute::execute_optimally,
+        ),
+        Tool::new(
+            "replay-network",
+            "Replay a stored session's network offline: load its recorded page in a headless browser with every request answered from the recording (no action is replayed), and report the requests served, those with no recorded answer (with the nearest recorded entry and what differed) and the recorded entries never used",
+            replay::replay_network,
         ),
         Tool::new(
             "navigate",

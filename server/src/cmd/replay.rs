@@ -1,0 +1,253 @@
+//! `spool replay SESSION --network offline`: loads a recorded page in headless Chromium with
+//! every request answered from the recording, and prints what was served, what went
+//! unmatched (with its nearest recorded entry and what differed) and what went unused.
+//!
+//! Only offline network replay is built: replaying the recorded actions, `--network live`
+//! and the regression check are not, and asking for them is an `InvalidParams` error rather
+//! than a pretend run.
+//!
+//! Exit status: 0 when the page settled and every request was answered; otherwise the
+//! report, then `error[-32005]` (exit 1). An unknown session is `error[-32004]` (exit 5).
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use spool_engine::replay::{MatchConfig, UnmatchedPolicy, volatile_fields};
+use spool_engine::{
+    BrowserPool, BrowserSource, EngineError, LaunchConfig, NetworkReplayReport, PoolConfig,
+    ReplayNetworkConfig, replay_network,
+};
+use spool_model::ErrorCode;
+use spool_model::har::Har;
+
+use crate::exit::CodedError;
+
+/// `spool replay`.
+#[derive(Debug, Clone, Args)]
+pub struct ReplayArgs {
+    /// A stored session id (or a unique prefix of it), or a HAR file.
+    pub session: String,
+    /// Where responses come from: `offline` answers every request from the recording (the
+    /// only mode built so far).
+    #[arg(long, value_name = "MODE")]
+    pub network: Option<String>,
+    /// Send requests the recording cannot answer to the network instead of failing them.
+    #[arg(long)]
+    pub passthrough: bool,
+    /// The page to load (default: the recording's first document).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// A query parameter that does not decide a match (repeatable).
+    #[arg(long = "ignore-query", value_name = "NAME")]
+    pub ignore_query: Vec<String>,
+    /// A request header that does not decide a match (repeatable).
+    #[arg(long = "ignore-header", value_name = "NAME")]
+    pub ignore_header: Vec<String>,
+    /// A JSON path (`csrf`, `order.items[0].id`) or form field of request bodies that does
+    /// not decide a match (repeatable).
+    #[arg(long = "ignore-body-path", value_name = "PATH")]
+    pub ignore_body_path: Vec<String>,
+    /// Another recording of the same flow (session id or HAR file): whatever differs
+    /// between the two (query params, headers, body paths) is ignored.
+    #[arg(long, value_name = "SESSION")]
+    pub volatile_from: Option<String>,
+    /// A JavaScript condition that must hold before the page counts as settled.
+    #[arg(long, value_name = "JS")]
+    pub wait_for: Option<String>,
+    /// The replay's deadline in seconds (1–600).
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `spool replay`; `data` is the session store's directory.
+pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
+    match args.network.as_deref() {
+        Some("offline") => {}
+        Some(other) => {
+            return Err(EngineError::InvalidParams {
+                field: "network".into(),
+                rule: format!("`{other}` is not built; only `offline` replays in this version"),
+            }
+            .into());
+        }
+        None => {
+            return Err(EngineError::InvalidParams {
+                field: "network".into(),
+                rule: "give `--network offline`: replaying the recorded actions is not built \
+                       yet, only the recorded network"
+                    .into(),
+            }
+            .into());
+        }
+    }
+    if !(1..=600).contains(&args.timeout) {
+        return Err(EngineError::InvalidParams {
+            field: "timeout".into(),
+            rule: format!("must be 1–600 seconds, got {}", args.timeout),
+        }
+        .into());
+    }
+    let har = load(&args.session, data)?;
+    let mut matching = MatchConfig {
+        ignore_query_params: args.ignore_query.iter().cloned().collect(),
+        ignore_headers: args.ignore_header.iter().cloned().collect(),
+        ignore_body_paths: args.ignore_body_path.iter().cloned().collect(),
+    };
+    if let Some(other) = &args.volatile_from {
+        let volatile = volatile_fields(&har, &load(other, data)?);
+        matching = matching.ignoring(&volatile);
+    }
+    let config = ReplayNetworkConfig {
+        matching,
+        unmatched: if args.passthrough {
+            UnmatchedPolicy::PassThrough
+        } else {
+            UnmatchedPolicy::Fail
+        },
+        url: args.url.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        wait_for: args.wait_for.clone(),
+        ..ReplayNetworkConfig::default()
+    };
+    let pool = BrowserPool::new(PoolConfig::single(BrowserSource::Launch(
+        LaunchConfig::default(),
+    )))?;
+    let result = replay_network(&pool, &har, &config).await;
+    pool.shutdown().await;
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    if report.is_complete() {
+        return Ok(());
+    }
+    let message = if report.loaded {
+        format!(
+            "{} had no recorded answer",
+            requests(report.unmatched.len())
+        )
+    } else {
+        format!(
+            "the page did not settle within {} s ({} had no recorded answer)",
+            args.timeout,
+            requests(report.unmatched.len())
+        )
+    };
+    Err(anyhow::Error::new(CodedError {
+        code: ErrorCode::ReplayFailed,
+        message,
+    }))
+}
+
+/// A stored session (with its secrets: a replay must send what was recorded) or a HAR file.
+fn load(source: &str, data: &Path) -> anyhow::Result<Har> {
+    let bytes = match crate::cmd::analyze::read_har_file(source) {
+        Some(bytes) => bytes?,
+        None => {
+            let store = crate::open_store(data)?;
+            let id = crate::cmd::sessions::resolve_id(&store, source)?;
+            let options = spool_store::ExportOptions {
+                include_secrets: true,
+                ..Default::default()
+            };
+            return Ok(store.export_har(id, &options)?);
+        }
+    };
+    Har::from_slice(&bytes)
+        .map_err(|e| {
+            anyhow::Error::new(CodedError {
+                code: ErrorCode::HarFileInvalid,
+                message: e.to_string(),
+            })
+        })
+        .with_context(|| format!("reading {source}"))
+}
+
+/// The readable report: what was served, then every unmatched request with its nearest
+/// entry and differences, then the entries never used.
+pub fn render(report: &NetworkReplayReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "replayed {} offline in {} ms: {} (title {:?})",
+        report.url,
+        report.duration_ms,
+        if report.loaded {
+            "loaded"
+        } else {
+            "did not settle"
+        },
+        report.title
+    );
+    let _ = writeln!(
+        o,
+        "served {} from the recording",
+        requests(report.served.len())
+    );
+    for s in &report.served {
+        let from = match (s.entry, &s.error) {
+            (Some(entry), Some(error)) => format!("entry {entry}, failed as recorded: {error}"),
+            (Some(entry), None) => format!("entry {entry}"),
+            (None, _) => "CORS preflight allowed".into(),
+        };
+        let _ = writeln!(o, "  {} {:<6} {} ({from})", s.status, s.method, s.url);
+    }
+    if !report.unmatched.is_empty() {
+        let _ = writeln!(o, "unmatched {}:", requests(report.unmatched.len()));
+        for u in &report.unmatched {
+            let what = if u.passed_through {
+                "passed through"
+            } else {
+                "failed"
+            };
+            let _ = writeln!(o, "  {:<6} {} ({what})", u.method, u.url);
+            match &u.near_miss {
+                Some(near) => {
+                    let _ = writeln!(
+                        o,
+                        "    nearest: entry {} {} {}",
+                        near.entry, near.method, near.url
+                    );
+                    for d in &near.differences {
+                        let _ = writeln!(o, "      {d}");
+                    }
+                }
+                None => {
+                    let _ = writeln!(o, "    nearest: none (the recording is empty)");
+                }
+            }
+        }
+    }
+    if !report.unused.is_empty() {
+        let _ = writeln!(
+            o,
+            "never used {} recorded {}:",
+            report.unused.len(),
+            if report.unused.len() == 1 {
+                "entry"
+            } else {
+                "entries"
+            }
+        );
+        for u in &report.unused {
+            let _ = writeln!(o, "  entry {} {:<6} {}", u.entry, u.method, u.url);
+        }
+    }
+    o
+}
+
+fn requests(n: usize) -> String {
+    if n == 1 {
+        "1 request".into()
+    } else {
+        format!("{n} requests")
+    }
+}
