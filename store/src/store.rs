@@ -41,6 +41,9 @@ struct Inner {
     config: StoreConfig,
     /// Metadata of the sessions this process is recording right now, with live counts.
     live: Mutex<HashMap<Uuid, SessionMetadata>>,
+    /// Entries in `index`: counted once at open, then kept by the transactions that add or
+    /// remove one, so the total of an unfiltered listing (and `/health`) costs no scan.
+    sessions: std::sync::atomic::AtomicUsize,
     _lock: PidLock,
 }
 
@@ -110,6 +113,7 @@ impl Store {
                 db,
                 config,
                 live: Mutex::new(HashMap::new()),
+                sessions: std::sync::atomic::AtomicUsize::new(0),
                 _lock: lock,
             }),
         };
@@ -212,9 +216,17 @@ impl Store {
             }
             None => self.inner.index.range(lo..),
         };
+        // Without a filter the total is known; only the page itself needs reading.
+        let unfiltered = words.is_empty()
+            && query.status.is_none()
+            && query.from.is_none()
+            && query.to.is_none();
         let mut total = 0usize;
         let mut ids = Vec::with_capacity(query.limit);
         for kv in iter.rev() {
+            if unfiltered && ids.len() == query.limit {
+                break;
+            }
             let (k, v) = kv?;
             let Some((_, id)) = keys::parse_index_key(&k) else {
                 continue;
@@ -232,6 +244,9 @@ impl Store {
             if total > query.offset && ids.len() < query.limit {
                 ids.push(id);
             }
+        }
+        if unfiltered {
+            total = self.session_count();
         }
         let mut sessions = Vec::with_capacity(ids.len());
         for id in ids {
@@ -268,18 +283,32 @@ impl Store {
             // Damaged metadata: find its index key by id.
             Err(_) => self.find_index_key(id)?,
         };
-        (&inner.meta, &inner.index, &inner.pending).transaction(|(meta, index, pending)| {
-            meta.remove(id.as_bytes())?;
-            if let Some(k) = &index_key {
-                index.remove(k.as_slice())?;
-            }
-            pending.insert(id.as_bytes(), &[keys::PENDING_DELETE])?;
-            Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
-        })?;
+        let removed =
+            (&inner.meta, &inner.index, &inner.pending).transaction(|(meta, index, pending)| {
+                meta.remove(id.as_bytes())?;
+                let removed = match &index_key {
+                    Some(k) => index.remove(k.as_slice())?.is_some(),
+                    None => false,
+                };
+                pending.insert(id.as_bytes(), &[keys::PENDING_DELETE])?;
+                Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(removed)
+            })?;
+        if removed {
+            inner
+                .sessions
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
         self.remove_chunks(id)?;
         inner.pending.remove(id.as_bytes())?;
         inner.db.flush()?;
         Ok(())
+    }
+
+    /// How many sessions the store holds, without reading them.
+    pub fn session_count(&self) -> usize {
+        self.inner
+            .sessions
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Totals over the whole store.
@@ -488,14 +517,19 @@ impl Store {
         let value = encode_meta(meta)?;
         let ikey = keys::index_key(meta.start_time.as_millisecond(), id);
         let ival = keys::index_value(meta.status, &meta.task_description);
-        (&inner.meta, &inner.index, &inner.pending).transaction(|(m, i, p)| {
+        let added = (&inner.meta, &inner.index, &inner.pending).transaction(|(m, i, p)| {
             m.insert(id.as_bytes(), value.as_slice())?;
-            i.insert(&ikey[..], ival.as_slice())?;
+            let added = i.insert(&ikey[..], ival.as_slice())?.is_none();
             if let Some(pid) = clear_pending {
                 p.remove(pid.as_bytes())?;
             }
-            Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(())
+            Ok::<_, sled::transaction::ConflictableTransactionError<StoreError>>(added)
         })?;
+        if added {
+            inner
+                .sessions
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Ok(())
     }
 
@@ -626,14 +660,22 @@ impl Store {
             inner.pending.remove(id.as_bytes())?;
         }
         let mut recording = Vec::new();
+        let mut sessions = 0;
         for kv in inner.index.iter() {
             let (k, v) = kv?;
-            if let (Some((_, id)), Some((SessionStatus::Recording, _))) =
+            let (Some((_, id)), Some((status, _))) =
                 (keys::parse_index_key(&k), keys::parse_index_value(&v))
-            {
+            else {
+                continue;
+            };
+            sessions += 1;
+            if status == SessionStatus::Recording {
                 recording.push(id);
             }
         }
+        inner
+            .sessions
+            .store(sessions, std::sync::atomic::Ordering::Relaxed);
         for id in recording {
             let Ok(mut meta) = self.stored_meta(id) else {
                 continue;

@@ -138,6 +138,20 @@ impl World {
             })
             .unwrap();
         assert_eq!(page.total, self.model.len());
+        assert_eq!(store.session_count(), self.model.len());
+        // A page of an unfiltered listing reads only the page, and still gives the total.
+        let small = store
+            .list(&SessionQuery {
+                limit: 2,
+                offset: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(small.total, self.model.len());
+        assert_eq!(
+            small.sessions.len(),
+            self.model.len().saturating_sub(1).min(2)
+        );
         let listed: BTreeMap<Uuid, Model> = page
             .sessions
             .iter()

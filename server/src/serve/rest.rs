@@ -92,14 +92,7 @@ async fn run(state: &AppState, tool: &str, args: Value) -> Result<ToolOutput, Ap
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let store = state.store.clone();
-    let query = spool_store::SessionQuery {
-        limit: 1,
-        ..Default::default()
-    };
-    let sessions = tokio::task::spawn_blocking(move || store.list(&query).map(|p| p.total))
-        .await
-        .map_err(ApiError::internal)??;
+    let sessions = state.store.session_count();
     Ok(Json(json!({
         "status": "healthy",
         "version": env!("CARGO_PKG_VERSION"),
