@@ -6,9 +6,12 @@
 //! is stored as STOPPED with what it recorded), waits for them up to the grace period,
 //! and exits; every browser is closed with its capture.
 
+pub mod auth;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
 pub mod reaper;
 pub mod registry;
