@@ -473,3 +473,66 @@ async fn a_request_id_is_made_or_kept_and_returned() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(headers["x-request-id"], "trace-43");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_calls_are_authenticated_limited_and_audited() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let server = Server::start(&["--api-token", BEARER, "--rate-limit", "get-session=1/2"]);
+    let connect = |token: Option<&str>| {
+        let mut config = StreamableHttpClientTransportConfig::with_uri(server.url("/mcp"));
+        if let Some(token) = token {
+            config = config.auth_header(token);
+        }
+        ().serve(StreamableHttpClientTransport::from_config(config))
+    };
+    assert!(
+        connect(None).await.is_err(),
+        "an MCP client without credentials got in"
+    );
+    assert!(connect(Some("wrong-token")).await.is_err());
+
+    let client = connect(Some(BEARER)).await.unwrap();
+    let listed = client
+        .call_tool(CallToolRequestParams::new("list-sessions"))
+        .await
+        .unwrap();
+    assert_ne!(listed.is_error, Some(true), "{listed:?}");
+    // A burst of get-session over MCP meets its limit; list-sessions is still served.
+    let missing = json!({ "sessionId": "00000000-0000-4000-8000-000000000000" });
+    let mut refused = false;
+    for _ in 0..10 {
+        let args = missing.as_object().unwrap().clone();
+        let call = CallToolRequestParams::new("get-session").with_arguments(args);
+        if client.call_tool(call).await.is_err() {
+            refused = true;
+            break;
+        }
+    }
+    assert!(
+        refused,
+        "ten get-session calls at 1/s burst 2 were all let in"
+    );
+    let again = client
+        .call_tool(CallToolRequestParams::new("list-sessions"))
+        .await
+        .unwrap();
+    assert_ne!(again.is_error, Some(true), "{again:?}");
+
+    let lines = server.stderr_with("outcome=\"SessionNotFound\"");
+    let audit: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("spool::audit") && l.contains("surface=\"mcp\""))
+        .collect();
+    assert!(
+        audit.iter().any(|l| l.contains("client=\"token:")
+            && l.contains("tool=\"get-session\"")
+            && l.contains("session=\"00000000-0000-4000-8000-000000000000\"")
+            && l.contains("outcome=\"SessionNotFound\"")),
+        "{audit:#?}"
+    );
+    let _ = client.cancel().await;
+}
