@@ -413,3 +413,45 @@ impl ServeConfig {
         lines.join("\n")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve_file(toml: &str) -> anyhow::Result<ServeConfig> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("spool.toml");
+        std::fs::write(&path, toml)?;
+        let args = ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        };
+        ServeConfig::resolve(&args, Some(dir.path()))
+    }
+
+    #[test]
+    fn rate_limits_come_from_the_file_over_the_spec_defaults() {
+        let config = resolve_file(
+            "api_keys = [\"k\"]\n[rate_limit]\n\"capture-and-analyze\" = \"2/8\"\ndefault = \"5/5\"\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.rate_limits, "credentials turn the limits on");
+        let limits = &config.limits;
+        assert_eq!(limits.per_tool["capture-and-analyze"].to_string(), "2/8");
+        assert_eq!(limits.per_tool["execute-optimally"].to_string(), "2/10");
+        assert_eq!(limits.default.to_string(), "5/5");
+        let shown = config.describe();
+        assert!(shown.contains("api_keys = 1 × ****"), "{shown}");
+        assert!(!shown.contains("\"k\""), "{shown}");
+    }
+
+    #[test]
+    fn a_broken_rate_limit_names_the_tool() {
+        let error = resolve_file("[rate_limit]\n\"list-sessions\" = \"fast\"\n")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("list-sessions"), "{error}");
+        assert!(error.contains("PER_SECOND/BURST"), "{error}");
+    }
+}

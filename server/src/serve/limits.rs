@@ -15,7 +15,7 @@ use super::config::{RateLimit, RateLimits};
 use super::error::ApiError;
 use super::state::AppState;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -26,6 +26,7 @@ use governor::{Quota, RateLimiter};
 use serde_json::{Value, json};
 use spool_model::ErrorCode;
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 /// The bucket of requests that call no tool.
@@ -148,11 +149,18 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     if !state.config.rate_limits || request.uri().path() == "/health" {
         return next.run(request).await;
     }
-    let client = request
+    let mut client = request
         .extensions()
         .get::<ClientIdentity>()
         .cloned()
         .unwrap_or_else(ClientIdentity::anonymous);
+    // Without credentials every caller is anonymous; its address keeps one caller's burst
+    // from spending the others' budget.
+    if client == ClientIdentity::anonymous()
+        && let Some(ConnectInfo(peer)) = request.extensions().get::<ConnectInfo<SocketAddr>>()
+    {
+        client = ClientIdentity(format!("anonymous@{}", peer.ip()));
+    }
     let (request, tool) = if request.uri().path().starts_with("/mcp") {
         // The tool is inside the JSON-RPC body: read it (bounded by the body limit, as
         // rmcp would) and hand the same bytes on.

@@ -61,6 +61,8 @@ async fn run_http(state: AppState) -> anyhow::Result<()> {
     let app = rest::app(state.clone());
     let stopping = state.shutdown.clone();
     let server = tokio::spawn(async move {
+        // The peer address tells anonymous clients apart for the rate limits.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(stopping.cancelled_owned())
             .await
