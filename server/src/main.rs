@@ -145,7 +145,7 @@ pub fn open_store(dir: &std::path::Path) -> anyhow::Result<spool_store::Store> {
 fn init_tracing(verbose: u8, serving: bool) {
     let default = match (verbose, serving) {
         (0, false) => "warn",
-        (0, true) => "warn,spool::audit=info",
+        (0, true) => "warn,spool::audit=info,spool::request=info",
         (1, _) => "info,spool=debug",
         _ => "debug",
     };

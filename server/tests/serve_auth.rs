@@ -465,6 +465,20 @@ async fn a_request_id_is_made_or_kept_and_returned() {
     assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
     let (_, headers, _) = get(&server.url("/api/tools"), &[("x-request-id", "trace-42")]).await;
     assert_eq!(headers["x-request-id"], "trace-42");
+    let (_, headers, _) = get(
+        &server.url("/api/v1/sessions"),
+        &[("x-request-id", "trace-44")],
+    )
+    .await;
+    assert_eq!(headers["x-request-id"], "trace-44");
+    // The audit line of the call runs inside the request's span, so it carries the id.
+    let lines = server.stderr_with("request_id=\"trace-44\"");
+    assert!(
+        lines.iter().any(|l| l.contains("request_id=\"trace-44\"")
+            && l.contains("spool::audit")
+            && l.contains("tool=\"list-sessions\"")),
+        "{lines:#?}"
+    );
     let (status, headers, _) = get(
         &server.url("/no/such/route"),
         &[("x-request-id", "trace-43")],

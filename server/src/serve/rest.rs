@@ -88,7 +88,8 @@ pub fn app(state: AppState) -> Router {
 /// The header that carries a request's id, both ways.
 const REQUEST_ID: &str = "x-request-id";
 
-/// The tracing span of one request; every log line of the request carries its id.
+/// The tracing span of one request; every log line of the request (its audit line too)
+/// carries its id. `spool serve` enables the target `spool::request` by default.
 fn request_span(request: &Request) -> tracing::Span {
     let id = request
         .headers()
@@ -96,6 +97,7 @@ fn request_span(request: &Request) -> tracing::Span {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
     tracing::info_span!(
+        target: "spool::request",
         "request",
         request_id = id,
         method = %request.method(),
