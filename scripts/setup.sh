@@ -2,7 +2,8 @@
 # Installs what Spool needs on a fresh Debian machine, non-interactively, as root:
 # Debian's Chromium (never a downloaded browser build), jq and curl for the generated shell
 # scripts, Python's `requests` for the generated Python scripts, and for the server's tests
-# the Python `mcp` SDK (a third-party MCP client) and `openapi-spec-validator`. Idempotent:
+# the Python `mcp` SDK (a third-party MCP client), `openapi-spec-validator` and
+# `prometheus-client` (a Prometheus text-format parser for /metrics). Idempotent:
 # it only installs what is missing.
 set -euo pipefail
 
@@ -37,6 +38,11 @@ fi
 if ! python3 -c 'import openapi_spec_validator' >/dev/null 2>&1; then
   echo "setup: installing the Python package openapi-spec-validator" >&2
   pip_install openapi-spec-validator
+fi
+
+if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
+  echo "setup: installing the Python package prometheus-client (parses /metrics in tests)" >&2
+  pip_install prometheus-client
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -41,11 +41,19 @@ pub enum ErrorCode {
     TooLarge,
     /// The disk is full.
     DiskSpaceExhausted,
+    /// The request carries no credentials, or ones the server does not accept (a wrong key,
+    /// an expired JWT, a JWT signed with another key).
+    Unauthorized,
+    /// The request is refused whoever sends it (a `Host` or `Origin` not on the allow-list).
+    Forbidden,
+    /// The client called a tool more often than its rate limit allows; retry after the
+    /// `Retry-After` seconds.
+    RateLimited,
 }
 
 impl ErrorCode {
     /// Every code, for documentation and tests.
-    pub const ALL: [ErrorCode; 15] = [
+    pub const ALL: [ErrorCode; 18] = [
         ErrorCode::InvalidParams,
         ErrorCode::MethodNotFound,
         ErrorCode::InternalError,
@@ -61,6 +69,9 @@ impl ErrorCode {
         ErrorCode::HarFileInvalid,
         ErrorCode::TooLarge,
         ErrorCode::DiskSpaceExhausted,
+        ErrorCode::Unauthorized,
+        ErrorCode::Forbidden,
+        ErrorCode::RateLimited,
     ];
 
     /// The number MCP and JSON error bodies carry.
@@ -81,6 +92,9 @@ impl ErrorCode {
             ErrorCode::HarFileInvalid => -32102,
             ErrorCode::TooLarge => -32201,
             ErrorCode::DiskSpaceExhausted => -32202,
+            ErrorCode::Unauthorized => -32301,
+            ErrorCode::Forbidden => -32302,
+            ErrorCode::RateLimited => -32303,
         }
     }
 
@@ -102,6 +116,9 @@ impl ErrorCode {
             ErrorCode::HarFileInvalid => "HarFileInvalid",
             ErrorCode::TooLarge => "InsufficientMemory",
             ErrorCode::DiskSpaceExhausted => "DiskSpaceExhausted",
+            ErrorCode::Unauthorized => "Unauthorized",
+            ErrorCode::Forbidden => "Forbidden",
+            ErrorCode::RateLimited => "RateLimited",
         }
     }
 
@@ -123,18 +140,23 @@ impl ErrorCode {
             ErrorCode::HarFileInvalid => 422,
             ErrorCode::TooLarge => 413,
             ErrorCode::DiskSpaceExhausted => 507,
+            ErrorCode::Unauthorized => 401,
+            ErrorCode::Forbidden => 403,
+            ErrorCode::RateLimited => 429,
         }
     }
 
     /// The exit status of the `spool` command: 2 bad input, 3 timeout, 4 no browser,
-    /// 5 not found, 6 busy (try again later), 1 anything else.
+    /// 5 not found, 6 busy or rate limited (try again later), 7 refused credentials, 1
+    /// anything else.
     pub const fn exit_status(self) -> u8 {
         match self {
             ErrorCode::InvalidParams | ErrorCode::MethodNotFound | ErrorCode::HarFileInvalid => 2,
             ErrorCode::Timeout => 3,
             ErrorCode::BrowserLaunchFailed => 4,
             ErrorCode::SessionNotFound => 5,
-            ErrorCode::BrowserPoolBusy | ErrorCode::StoreInUse => 6,
+            ErrorCode::BrowserPoolBusy | ErrorCode::StoreInUse | ErrorCode::RateLimited => 6,
+            ErrorCode::Unauthorized | ErrorCode::Forbidden => 7,
             _ => 1,
         }
     }

@@ -2,7 +2,8 @@
 //!
 //! Every error that reaches the user carries its [`ErrorCode`] (`error[-32602]: …`, listed in docs/errors.md); the
 //! exit status comes from the code: 2 bad input, 3 timeout, 4 no browser, 5 not found,
-//! 6 busy (a busy browser pool, a store held by another process), 1 anything else.
+//! 6 busy (a busy browser pool, a store held by another process, a rate limit), 7 refused
+//! credentials, 1 anything else.
 
 use spool_engine::EngineError;
 use spool_model::ErrorCode;
@@ -20,6 +21,9 @@ pub fn code_of(err: &anyhow::Error) -> ErrorCode {
         return e.code();
     }
     if let Some(e) = err.downcast_ref::<spool_analyzer::AnalyzeError>() {
+        return e.code();
+    }
+    if let Some(e) = err.downcast_ref::<crate::serve::auth::AuthConfigError>() {
         return e.code();
     }
     ErrorCode::InternalError

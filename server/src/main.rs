@@ -83,7 +83,7 @@ fn main() -> ExitCode {
     if matches!(cli.command, Command::Serve(_)) {
         serve::reaper::mark_instance();
     }
-    init_tracing(cli.verbose);
+    init_tracing(cli.verbose, matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -144,16 +144,23 @@ pub fn open_store(dir: &std::path::Path) -> anyhow::Result<spool_store::Store> {
     spool_store::Store::open(dir).map_err(anyhow::Error::new)
 }
 
-fn init_tracing(verbose: u8) {
-    let default = match verbose {
-        0 => "warn",
-        1 => "info,spool=debug",
+/// `serving` turns on the audit log (`spool::audit`, one line per tool call) and the
+/// request spans by default: an operator of `spool serve` wants both.
+fn init_tracing(verbose: u8, serving: bool) {
+    let default = match (verbose, serving) {
+        (0, false) => "warn",
+        (0, true) => "warn,spool::audit=info,spool::request=info",
+        (1, _) => "info,spool=debug",
         _ => "debug",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colour codes only on a terminal: a log collected from a pipe (a service manager, a
+    // test) stays plain text that tools can search.
+    use std::io::IsTerminal;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
 }

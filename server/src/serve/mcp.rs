@@ -8,6 +8,7 @@
 //! `timestamp`. A call with a progress token gets progress notifications; a cancelled call
 //! stops its work and keeps what was captured.
 
+use super::auth::ClientIdentity;
 use super::error::ApiError;
 use super::registry::{CallContext, ProgressUpdate, ToolOutput};
 use super::state::AppState;
@@ -49,11 +50,9 @@ pub fn http_service(state: AppState) -> StreamableHttpService<McpServer, LocalSe
     let mut config = StreamableHttpServerConfig::default();
     config.cancellation_token = state.shutdown.child_token();
     config.max_request_body_bytes = state.config.max_body_bytes;
-    // Loopback servers keep rmcp's DNS-rebinding guard; a server bound elsewhere was exposed
-    // on purpose and answers whatever Host it is reached by.
-    if !state.config.addr.ip().is_loopback() {
-        config = config.disable_allowed_hosts();
-    }
+    // The Host/Origin allow-list is checked in front of this service by
+    // `auth::check_host_and_origin`, which answers in the server's one error shape.
+    config = config.disable_allowed_hosts();
     StreamableHttpService::new(
         move || Ok(McpServer::new(state.clone())),
         Arc::new(LocalSessionManager::default()),
@@ -219,9 +218,18 @@ impl ServerHandler for McpServer {
     ) -> Result<CallToolResponse, ErrorData> {
         let name = request.name.to_string();
         let args = request.arguments.map(Value::Object).unwrap_or(Value::Null);
+        // Over HTTP, rmcp hands over the request's parts, where authentication left the
+        // caller's identity; over stdio there is none (the local user).
+        let client = context
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<ClientIdentity>())
+            .cloned();
         let mut ctx = CallContext {
             cancel: context.ct.clone(),
             progress: None,
+            client,
+            surface: "mcp",
         };
         let forwarder = context.meta.get_progress_token().map(|token| {
             let (tx, mut rx) = mpsc::unbounded_channel::<ProgressUpdate>();

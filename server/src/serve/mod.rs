@@ -6,9 +6,12 @@
 //! is stored as STOPPED with what it recorded), waits for them up to the grace period,
 //! and exits; every browser is closed with its capture.
 
+pub mod auth;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod mcp;
+pub mod metrics;
 pub mod openapi;
 pub mod reaper;
 pub mod registry;
@@ -58,6 +61,8 @@ async fn run_http(state: AppState) -> anyhow::Result<()> {
     let app = rest::app(state.clone());
     let stopping = state.shutdown.clone();
     let server = tokio::spawn(async move {
+        // The peer address tells anonymous clients apart for the rate limits.
+        let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
         axum::serve(listener, app)
             .with_graceful_shutdown(stopping.cancelled_owned())
             .await

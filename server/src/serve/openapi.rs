@@ -30,6 +30,8 @@ enum Response {
     Json,
     /// A document download (HAR or JSON).
     Download,
+    /// Prometheus text.
+    Metrics,
 }
 
 const ROUTES: &[Route] = &[
@@ -186,6 +188,15 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/metrics",
+        tool: None,
+        summary: "Prometheus metrics: tool calls, errors by code, latency histograms, pool, store",
+        parameters: &[],
+        body: Body::None,
+        response: Response::Metrics,
+    },
+    Route {
+        method: "get",
         path: "/api/openapi.json",
         tool: None,
         summary: "This document",
@@ -304,12 +315,20 @@ pub fn document(registry: &Registry) -> Value {
                     "application/json": { "schema": { "type": "object" } }
                 }
             }),
+            Response::Metrics => json!({
+                "description": "The Prometheus text exposition format",
+                "content": { "text/plain": { "schema": { "type": "string" } } }
+            }),
         };
         let error = json!({
             "description": "An error: the spec's code, its name, a message naming the field and rule, details",
             "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } }
         });
         op.insert("responses".into(), json!({ "200": ok, "default": error }));
+        if route.path == "/health" {
+            // The one route open without credentials (load balancers probe it).
+            op.insert("security".into(), json!([]));
+        }
         let entry = paths
             .entry(route.path.to_string())
             .or_insert_with(|| Value::Object(Map::new()));
@@ -325,7 +344,20 @@ pub fn document(registry: &Registry) -> Value {
             "description": "Record browser sessions, store them, and find the API calls a task needs. MCP (streamable HTTP) is served at /mcp."
         },
         "paths": paths,
-        "components": { "schemas": components },
+        // Needed only when the server has credentials configured (always off loopback);
+        // either scheme lets a request in.
+        "security": [{ "apiKey": [] }, { "bearer": [] }],
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "apiKey": { "type": "apiKey", "in": "header", "name": "X-API-Key" },
+                "bearer": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "A static token, or a JWT (HS256 or RS256, `exp` required)"
+                },
+            },
+        },
     })
 }
 

@@ -5,6 +5,7 @@
 //! types with `schemars`, and one async handler. Input is validated against the input
 //! schema before the handler runs; a failure names the field and the rule it broke.
 
+use super::auth::ClientIdentity;
 use super::error::ApiError;
 use super::state::AppState;
 use futures_util::future::BoxFuture;
@@ -30,6 +31,11 @@ const RECENT_EXECUTIONS: usize = 50;
 pub struct CallContext {
     pub cancel: CancellationToken,
     pub progress: Option<mpsc::UnboundedSender<ProgressUpdate>>,
+    /// Who called, for the audit log: the credential's identity over HTTP, none from the
+    /// command line or stdio (the local user).
+    pub client: Option<ClientIdentity>,
+    /// How the call arrived (`rest`, `mcp`, `cli`), for the audit log.
+    pub surface: &'static str,
 }
 
 impl CallContext {
@@ -217,6 +223,33 @@ fn schema_of<T: JsonSchema>() -> Map<String, Value> {
     Map::new()
 }
 
+/// One finished tool call as the audit log records it.
+struct AuditEntry<'a> {
+    client: &'a str,
+    surface: &'static str,
+    tool: &'static str,
+    session: Option<&'a str>,
+    error: Option<&'a ApiError>,
+    took: Duration,
+}
+
+/// Writes one line under the `spool::audit` tracing target: who (the credential's id, never
+/// the secret), which tool, which session, the outcome (`ok` or the error code's name) and
+/// how long it took.
+fn audit(entry: &AuditEntry<'_>) {
+    let outcome = entry.error.map_or("ok", |e| e.code.name());
+    tracing::info!(
+        target: "spool::audit",
+        client = entry.client,
+        surface = entry.surface,
+        tool = entry.tool,
+        session = entry.session.unwrap_or("-"),
+        outcome,
+        duration_ms = entry.took.as_secs_f64() * 1000.0,
+        "tool call"
+    );
+}
+
 /// The tools and what happened to them.
 pub struct Registry {
     tools: Vec<Tool>,
@@ -299,11 +332,36 @@ impl Registry {
             other => other,
         };
         let started = Instant::now();
+        let client = ctx.client.clone();
+        let surface = ctx.surface;
+        let argument_session = args
+            .get("sessionId")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let result = match tool.validate(&args) {
             Ok(()) => (tool.handler)(state.clone(), args, ctx).await,
             Err(e) => Err(e),
         };
-        self.record(tool.name, started.elapsed(), result.as_ref().err());
+        let took = started.elapsed();
+        self.record(tool.name, took, result.as_ref().err());
+        super::metrics::record_call(tool.name, took, result.as_ref().err());
+        // A new capture's id is in its answer; other tools name the session they were given.
+        let session = argument_session.or_else(|| {
+            result.as_ref().ok().and_then(|o| {
+                o.structured
+                    .get("sessionId")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+        });
+        audit(&AuditEntry {
+            client: client.as_ref().map_or("local", |c| c.as_str()),
+            surface: if surface.is_empty() { "cli" } else { surface },
+            tool: tool.name,
+            session: session.as_deref(),
+            error: result.as_ref().err(),
+            took,
+        });
         result
     }
 

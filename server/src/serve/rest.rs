@@ -4,13 +4,15 @@
 //! Every session and analysis route calls the same tool through the registry that MCP
 //! calls, so a route and its tool answer the same JSON and validate the same way.
 
+use super::auth::ClientIdentity;
 use super::error::ApiError;
 use super::registry::{CallContext, ToolOutput};
 use super::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,62 +20,144 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use spool_model::ErrorCode;
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 
 /// The router of `spool serve`.
+///
+/// A request passes, outermost first: a request id (`x-request-id`, made when the client
+/// sent none) and its tracing span, CORS for the configured origins, authentication, the
+/// rate limit, then the route's own timeout and body limit. The id is returned on every
+/// response, errors from the outer layers included.
 pub fn app(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     let mcp = super::mcp::http_service(state.clone());
-    Router::new()
-        .route("/health", get(health))
+    let quick = Router::new()
         .route("/api/tools", get(list_tools))
         .route("/api/tools/status", get(tools_status))
-        .route("/api/tools/{name}/call", post(call_tool))
         .route("/api/v1/sessions", get(list_sessions))
         .route(
             "/api/v1/sessions/{id}",
             get(get_session).delete(delete_session),
         )
         .route("/api/v1/sessions/{id}/export", get(export_session))
+        .route("/api/openapi.json", get(openapi))
+        .route("/metrics", get(super::metrics::render))
+        .route_layer(middleware::from_fn_with_state(
+            state.config.request_timeout,
+            time_limit,
+        ));
+    let tools = Router::new()
+        .route("/api/tools/{name}/call", post(call_tool))
         .route("/api/v1/analyze", post(analyze))
         .route("/api/v1/execute", post(execute))
-        .route("/api/openapi.json", get(openapi))
+        .route_layer(middleware::from_fn_with_state(
+            state.config.tool_timeout,
+            time_limit,
+        ));
+    let mcp = Router::new()
         .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::auth::check_host_and_origin,
+        ));
+    let request_id = HeaderName::from_static(REQUEST_ID);
+    Router::new()
+        .route("/health", get(health))
+        .merge(quick)
+        .merge(tools)
+        .merge(mcp)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::limits::limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            super::auth::authenticate,
+        ))
+        .layer(cors(&state.config.cors_origins))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
 }
 
-/// With an API token configured, every route but `/health` needs `Authorization: Bearer`.
-async fn authorize(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Some(token) = &state.config.api_token else {
-        return next.run(request).await;
-    };
-    if request.uri().path() == "/health" {
-        return next.run(request).await;
-    }
-    let given = request
+/// The header that carries a request's id, both ways.
+const REQUEST_ID: &str = "x-request-id";
+
+/// The tracing span of one request; every log line of the request (its audit line too)
+/// carries its id. `spool serve` enables the target `spool::request` by default.
+fn request_span(request: &Request) -> tracing::Span {
+    let id = request
         .headers()
-        .get(header::AUTHORIZATION)
+        .get(REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if given == Some(token.as_str()) {
-        return next.run(request).await;
-    }
-    let mut response = (
-        StatusCode::UNAUTHORIZED,
-        Json(json!({ "error": {
-            "code": ErrorCode::InvalidParams.number(),
-            "name": "AuthenticationRequired",
-            "message": "this server needs `Authorization: Bearer TOKEN`",
-            "details": null,
-        }})),
+        .unwrap_or("-");
+    tracing::info_span!(
+        target: "spool::request",
+        "request",
+        request_id = id,
+        method = %request.method(),
+        path = request.uri().path(),
     )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
+}
+
+/// CORS for the configured browser origins (`*` allows any); none configured, no CORS
+/// headers are sent and browsers keep pages of other sites out.
+fn cors(origins: &[String]) -> CorsLayer {
+    let layer = CorsLayer::new()
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("mcp-session-id"),
+            HeaderName::from_static("mcp-protocol-version"),
+        ])
+        .expose_headers([
+            HeaderName::from_static(REQUEST_ID),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("mcp-session-id"),
+            header::RETRY_AFTER,
+        ]);
+    if origins.iter().any(|o| o == "*") {
+        return layer.allow_origin(AllowOrigin::any());
+    }
+    let list: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    layer.allow_origin(AllowOrigin::list(list))
+}
+
+/// A route's deadline. tower-http's `TimeoutLayer` answers with an empty body; this one
+/// answers with the server's `Timeout` error, so every error has the same shape.
+async fn time_limit(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            ErrorCode::Timeout,
+            format!("the request took longer than {} s", limit.as_secs()),
+        )
+        .into_response(),
+    }
+}
+
+/// The caller's identity as authentication left it in the request.
+struct Caller(Option<ClientIdentity>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Caller, Self::Rejection> {
+        Ok(Caller(parts.extensions.get::<ClientIdentity>().cloned()))
+    }
 }
 
 async fn not_found(request: Request) -> ApiError {
@@ -83,12 +167,19 @@ async fn not_found(request: Request) -> ApiError {
     )
 }
 
-/// Runs a tool for a REST route.
-async fn run(state: &AppState, tool: &str, args: Value) -> Result<ToolOutput, ApiError> {
-    state
-        .registry
-        .call(state, tool, args, CallContext::default())
-        .await
+/// Runs a tool for a REST route, on behalf of the caller.
+async fn run(
+    state: &AppState,
+    caller: Caller,
+    tool: &str,
+    args: Value,
+) -> Result<ToolOutput, ApiError> {
+    let ctx = CallContext {
+        client: caller.0,
+        surface: "rest",
+        ..CallContext::default()
+    };
+    state.registry.call(state, tool, args, ctx).await
 }
 
 async fn health(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -195,12 +286,13 @@ fn body_error(rejection: BytesRejection) -> ApiError {
 
 async fn call_tool(
     State(state): State<AppState>,
+    caller: Caller,
     Path(name): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let args = json_body(body)?;
     let started = std::time::Instant::now();
-    let output = run(&state, &name, args).await?;
+    let output = run(&state, caller, &name, args).await?;
     Ok(Json(json!({
         "success": true,
         "toolName": name,
@@ -240,6 +332,7 @@ struct ListQuery {
 
 async fn list_sessions(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<ListQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let mut args = query_args(&[("limit", q.limit.as_ref()), ("offset", q.offset.as_ref())]);
@@ -255,15 +348,18 @@ async fn list_sessions(
             }
         }
     }
-    Ok(Json(run(&state, "list-sessions", args).await?.structured))
+    Ok(Json(
+        run(&state, caller, "list-sessions", args).await?.structured,
+    ))
 }
 
 async fn get_session(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        run(&state, "get-session", json!({ "sessionId": id }))
+        run(&state, caller, "get-session", json!({ "sessionId": id }))
             .await?
             .structured,
     ))
@@ -271,10 +367,11 @@ async fn get_session(
 
 async fn delete_session(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     Ok(Json(
-        run(&state, "delete-session", json!({ "sessionId": id }))
+        run(&state, caller, "delete-session", json!({ "sessionId": id }))
             .await?
             .structured,
     ))
@@ -292,6 +389,7 @@ struct ExportQuery {
 /// The exported document itself, as a download.
 async fn export_session(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(q): Query<ExportQuery>,
 ) -> Result<Response, ApiError> {
@@ -306,7 +404,7 @@ async fn export_session(
             map.insert("format".into(), json!(f));
         }
     }
-    let output = run(&state, "export-session", args).await?;
+    let output = run(&state, caller, "export-session", args).await?;
     let Some(doc) = output.resources.into_iter().next() else {
         return Err(ApiError::internal("the export produced no document"));
     };
@@ -335,6 +433,7 @@ struct AnalyzeQuery {
 /// The body is a HAR document; `?task=` and `?target=` steer the analysis.
 async fn analyze(
     State(state): State<AppState>,
+    caller: Caller,
     Query(q): Query<AnalyzeQuery>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -352,17 +451,22 @@ async fn analyze(
     if let Some(target) = q.target {
         args["target"] = json!(target);
     }
-    Ok(Json(run(&state, "analyze-har", args).await?.structured))
+    Ok(Json(
+        run(&state, caller, "analyze-har", args).await?.structured,
+    ))
 }
 
 /// The body is the `execute-optimally` tool's arguments.
 async fn execute(
     State(state): State<AppState>,
+    caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let args = json_body(body)?;
     Ok(Json(
-        run(&state, "execute-optimally", args).await?.structured,
+        run(&state, caller, "execute-optimally", args)
+            .await?
+            .structured,
     ))
 }
 

@@ -2,7 +2,9 @@
 //! the settings, the tool registry, the running captures (so shutdown can stop them) and the
 //! live browser sessions of the browser tools.
 
+use super::auth::Authenticator;
 use super::config::ServeConfig;
+use super::limits::RateLimiters;
 use super::registry::Registry;
 use super::tools::browser::LiveSessions;
 use spool_engine::{BrowserPool, BrowserSource, LaunchConfig, PoolConfig, StopSignal};
@@ -26,6 +28,10 @@ pub struct Inner {
     pub live: LiveSessions,
     pub config: ServeConfig,
     pub registry: Registry,
+    /// The configured credentials.
+    pub auth: Authenticator,
+    /// The per-client, per-tool rate limiters.
+    pub limiters: RateLimiters,
     pub started: Instant,
     /// Cancelled when the server shuts down: running captures stop and are stored.
     pub shutdown: CancellationToken,
@@ -56,6 +62,8 @@ impl AppState {
             pool,
             live: LiveSessions::default(),
             registry: super::tools::registry(&config),
+            auth: Authenticator::new(&config)?,
+            limiters: RateLimiters::new(&config.limits),
             config,
             started: Instant::now(),
             shutdown: CancellationToken::new(),
