@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Server latency and throughput on loopback (BENCHMARKS.md, "spool serve"): fills a store
 # with 10,000 sessions plus the fixture shop flow, starts a release `spool serve`, and runs
-# wrk against /health, list-sessions (REST) and analyze-har on the stored shop session; then
-# the handler alone (`spool tool --repeat`) and tools/call over MCP stdio for the overhead.
+# wrk against /health, list-sessions (REST) and analyze-har on the stored shop session, then
+# /health and list-sessions again with authentication and rate limiting on; then the handler
+# alone (`spool tool --repeat`) and tools/call over MCP stdio for the overhead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/target-dir.sh
@@ -37,6 +38,18 @@ echo "== GET /api/v1/sessions?limit=50&task=shop%20cart (word filter)"
 wrk -t"$threads" -c"$conns" -d"$duration" --latency "$base/api/v1/sessions?limit=50&task=shop%20cart"
 echo "== POST /api/tools/analyze-har/call on the stored shop session"
 wrk -t"$threads" -c"$conns" -d"$duration" --latency -s "$work/analyze.lua" "$base/api/tools/analyze-har/call"
+kill "$server"; wait "$server" 2>/dev/null || true
+# The same two routes with authentication and rate limiting on (limits too high to refuse
+# anything), to see what the layers cost.
+"$spool" --data "$work/store" serve --addr "127.0.0.1:$port" --api-key bench-key \
+  --rate-limits true --rate-limit "default=1000000/1000000,list-sessions=1000000/1000000" \
+  2>"$work/serve-auth.log" &
+server=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.1; done
+echo "== GET /health (auth and rate limits on)"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency -H "X-API-Key: bench-key" "$base/health"
+echo "== GET /api/v1/sessions?limit=50 (auth and rate limits on)"
+wrk -t"$threads" -c"$conns" -d"$duration" --latency -H "X-API-Key: bench-key" "$base/api/v1/sessions?limit=50"
 kill "$server"; wait "$server" 2>/dev/null || true
 echo "== the handler alone, in process (empty store, as the MCP test)"
 "$spool" --data "$work/empty" tool list-sessions '{"limit": 1}' --repeat 2000 >/dev/null
