@@ -4,7 +4,10 @@
 //!   in recorded order, near misses, unused entries). Pure: no browser, no I/O.
 //! - [`offline`]: a page loaded in a pool context with every request answered from the
 //!   recording through the `Fetch` domain, and the report of what was served.
+//! - [`actions`]: a session's recorded actions performed again through CDP input, each on
+//!   the first selector alternative that finds the recorded element.
 
+pub mod actions;
 pub mod network;
 pub mod offline;
 
@@ -15,4 +18,8 @@ pub use network::{
 pub use offline::{
     NetworkReplayReport, ReplayNetworkConfig, ServedRequest, UnmatchedPolicy, UnmatchedRequest,
     replay_network,
+};
+pub use actions::{
+    ActionReplayConfig, ActionReplayReport, ActionReplayStatus, StepResult, StepStatus,
+    replay_actions,
 };
