@@ -294,14 +294,22 @@ async fn the_recorded_shop_flow_replays_on_a_fresh_app_with_other_credentials() 
         o.full
     );
     assert!(statuses(&o.full).iter().all(|s| *s == StepStatus::Success));
-    assert_eq!(o.full.steps[1].selector_used.as_deref(), Some(r#"aria/Username[role="textbox"]"#));
+    assert_eq!(
+        o.full.steps[1].selector_used.as_deref(),
+        Some(r#"aria/Username[role="textbox"]"#)
+    );
     assert_eq!(o.full_orders.len(), 1, "orders: {:?}", o.full_orders);
     assert_eq!(o.full_orders[0]["username"], "bob");
     // The overridden password is not in the report either.
     assert!(!serde_json::to_string(&o.full).unwrap().contains("builder"));
 
     // Five times the speed waits a fifth of the recorded think time, and still orders.
-    assert_eq!(o.fast.status, ActionReplayStatus::Completed, "{:#?}", o.fast);
+    assert_eq!(
+        o.fast.status,
+        ActionReplayStatus::Completed,
+        "{:#?}",
+        o.fast
+    );
     assert_eq!(o.fast_orders.len(), 1);
     for (normal, fast) in o.full.steps.iter().zip(&o.fast.steps).skip(1) {
         assert!(normal.think_time_ms > 0 || normal.action.kind == "submit");
@@ -345,7 +353,10 @@ async fn the_recorded_shop_flow_replays_on_a_fresh_app_with_other_credentials() 
     assert_eq!(failed.status, StepStatus::Failed);
     assert_eq!(
         failed.selectors_tried,
-        vec!["#no-such-button".to_string(), "xpath//html/body/nav[7]".into()]
+        vec![
+            "#no-such-button".to_string(),
+            "xpath//html/body/nav[7]".into()
+        ]
     );
     assert_eq!(o.missing.steps[6].status, StepStatus::Skipped);
     let error = o.missing.failure().unwrap();

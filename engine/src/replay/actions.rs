@@ -737,7 +737,10 @@ mod tests {
             action("type", Some("alice")),
         ];
         let overrides = BTreeMap::from([
-            ("action-0".to_string(), json!({ "value": "http://127.0.0.1:2/shop/" })),
+            (
+                "action-0".to_string(),
+                json!({ "value": "http://127.0.0.1:2/shop/" }),
+            ),
             ("action-1".to_string(), json!({ "value": "bob" })),
         ]);
         let replayed = with_overrides(&actions, &overrides);

@@ -11,6 +11,10 @@ pub mod actions;
 pub mod network;
 pub mod offline;
 
+pub use actions::{
+    ActionReplayConfig, ActionReplayReport, ActionReplayStatus, StepResult, StepStatus,
+    replay_actions,
+};
 pub use network::{
     Answer, Difference, MatchConfig, NearMiss, RecordedNetwork, ReplayRequest, ReplayResponse,
     UnusedEntry, VolatileFields, volatile_fields,
@@ -18,8 +22,4 @@ pub use network::{
 pub use offline::{
     NetworkReplayReport, ReplayNetworkConfig, ServedRequest, UnmatchedPolicy, UnmatchedRequest,
     replay_network,
-};
-pub use actions::{
-    ActionReplayConfig, ActionReplayReport, ActionReplayStatus, StepResult, StepStatus,
-    replay_actions,
 };

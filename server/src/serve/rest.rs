@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router {
             get(get_session).delete(delete_session),
         )
         .route("/api/v1/sessions/{id}/export", get(export_session))
+        .route("/api/v1/sessions/{id}/replay", post(replay_session))
         .route("/api/v1/analyze", post(analyze))
         .route("/api/v1/execute", post(execute))
         .route("/api/openapi.json", get(openapi))
@@ -370,6 +371,22 @@ async fn execute(
     let args = json_body(body)?;
     Ok(Json(
         run(&state, "execute-optimally", args).await?.structured,
+    ))
+}
+
+/// The body is the `replay-automation` tool's arguments but `sessionId`, which is the path's.
+async fn replay_session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let mut args = json_body(body)?;
+    let Value::Object(map) = &mut args else {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    };
+    map.insert("sessionId".into(), json!(id));
+    Ok(Json(
+        run(&state, "replay-automation", args).await?.structured,
     ))
 }
 
