@@ -837,8 +837,8 @@ async fn browser_tools_complete_the_shop_order() {
         .collect();
     assert!(urls.iter().any(|u| u.ends_with("/api/orders")), "{urls:?}");
 
-    // The recorded actions replay against a fresh shop that only knows bob: the start URL,
-    // the username and the withheld password are given as overrides.
+    // The recorded actions replay against a fresh shop that only knows bob: it is the start
+    // URL, and the username and the withheld password are given as overrides.
     let r = mcp_call(
         &client,
         "export-session",
@@ -867,13 +867,17 @@ async fn browser_tools_complete_the_shop_order() {
     .await
     .unwrap();
     let mut overrides = Map::new();
-    overrides.insert("action-0".into(), json!({ "value": fresh.url("/shop/") }));
     overrides.insert(format!("action-{username}"), json!({ "value": "bob" }));
     overrides.insert(format!("action-{password}"), json!({ "value": "builder" }));
     let replayed = ok(&mcp_call(
         &client,
         "replay-automation",
-        json!({ "sessionId": id, "speedMultiplier": 5, "overrideParameters": overrides }),
+        json!({
+            "sessionId": id,
+            "startUrl": fresh.url("/shop/"),
+            "speedMultiplier": 5,
+            "overrideParameters": overrides,
+        }),
     )
     .await);
     assert_eq!(replayed["status"], "COMPLETED", "{replayed:#}");

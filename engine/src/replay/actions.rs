@@ -24,6 +24,8 @@ use std::time::{Duration, Instant};
 pub struct ActionReplayConfig {
     /// Scales the recorded think time between actions: 2 waits half as long. 0.1–5.
     pub speed_multiplier: f64,
+    /// The page to start on instead of the recorded one (another host of the same app).
+    pub start_url: Option<String>,
     /// Replay only this action (0-based): the tab opens the session's start page and performs
     /// this one action; every other is SKIPPED.
     pub action_index: Option<usize>,
@@ -44,6 +46,7 @@ impl Default for ActionReplayConfig {
     fn default() -> Self {
         ActionReplayConfig {
             speed_multiplier: 1.0,
+            start_url: None,
             action_index: None,
             dry_run: false,
             override_parameters: BTreeMap::new(),
@@ -195,9 +198,12 @@ pub async fn replay_actions(
 ) -> Result<ActionReplayReport, EngineError> {
     validate(actions, config)?;
     let actions = with_overrides(actions, &config.override_parameters);
-    let start_url = start_url(&actions, config.action_index.unwrap_or(0)).ok_or_else(|| {
-        EngineError::invalid("session", "the session recorded no page to start on")
-    })?;
+    let start_url = match &config.start_url {
+        Some(url) => url.clone(),
+        None => start_url(&actions, config.action_index.unwrap_or(0)).ok_or_else(|| {
+            EngineError::invalid("session", "the session recorded no page to start on")
+        })?,
+    };
     validate_url(&start_url)?;
     let started = Instant::now();
     let mut capture_config = CaptureConfig::new("");
@@ -356,10 +362,11 @@ struct Replayer<'a> {
 
 impl Replayer<'_> {
     async fn run(&self) -> Result<Vec<StepResult>, EngineError> {
-        let first_is_start = self
-            .actions
-            .first()
-            .is_some_and(|a| a.kind == "navigate" && self.config.action_index.is_none());
+        let first_is_start = self.actions.first().is_some_and(|a| {
+            a.kind == "navigate"
+                && self.config.action_index.is_none()
+                && self.config.start_url.is_none()
+        });
         // The first navigation is the start; otherwise the start page is opened first.
         if !first_is_start {
             self.page

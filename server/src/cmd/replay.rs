@@ -43,7 +43,8 @@ pub struct ReplayArgs {
     /// Send requests the recording cannot answer to the network instead of failing them.
     #[arg(long)]
     pub passthrough: bool,
-    /// The page to load (default: the recording's first document).
+    /// The page to load (default: the recording's first document); with --actions, the
+    /// page to start on instead of the recorded one.
     #[arg(long)]
     pub url: Option<String>,
     /// A query parameter that does not decide a match (repeatable).
@@ -186,6 +187,7 @@ async fn run_actions(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
     }
     let config = ActionReplayConfig {
         speed_multiplier: args.speed,
+        start_url: args.url.clone(),
         action_index: args.action_index,
         dry_run: args.dry_run,
         override_parameters,

@@ -155,6 +155,9 @@ pub struct ReplayAutomationInput {
     /// Session ID to replay.
     #[schemars(regex(pattern = SESSION_ID_PATTERN))]
     pub session_id: String,
+    /// The page to start on instead of the recorded one, e.g. the same app on a test host.
+    #[schemars(regex(pattern = HTTP_URL_PATTERN))]
+    pub start_url: Option<String>,
     /// Replay only this action (0-based): the session's start page is opened and this one
     /// action performed; the others are SKIPPED.
     #[schemars(range(min = 0))]
@@ -263,6 +266,7 @@ pub async fn replay_automation(
         .map_err(ApiError::internal)??;
     let config = ActionReplayConfig {
         speed_multiplier: input.speed_multiplier,
+        start_url: input.start_url,
         action_index: input.action_index,
         dry_run: input.dry_run,
         override_parameters: input.override_parameters,
