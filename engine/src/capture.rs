@@ -27,7 +27,9 @@ use crate::screenshot::{self, ScreenshotOptions};
 use crate::state::{self, BrowserState};
 use serde_json::{Value, json};
 use spool_model::har::Har;
-use spool_model::session::{Action, BrowserInfo, CaptureLevel, ConsoleEntry, Screenshot, Viewport};
+use spool_model::session::{
+    Action, BrowserInfo, CaptureLevel, ConsoleEntry, ElementFingerprint, Screenshot, Viewport,
+};
 pub use spool_model::sink::{CaptureSink, NoSink, Progress};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -199,33 +201,137 @@ pub struct PageStatus {
     pub progress: Progress,
 }
 
-/// Records the actions a person (or a page script) takes: installed in every document, it
-/// reports clicks, typed values and submits through a CDP binding.
-const ACTION_RECORDER_JS: &str = r#"(() => {
+/// Records the actions a person takes: installed in every document, it reports trusted
+/// clicks, double clicks, final input values, chosen options, the keys that matter (Enter,
+/// Tab, Escape) and submits through a CDP binding. Each report carries the element's
+/// selector alternatives, best first, and a fingerprint replay checks the element against.
+/// A password field's value is never sent: the action names the field as a slot instead.
+const ACTION_RECORDER_JS: &str = concat!(
+    r#"(() => {
   if (window.__spoolActionsInstalled) return;
   window.__spoolActionsInstalled = true;
-  const selectorOf = (el) => {
-    if (!el || !el.tagName) return null;
-    if (el.id) return '#' + CSS.escape(el.id);
-    const tag = el.tagName.toLowerCase();
-    if (el.name) return tag + '[name="' + el.name + '"]';
-    const parent = el.parentElement;
-    if (!parent) return tag;
-    const index = Array.prototype.indexOf.call(parent.children, el) + 1;
-    return selectorOf(parent) + ' > ' + tag + ':nth-child(' + index + ')';
+"#,
+    include_str!("element_helpers.js"),
+    r#"
+  const quote = (v) => '"' + String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
+  const unique = (sel) => { try { return document.querySelectorAll(sel).length === 1; } catch (e) { return false; } };
+  const cssPath = (el) => {
+    const parts = [];
+    let node = el;
+    while (node && node.nodeType === 1 && node !== document.documentElement) {
+      if (node.id && unique('#' + CSS.escape(node.id))) { parts.unshift('#' + CSS.escape(node.id)); break; }
+      const tag = node.tagName.toLowerCase();
+      let index = 1;
+      for (let s = node.previousElementSibling; s; s = s.previousElementSibling) if (s.tagName === node.tagName) index++;
+      parts.unshift(tag + ':nth-of-type(' + index + ')');
+      const sel = parts.join(' > ');
+      if (unique(sel)) return sel;
+      node = node.parentElement;
+    }
+    return parts.join(' > ');
   };
-  const send = (kind, el, value) => {
-    try { window.__spoolAction(JSON.stringify({ kind, target: selectorOf(el), value })); } catch (e) {}
+  const xpathOf = (el) => {
+    const parts = [];
+    for (let node = el; node && node.nodeType === 1; node = node.parentElement) {
+      let index = 1;
+      for (let s = node.previousElementSibling; s; s = s.previousElementSibling) if (s.tagName === node.tagName) index++;
+      parts.unshift(node.tagName.toLowerCase() + '[' + index + ']');
+    }
+    return '/' + parts.join('/');
   };
-  document.addEventListener('click', (e) => send('click', e.target, null), true);
-  document.addEventListener('change', (e) => {
-    const t = e.target;
-    if (t && 'value' in t) send('type', t, String(t.value));
+  const selectorsOf = (el) => {
+    const out = [];
+    const role = roleOf(el);
+    const name = nameOf(el);
+    if (role && name) out.push('aria/' + name + '[role="' + role + '"]');
+    for (const attr of TEST_ATTRS) {
+      const v = el.getAttribute(attr);
+      if (v) { const sel = '[' + attr + '=' + quote(v) + ']'; if (unique(sel)) out.push(sel); }
+    }
+    if (el.id && unique('#' + CSS.escape(el.id))) out.push('#' + CSS.escape(el.id));
+    if (el.name && typeof el.name === 'string') {
+      const sel = el.tagName.toLowerCase() + '[name=' + quote(el.name) + ']';
+      if (unique(sel)) out.push(sel);
+    }
+    const path = cssPath(el);
+    if (path && !out.includes(path)) out.push(path);
+    out.push('xpath/' + xpathOf(el));
+    const text = clean(el.textContent);
+    if (text && !/^(INPUT|SELECT|TEXTAREA|FORM)$/.test(el.tagName)) out.push('text/' + text);
+    return out;
+  };
+  const describe = (el) => ({ tag: el.tagName.toLowerCase(), role: roleOf(el), name: nameOf(el) });
+  const sent = new WeakMap();
+  const send = (kind, el, value, extra) => {
+    if (!el || el.nodeType !== 1) return;
+    try {
+      window.__spoolAction(JSON.stringify(Object.assign({
+        kind, value, selectors: selectorsOf(el), fingerprint: describe(el), url: location.href,
+      }, extra || {})));
+    } catch (e) {}
+  };
+  const isPassword = (el) => el.tagName === 'INPUT' && (el.type || '').toLowerCase() === 'password';
+  // A field's final value, once: `change` and a key that ends the input may both report it.
+  const sendValue = (el) => {
+    if (!el || !('value' in el) || el.tagName === 'BUTTON') return;
+    const value = String(el.value);
+    if (sent.get(el) === value) return;
+    sent.set(el, value);
+    if (el.tagName === 'SELECT') send('select', el, value);
+    else if (isPassword(el)) send('type', el, null, { slot: el.name || el.id || 'password' });
+    else send('type', el, value);
+  };
+  const editable = (el) => el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') && !/^(checkbox|radio|submit|button|reset|file)$/i.test(el.type || '');
+  document.addEventListener('click', (e) => { if (e.isTrusted && e.detail <= 1) send('click', e.target, null); }, true);
+  document.addEventListener('dblclick', (e) => { if (e.isTrusted) send('dblclick', e.target, null); }, true);
+  document.addEventListener('change', (e) => { if (e.isTrusted || e.target.tagName === 'SELECT') sendValue(e.target); }, true);
+  document.addEventListener('keydown', (e) => {
+    if (!e.isTrusted || !['Enter', 'Tab', 'Escape'].includes(e.key)) return;
+    // The value typed so far comes first: Enter submits and Tab moves on before `change`.
+    if (editable(e.target)) sendValue(e.target);
+    send('key', e.target, e.key);
   }, true);
   document.addEventListener('submit', (e) => send('submit', e.target, null), true);
-})();"#;
+})();"#
+);
 
 const BINDING: &str = "__spoolAction";
+
+/// An action from the recorder's report. Its `target` is the first CSS alternative, which
+/// is what sessions recorded before selector alternatives held.
+fn recorded_action(report: &Value) -> Action {
+    let text = |key: &str| report[key].as_str().map(str::to_string);
+    let selectors: Vec<String> = report["selectors"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let target = selectors
+        .iter()
+        .find(|s| !s.starts_with("aria/") && !s.starts_with("xpath/") && !s.starts_with("text/"))
+        .cloned()
+        .or_else(|| text("target"));
+    let fingerprint = report["fingerprint"]["tag"]
+        .as_str()
+        .map(|tag| ElementFingerprint {
+            tag: tag.to_string(),
+            role: report["fingerprint"]["role"].as_str().map(str::to_string),
+            name: report["fingerprint"]["name"].as_str().map(str::to_string),
+        });
+    Action {
+        kind: report["kind"].as_str().unwrap_or("unknown").to_string(),
+        target,
+        value: text("value"),
+        timestamp: iso8601(now_epoch()),
+        selectors,
+        fingerprint,
+        slot: text("slot"),
+        url: text("url"),
+    }
+}
 
 enum Done {
     Body(String, Result<Body, String>),
@@ -619,9 +725,10 @@ async fn run(
     let navigation = (!config.url.is_empty()).then(|| {
         session.actions.push(Action {
             kind: "navigate".into(),
-            target: None,
             value: Some(config.url.clone()),
             timestamp: iso8601(now_epoch()),
+            url: Some(config.url.clone()),
+            ..Action::default()
         });
         sink.actions(&session.actions);
         let nav_conn = conn.clone();
@@ -1008,12 +1115,7 @@ impl Session<'_> {
                 if let Some(payload) = event.params["payload"].as_str()
                     && let Ok(v) = serde_json::from_str::<Value>(payload)
                 {
-                    let action = Action {
-                        kind: v["kind"].as_str().unwrap_or("unknown").to_string(),
-                        target: v["target"].as_str().map(str::to_string),
-                        value: v["value"].as_str().map(str::to_string),
-                        timestamp: iso8601(now_epoch()),
-                    };
+                    let action = recorded_action(&v);
                     sink.actions(std::slice::from_ref(&action));
                     self.actions.push(action);
                     if self.config.level >= CaptureLevel::Full

@@ -56,6 +56,16 @@ pub enum EngineError {
     #[error("the browser pool is shut down")]
     PoolShutDown,
 
+    /// An action replay step failed: its element never appeared or did not match, or the
+    /// input could not be performed.
+    #[error("replay failed at action {step} ({kind}): {reason}")]
+    ReplayFailed {
+        step: usize,
+        kind: String,
+        reason: String,
+        selectors_tried: Vec<String>,
+    },
+
     #[error("invalid CDP event log: event {index}: {message}")]
     EventLogInvalid { index: usize, message: String },
 
@@ -80,6 +90,7 @@ impl EngineError {
             | EngineError::EventLogInvalid { .. }
             | EngineError::EventLogUnreadable(_) => ErrorCode::InvalidParams,
             EngineError::Timeout { .. } => ErrorCode::Timeout,
+            EngineError::ReplayFailed { .. } => ErrorCode::ReplayFailed,
             EngineError::NetworkCaptureFailed(_) | EngineError::CaptureAborted { .. } => {
                 ErrorCode::NetworkCaptureFailed
             }

@@ -14,7 +14,8 @@
 //! - [`plan_runner`]: run an analyzer plan (the `integuru` modality) as plain HTTP, with
 //!   no browser: values flow from response to request, retries, one deadline.
 //! - [`replay`]: offline network replay (a recorded page loaded with every request answered
-//!   from its recording) and the pure request matching behind it.
+//!   from its recording) and the pure request matching behind it; action replay (recorded
+//!   actions performed again through CDP input).
 //! - [`screenshot`] and [`state`]: screenshot options and browser state (cookies, storage).
 //!
 //! Errors are one [`EngineError`] with the stable codes of docs/errors.md.
@@ -42,6 +43,9 @@ pub use error::EngineError;
 pub use event_log::har_from_events;
 pub use plan_runner::{PlanRun, RetryPolicy, RunConfig, RunStatus, run_plan};
 pub use pool::{BrowserPool, BrowserProvider, BrowserSource, ContextLease, PoolConfig, PoolStats};
-pub use replay::{NetworkReplayReport, ReplayNetworkConfig, replay_network};
+pub use replay::{
+    ActionReplayConfig, ActionReplayReport, NetworkReplayReport, ReplayNetworkConfig,
+    replay_actions, replay_network,
+};
 pub use screenshot::ScreenshotOptions;
 pub use state::BrowserState;

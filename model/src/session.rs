@@ -102,19 +102,55 @@ pub struct ConsoleEntry {
 }
 
 /// Something the user (or a script) did to the page.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+///
+/// Everything after `timestamp` was added for action replay; sessions stored before it load
+/// with those fields empty.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Action {
-    /// `navigate`, `click`, `type`, `submit`, `scroll`, `evaluate`, ...
+    /// `navigate`, `click`, `dblclick`, `type`, `select`, `key`, `submit`, `scroll`,
+    /// `evaluate`, ...
     pub kind: String,
     /// A CSS selector or URL the action applies to, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// Typed text, a navigated URL or script, when the action has one.
+    /// Typed text, a chosen option's value, a key name (`Enter`), a navigated URL or script,
+    /// when the action has one. Never the text typed into a password field: see `slot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// RFC 3339 wall-clock time.
     pub timestamp: String,
+    /// Ways to find the target element again, best first, written as the DevTools Recorder
+    /// writes them: `aria/Sign in[role="button"]`, plain CSS (`[data-testid="buy"]`, `#id`,
+    /// `form > button:nth-of-type(1)`), `xpath///form/button[1]`, `text/Sign in`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<String>,
+    /// What the target element was, so replay can tell it found the same one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<ElementFingerprint>,
+    /// Set when the typed value was withheld (a password field): the name of the input the
+    /// replay must be given a value for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slot: Option<String>,
+    /// The page's URL when the action happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// What identifies an element beyond a selector: replay checks the element a selector
+/// finds against it.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct ElementFingerprint {
+    /// Lower-case tag name.
+    pub tag: String,
+    /// The explicit or implicit ARIA role, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// The accessible name (aria-label, label text, alt, or text content), trimmed and
+    /// shortened to 80 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// Image encodings a screenshot can be taken in.

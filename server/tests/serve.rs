@@ -836,6 +836,82 @@ async fn browser_tools_complete_the_shop_order() {
         .filter_map(|e| e["request"]["url"].as_str())
         .collect();
     assert!(urls.iter().any(|u| u.ends_with("/api/orders")), "{urls:?}");
+
+    // The recorded actions replay against a fresh shop that only knows bob: it is the start
+    // URL, and the username and the withheld password are given as overrides.
+    let r = mcp_call(
+        &client,
+        "export-session",
+        json!({ "sessionId": id, "format": "json", "includeNetworkData": false }),
+    )
+    .await;
+    let content = serde_json::to_value(&r.content).unwrap();
+    let doc: Value =
+        serde_json::from_str(content[1]["resource"]["text"].as_str().unwrap()).unwrap();
+    let actions = doc["actions"].as_array().unwrap().clone();
+    let index_of = |kind: &str, target: &str| {
+        actions
+            .iter()
+            .position(|a| a["kind"] == kind && a["target"] == target)
+            .unwrap_or_else(|| panic!("no {kind} {target} in {actions:#?}"))
+    };
+    let (username, password) = (index_of("type", "#username"), index_of("type", "#password"));
+    assert_eq!(actions[password].get("value"), None, "{actions:#?}");
+    let fresh = FixtureServer::start_with(
+        spool_fixtures::FixtureConfig {
+            username: "bob".into(),
+            password: "builder".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let mut overrides = Map::new();
+    overrides.insert(format!("action-{username}"), json!({ "value": "bob" }));
+    overrides.insert(format!("action-{password}"), json!({ "value": "builder" }));
+    let replayed = ok(&mcp_call(
+        &client,
+        "replay-automation",
+        json!({
+            "sessionId": id,
+            "startUrl": fresh.url("/shop/"),
+            "speedMultiplier": 5,
+            "overrideParameters": overrides,
+        }),
+    )
+    .await);
+    assert_eq!(replayed["status"], "COMPLETED", "{replayed:#}");
+    assert_eq!(replayed["failureCount"], 0, "{replayed:#}");
+    assert_eq!(replayed["summary"]["totalActions"], actions.len());
+    let mut orders = fresh.orders();
+    for _ in 0..30 {
+        if !orders.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        orders = fresh.orders();
+    }
+    assert_eq!(orders.len(), 1, "{replayed:#}");
+    assert_eq!(orders[0]["username"], "bob");
+
+    // Over REST, bad input names its field before any browser work.
+    let http = reqwest::Client::new();
+    let response = http
+        .post(server.url(&format!("/api/v1/sessions/{id}/replay")))
+        .json(&json!({ "actionIndex": 999 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(body.to_string().contains("actionIndex"), "{body}");
+    let response = http
+        .post(server.url("/api/v1/sessions/00000000-0000-4000-8000-000000000000/replay"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+
     client.cancel().await.unwrap();
     let marker = server.marker.clone();
     assert_eq!(server.terminate(), Some(0));

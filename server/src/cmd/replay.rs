@@ -2,12 +2,16 @@
 //! every request answered from the recording, and prints what was served, what went
 //! unmatched (with its nearest recorded entry and what differed) and what went unused.
 //!
-//! Only offline network replay is built: replaying the recorded actions, `--network live`
-//! and the regression check are not, and asking for them is an `InvalidParams` error rather
-//! than a pretend run.
+//! `spool replay SESSION --actions`: performs the session's recorded actions again through
+//! real mouse and keyboard input against the live site, and prints each step's outcome
+//! (`--dry-run`, `--speed`, `--action-index`, `--override action-N.value=...`).
 //!
-//! Exit status: 0 when the page settled and every request was answered; otherwise the
-//! report, then `error[-32005]` (exit 1). An unknown session is `error[-32004]` (exit 5).
+//! `--network live` and the regression check are not built, and asking for them is an
+//! `InvalidParams` error rather than a pretend run.
+//!
+//! Exit status: 0 when the page settled and every request was answered (network), or every
+//! action succeeded (actions); otherwise the report, then `error[-32005]` (exit 1). An
+//! unknown session is `error[-32004]` (exit 5).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,13 +19,15 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use spool_engine::replay::{MatchConfig, UnmatchedPolicy, volatile_fields};
+use serde_json::json;
+use spool_engine::replay::{MatchConfig, StepStatus, UnmatchedPolicy, volatile_fields};
 use spool_engine::{
-    BrowserPool, BrowserSource, EngineError, LaunchConfig, NetworkReplayReport, PoolConfig,
-    ReplayNetworkConfig, replay_network,
+    ActionReplayConfig, ActionReplayReport, BrowserPool, BrowserSource, EngineError, LaunchConfig,
+    NetworkReplayReport, PoolConfig, ReplayNetworkConfig, replay_actions, replay_network,
 };
 use spool_model::ErrorCode;
 use spool_model::har::Har;
+use std::collections::BTreeMap;
 
 use crate::exit::CodedError;
 
@@ -37,7 +43,8 @@ pub struct ReplayArgs {
     /// Send requests the recording cannot answer to the network instead of failing them.
     #[arg(long)]
     pub passthrough: bool,
-    /// The page to load (default: the recording's first document).
+    /// The page to load (default: the recording's first document); with --actions, the
+    /// page to start on instead of the recorded one.
     #[arg(long)]
     pub url: Option<String>,
     /// A query parameter that does not decide a match (repeatable).
@@ -63,10 +70,34 @@ pub struct ReplayArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Replay the recorded actions (clicks, typing, keys) instead of the network.
+    #[arg(long, conflicts_with = "network")]
+    pub actions: bool,
+    /// With --actions: find every action's element on the start page, perform none.
+    #[arg(long, requires = "actions")]
+    pub dry_run: bool,
+    /// With --actions: scale the recorded think time between actions (0.1–5; 2 is twice
+    /// as fast).
+    #[arg(long, default_value_t = 1.0, requires = "actions")]
+    pub speed: f64,
+    /// With --actions: replay only this action (0-based) on the session's start page.
+    #[arg(long, value_name = "N", requires = "actions")]
+    pub action_index: Option<usize>,
+    /// With --actions: replace a recorded value, as `action-N.value=TEXT` (repeatable). A
+    /// recorded password is never stored and must be given this way.
+    #[arg(
+        long = "override",
+        value_name = "action-N.value=TEXT",
+        requires = "actions"
+    )]
+    pub overrides: Vec<String>,
 }
 
 /// Runs `spool replay`; `data` is the session store's directory.
 pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
+    if args.actions {
+        return run_actions(args, data).await;
+    }
     match args.network.as_deref() {
         Some("offline") => {}
         Some(other) => {
@@ -79,8 +110,8 @@ pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         None => {
             return Err(EngineError::InvalidParams {
                 field: "network".into(),
-                rule: "give `--network offline`: replaying the recorded actions is not built \
-                       yet, only the recorded network"
+                rule: "give `--network offline` to replay the recorded network, or `--actions` \
+                       to replay the recorded actions"
                     .into(),
             }
             .into());
@@ -145,6 +176,105 @@ pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         code: ErrorCode::ReplayFailed,
         message,
     }))
+}
+
+/// `spool replay SESSION --actions`.
+async fn run_actions(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
+    let mut override_parameters = BTreeMap::new();
+    for given in &args.overrides {
+        let (key, value) = parse_override(given)?;
+        override_parameters.insert(key, json!({ "value": value }));
+    }
+    let config = ActionReplayConfig {
+        speed_multiplier: args.speed,
+        start_url: args.url.clone(),
+        action_index: args.action_index,
+        dry_run: args.dry_run,
+        override_parameters,
+        ..ActionReplayConfig::default()
+    };
+    let store = crate::open_store(data)?;
+    let id = crate::cmd::sessions::resolve_id(&store, &args.session)?;
+    let actions = store.get(id)?.actions;
+    drop(store);
+    // Bad input is reported before a browser starts.
+    spool_engine::replay::actions::validate(&actions, &config)?;
+    let pool = BrowserPool::new(PoolConfig::single(BrowserSource::Launch(
+        LaunchConfig::default(),
+    )))?;
+    let result = replay_actions(&pool, &actions, &config).await;
+    pool.shutdown().await;
+    let report = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render_actions(&report));
+    }
+    match report.failure() {
+        None => Ok(()),
+        Some(failure) => Err(failure.into()),
+    }
+}
+
+/// `action-3.value=bob` → (`action-3`, `bob`).
+fn parse_override(given: &str) -> Result<(String, String), EngineError> {
+    let invalid = || EngineError::InvalidParams {
+        field: "override".into(),
+        rule: format!("must be action-N.value=TEXT, got {given:?}"),
+    };
+    let (key, value) = given.split_once('=').ok_or_else(invalid)?;
+    let action = key.strip_suffix(".value").ok_or_else(invalid)?;
+    Ok((action.to_string(), value.to_string()))
+}
+
+/// One line per action: its status, what it was, the selector that found its element, and
+/// for a failure the error and every selector tried.
+pub fn render_actions(report: &ActionReplayReport) -> String {
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} {} actions from {} in {} ms: {:?}",
+        if report.dry_run {
+            "dry run of"
+        } else {
+            "replayed"
+        },
+        report.steps.len(),
+        report.start_url,
+        report.duration_ms,
+        report.status
+    );
+    for s in &report.steps {
+        let status = match s.status {
+            StepStatus::Success => "ok",
+            StepStatus::Failed => "FAILED",
+            StepStatus::Skipped => "skipped",
+        };
+        let what = s
+            .action
+            .target
+            .as_deref()
+            .or(s.action.value.as_deref())
+            .unwrap_or_default();
+        let _ = write!(
+            o,
+            "  {:>3} {status:<7} {:<8} {what}",
+            s.index, s.action.kind
+        );
+        if let Some(selector) = &s.selector_used {
+            let _ = write!(o, " (found by {selector})");
+        }
+        let _ = writeln!(o, " {} ms", s.duration_ms);
+        if s.status != StepStatus::Success
+            && let Some(error) = &s.error
+        {
+            let _ = writeln!(o, "        {error}");
+        }
+        if s.status == StepStatus::Failed && !s.selectors_tried.is_empty() {
+            let _ = writeln!(o, "        tried: {}", s.selectors_tried.join(", "));
+        }
+    }
+    o
 }
 
 /// A stored session (with its secrets: a replay must send what was recorded) or a HAR file.

@@ -187,6 +187,15 @@ const ROUTES: &[Route] = &[
         response: Response::ToolOutput,
     },
     Route {
+        method: "post",
+        path: "/api/v1/sessions/{id}/replay",
+        tool: Some("replay-automation"),
+        summary: "Replay a stored session's recorded actions in a headless browser",
+        parameters: &[("id", "path", "The session id", true)],
+        body: Body::AnyJson,
+        response: Response::ToolOutput,
+    },
+    Route {
         method: "get",
         path: "/metrics",
         tool: None,

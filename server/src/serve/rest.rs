@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/tools/{name}/call", post(call_tool))
         .route("/api/v1/analyze", post(analyze))
         .route("/api/v1/execute", post(execute))
+        .route("/api/v1/sessions/{id}/replay", post(replay_session))
         .route_layer(middleware::from_fn_with_state(
             state.config.tool_timeout,
             time_limit,
@@ -465,6 +466,25 @@ async fn execute(
     let args = json_body(body)?;
     Ok(Json(
         run(&state, caller, "execute-optimally", args)
+            .await?
+            .structured,
+    ))
+}
+
+/// The body is the `replay-automation` tool's arguments but `sessionId`, which is the path's.
+async fn replay_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let mut args = json_body(body)?;
+    let Value::Object(map) = &mut args else {
+        return Err(ApiError::invalid("body", "must be a JSON object"));
+    };
+    map.insert("sessionId".into(), json!(id));
+    Ok(Json(
+        run(&state, caller, "replay-automation", args)
             .await?
             .structured,
     ))

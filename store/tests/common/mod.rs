@@ -127,6 +127,7 @@ pub fn action(i: usize) -> Action {
         target: Some(format!("#button-{i}")),
         value: None,
         timestamp: "2024-05-14T09:21:00.000Z".into(),
+        ..Action::default()
     }
 }
 

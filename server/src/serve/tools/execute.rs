@@ -3,8 +3,9 @@
 //!
 //! The modalities, lightest first: `integuru` runs the analyzer's API plan as plain HTTP (no
 //! browser starts); `headless_cdp` would replay the recorded actions in a headless browser;
-//! `visible_browser` hands the task to a person. This version runs `integuru` for real. It has
-//! no action replay yet, so `headless_cdp` is reported as an attempt that could not run, and
+//! `visible_browser` hands the task to a person. This version runs `integuru` for real. It
+//! does not yet hand a failed plan to action replay (`replay-automation` does that on its
+//! own), so `headless_cdp` is reported as an attempt that could not run, and
 //! `visible_browser` answers `REQUIRES_USER` with what the person must do (a server has no
 //! display to open a browser on). The response lists every attempt and why it failed, so a
 //! caller never mistakes a fallback for a success.
@@ -239,7 +240,7 @@ pub async fn execute_optimally(
             Modality::HeadlessCdp => (
                 ExecutionStatus::Failed,
                 Some(
-                    "headless_cdp needs action replay, which this version of Spool does not have"
+                    "execute-optimally does not drive a browser yet; replay the session's actions with replay-automation"
                         .to_string(),
                 ),
             ),

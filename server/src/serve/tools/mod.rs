@@ -1,6 +1,6 @@
-//! Every tool Spool serves. A capability that does not work yet is not listed: record and
-//! action replay (`replay-automation`) add their tools here when they land;
-//! `replay-network` replays a stored session's network only.
+//! Every tool Spool serves. A capability that does not work yet is not listed: record adds
+//! its tools here when it lands. `replay-network` replays a stored session's network only;
+//! `replay-automation` its recorded actions.
 
 pub mod analysis;
 pub mod browser;
@@ -63,6 +63,11 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "replay-network",
             "Replay a stored session's network offline: load its recorded page in a headless browser with every request answered from the recording (no action is replayed), and report the requests served, those with no recorded answer (with the nearest recorded entry and what differed) and the recorded entries never used",
             replay::replay_network,
+        ),
+        Tool::new(
+            "replay-automation",
+            "Replay a previously recorded automation session: each recorded action performed again through real mouse and keyboard input on the first recorded selector that finds the element, with recorded think time scaled by speedMultiplier, one action (actionIndex), a dry run that only resolves elements, and overrideParameters for new values (a recorded password is never stored and must be given)",
+            replay::replay_automation,
         ),
         Tool::new(
             "navigate",

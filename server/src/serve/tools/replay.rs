@@ -4,8 +4,13 @@
 //! no recorded answer (with its nearest entry and what differed) and what went unused.
 //!
 //! It replays the network only: the recorded actions are not performed (that is
-//! `replay-automation`, not built yet), so a page that needs a click to make its requests
-//! stops where the recording's page load stops.
+//! `replay-automation`), so a page that needs a click to make its requests stops where the
+//! recording's page load stops.
+//!
+//! `replay-automation`: a stored session's recorded actions performed again through CDP
+//! input in a pool context (`spool_engine::replay_actions`), answered in the spec's
+//! `ReplayAutomationResponse` shape. A failed step is a ReplayFailed error naming the step
+//! and the selectors tried, with the whole response in its details.
 
 use super::super::error::ApiError;
 use super::super::registry::{CallContext, Reply};
@@ -13,10 +18,16 @@ use super::super::state::AppState;
 use super::{HTTP_URL_PATTERN, SESSION_ID_PATTERN, parse_session_id};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use spool_engine::replay::{MatchConfig, UnmatchedPolicy};
-use spool_engine::{ReplayNetworkConfig, replay_network as replay};
+use serde_json::{Value, json};
+use spool_engine::replay::{
+    ActionReplayStatus, MatchConfig, StepResult, StepStatus, UnmatchedPolicy,
+};
+use spool_engine::{
+    ActionReplayConfig, ActionReplayReport, ReplayNetworkConfig, replay_actions,
+    replay_network as replay,
+};
 use spool_model::ErrorCode;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -136,4 +147,217 @@ pub async fn replay_network(
         duration_ms: report.duration_ms,
     }
     .into())
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayAutomationInput {
+    /// Session ID to replay.
+    #[schemars(regex(pattern = SESSION_ID_PATTERN))]
+    pub session_id: String,
+    /// The page to start on instead of the recorded one, e.g. the same app on a test host.
+    #[schemars(regex(pattern = HTTP_URL_PATTERN))]
+    pub start_url: Option<String>,
+    /// Replay only this action (0-based): the session's start page is opened and this one
+    /// action performed; the others are SKIPPED.
+    #[schemars(range(min = 0))]
+    pub action_index: Option<usize>,
+    /// Scales the recorded think time between actions: 2 waits half as long.
+    #[serde(default = "default_speed")]
+    #[schemars(range(min = 0.1, max = 5.0))]
+    pub speed_multiplier: f64,
+    /// Take no screenshots during the replay. Replay takes none yet, so this changes nothing.
+    #[serde(default)]
+    #[allow(dead_code)] // Part of the spec's input; nothing to skip yet.
+    pub skip_screenshots: bool,
+    /// Resolve and validate every action on the start page, perform none.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Accepted for the spec's sake; the replay stops at the failing step either way and
+    /// reports FAILED (pausing and resuming is not built).
+    #[serde(default = "yes")]
+    #[allow(dead_code)] // Part of the spec's input; pausing is not built.
+    pub pause_on_error: bool,
+    /// Values replacing recorded ones, keyed `action-N` (0-based): `{"action-3": {"value":
+    /// "bob"}}`. A password field is recorded without its value and needs one here.
+    #[serde(default)]
+    pub override_parameters: BTreeMap<String, Value>,
+}
+
+fn default_speed() -> f64 {
+    1.0
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One action's replay, in the spec's shape plus what a tester needs to fix a selector.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayedAction {
+    /// The recorded action, with overrides applied (a password's value left out).
+    pub action: Value,
+    pub index: usize,
+    /// `SUCCESS`, `FAILED` or `SKIPPED`.
+    pub status: String,
+    pub success: bool,
+    /// Milliseconds spent finding the element, acting and waiting for the page.
+    pub execution_time: u64,
+    /// Milliseconds of recorded think time waited before the action.
+    pub think_time: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector_used: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub selectors_tried: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayError {
+    pub action_index: usize,
+    pub error: String,
+    pub timestamp: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplaySummary {
+    pub total_actions: usize,
+    /// Successful actions out of those replayed, 0–1.
+    pub success_rate: f64,
+    /// Milliseconds, over the actions replayed.
+    pub average_execution_time: f64,
+    pub errors: Vec<ReplayError>,
+}
+
+/// The spec's `ReplayAutomationResponse`. A replay with a failed step is returned as a
+/// ReplayFailed error whose details hold this same document.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplayAutomationOutput {
+    pub session_id: String,
+    /// `COMPLETED` or `FAILED`.
+    pub status: String,
+    /// Milliseconds.
+    pub duration: u64,
+    /// Actions performed (or, in a dry run, resolved), not counting skipped ones.
+    pub actions_replayed: usize,
+    pub success_count: usize,
+    pub failure_count: usize,
+    pub dry_run: bool,
+    pub start_url: String,
+    pub final_url: String,
+    pub results: Vec<ReplayedAction>,
+    pub summary: ReplaySummary,
+}
+
+pub async fn replay_automation(
+    state: AppState,
+    input: ReplayAutomationInput,
+    _ctx: CallContext,
+) -> Result<Reply<ReplayAutomationOutput>, ApiError> {
+    let id = parse_session_id(&input.session_id)?;
+    let store = state.store.clone();
+    let session = tokio::task::spawn_blocking(move || store.get(id))
+        .await
+        .map_err(ApiError::internal)??;
+    let config = ActionReplayConfig {
+        speed_multiplier: input.speed_multiplier,
+        start_url: input.start_url,
+        action_index: input.action_index,
+        dry_run: input.dry_run,
+        override_parameters: input.override_parameters,
+        ..ActionReplayConfig::default()
+    };
+    let report = replay_actions(&state.pool, &session.actions, &config).await?;
+    let output = automation_output(id.to_string(), &report)?;
+    match report.failure() {
+        None => Ok(output.into()),
+        Some(failure) => {
+            let details = json!({
+                "response": serde_json::to_value(&output).map_err(ApiError::internal)?,
+                "selectorsTried": match &failure {
+                    spool_engine::EngineError::ReplayFailed { selectors_tried, .. } => selectors_tried.clone(),
+                    _ => Vec::new(),
+                },
+            });
+            Err(ApiError::new(failure.code(), failure.to_string()).with_details(details))
+        }
+    }
+}
+
+fn automation_output(
+    session_id: String,
+    report: &ActionReplayReport,
+) -> Result<ReplayAutomationOutput, ApiError> {
+    let replayed: Vec<&StepResult> = report
+        .steps
+        .iter()
+        .filter(|s| s.status != StepStatus::Skipped)
+        .collect();
+    let success_count = replayed
+        .iter()
+        .filter(|s| s.status == StepStatus::Success)
+        .count();
+    let failure_count = replayed.len() - success_count;
+    let total_time: u64 = replayed.iter().map(|s| s.duration_ms).sum();
+    let mut results = Vec::with_capacity(report.steps.len());
+    for s in &report.steps {
+        results.push(ReplayedAction {
+            action: serde_json::to_value(&s.action).map_err(ApiError::internal)?,
+            index: s.index,
+            status: serde_json::to_value(s.status)
+                .map_err(ApiError::internal)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            success: s.status == StepStatus::Success,
+            execution_time: s.duration_ms,
+            think_time: s.think_time_ms,
+            selector_used: s.selector_used.clone(),
+            selectors_tried: s.selectors_tried.clone(),
+            error: s.error.clone(),
+        });
+    }
+    Ok(ReplayAutomationOutput {
+        session_id,
+        status: match report.status {
+            ActionReplayStatus::Completed => "COMPLETED".into(),
+            ActionReplayStatus::Failed => "FAILED".into(),
+        },
+        duration: report.duration_ms,
+        actions_replayed: replayed.len(),
+        success_count,
+        failure_count,
+        dry_run: report.dry_run,
+        start_url: report.start_url.clone(),
+        final_url: report.final_url.clone(),
+        summary: ReplaySummary {
+            total_actions: report.steps.len(),
+            success_rate: if replayed.is_empty() {
+                0.0
+            } else {
+                success_count as f64 / replayed.len() as f64
+            },
+            average_execution_time: if replayed.is_empty() {
+                0.0
+            } else {
+                total_time as f64 / replayed.len() as f64
+            },
+            errors: report
+                .steps
+                .iter()
+                .filter(|s| s.status == StepStatus::Failed)
+                .map(|s| ReplayError {
+                    action_index: s.index,
+                    error: s.error.clone().unwrap_or_default(),
+                    timestamp: s.timestamp.clone(),
+                })
+                .collect(),
+        },
+        results,
+    })
 }

@@ -1,0 +1,769 @@
+//! Action replay: a recorded session's actions performed again in a pool context through
+//! real CDP input, each on the first selector alternative that finds an element matching
+//! the recorded fingerprint.
+//!
+//! The replay opens a tab as a [`LiveCapture`] (recording nothing anyone keeps) because that
+//! gives it the page's load and network state to wait on. Before each action it waits the
+//! recorded think time (scaled by `speed_multiplier`), then for the element (bounded by
+//! `element_timeout`), performs the action, and waits for the network to go quiet (bounded by
+//! `settle_timeout`). The first failed step ends the replay: later actions depend on it, so
+//! they are reported SKIPPED. The tab is closed and the context returned, also on error.
+
+use crate::capture::{CaptureConfig, LiveCapture, NoSink, PageHandle, WaitUntil, validate_url};
+use crate::error::EngineError;
+use crate::network::iso8601;
+use crate::pool::BrowserPool;
+use serde::Serialize;
+use serde_json::{Value, json};
+use spool_model::session::{Action, CaptureLevel};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// How an action replay runs.
+#[derive(Debug, Clone)]
+pub struct ActionReplayConfig {
+    /// Scales the recorded think time between actions: 2 waits half as long. 0.1–5.
+    pub speed_multiplier: f64,
+    /// The page to start on instead of the recorded one (another host of the same app).
+    pub start_url: Option<String>,
+    /// Replay only this action (0-based): the tab opens the session's start page and performs
+    /// this one action; every other is SKIPPED.
+    pub action_index: Option<usize>,
+    /// Resolve and validate every action on the start page, perform none.
+    pub dry_run: bool,
+    /// Values that replace recorded ones, keyed `action-N` (0-based), each `{"value": ...}`:
+    /// new credentials, another start URL, a withheld password.
+    pub override_parameters: BTreeMap<String, Value>,
+    /// How long to wait for an action's element to appear.
+    pub element_timeout: Duration,
+    /// How long to wait, after an action, for navigations and the network to go quiet.
+    pub settle_timeout: Duration,
+    /// The longest think time waited between two actions, however long the person paused.
+    pub max_think_time: Duration,
+}
+
+impl Default for ActionReplayConfig {
+    fn default() -> Self {
+        ActionReplayConfig {
+            speed_multiplier: 1.0,
+            start_url: None,
+            action_index: None,
+            dry_run: false,
+            override_parameters: BTreeMap::new(),
+            element_timeout: Duration::from_secs(5),
+            settle_timeout: Duration::from_secs(10),
+            max_think_time: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How one action's replay ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StepStatus {
+    Success,
+    Failed,
+    Skipped,
+}
+
+/// One action's replay.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepResult {
+    /// The action's index in the session (0-based).
+    pub index: usize,
+    /// The action as replayed, with overrides applied; a password slot's value is left out.
+    pub action: Action,
+    pub status: StepStatus,
+    /// The recorded think time waited before the action, after scaling.
+    pub think_time_ms: u64,
+    /// Time spent finding the element, acting and waiting for the page to settle.
+    pub duration_ms: u64,
+    /// The selector alternative that found the element.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selector_used: Option<String>,
+    /// Every alternative tried, in order, up to the one that worked.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub selectors_tried: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// RFC 3339 wall-clock time the step started.
+    pub timestamp: String,
+}
+
+/// How the whole replay ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ActionReplayStatus {
+    Completed,
+    Failed,
+}
+
+/// What an action replay did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionReplayReport {
+    pub status: ActionReplayStatus,
+    /// The page the replay started on.
+    pub start_url: String,
+    /// The page's URL when the replay ended.
+    pub final_url: String,
+    pub dry_run: bool,
+    /// One result per recorded action, in order.
+    pub steps: Vec<StepResult>,
+    pub duration_ms: u64,
+}
+
+impl ActionReplayReport {
+    /// The first failed step as a [`EngineError::ReplayFailed`], naming the step and the
+    /// selectors tried; `None` when no step failed.
+    pub fn failure(&self) -> Option<EngineError> {
+        self.steps
+            .iter()
+            .find(|s| s.status == StepStatus::Failed)
+            .map(|s| EngineError::ReplayFailed {
+                step: s.index,
+                kind: s.action.kind.clone(),
+                reason: s.error.clone().unwrap_or_default(),
+                selectors_tried: s.selectors_tried.clone(),
+            })
+    }
+}
+
+/// Checks the config and the overrides against `actions`, naming the field that is wrong.
+pub fn validate(actions: &[Action], config: &ActionReplayConfig) -> Result<(), EngineError> {
+    if actions.is_empty() {
+        return Err(EngineError::invalid(
+            "session",
+            "the session recorded no actions to replay",
+        ));
+    }
+    if !(0.1..=5.0).contains(&config.speed_multiplier) {
+        return Err(EngineError::invalid(
+            "speedMultiplier",
+            format!("must be 0.1–5, got {}", config.speed_multiplier),
+        ));
+    }
+    if let Some(index) = config.action_index
+        && index >= actions.len()
+    {
+        return Err(EngineError::invalid(
+            "actionIndex",
+            format!(
+                "must be below the session's {} actions, got {index}",
+                actions.len()
+            ),
+        ));
+    }
+    for (key, value) in &config.override_parameters {
+        let field = format!("overrideParameters.{key}");
+        let index = key
+            .strip_prefix("action-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .ok_or_else(|| EngineError::invalid(&field, "keys are action-N, N 0-based"))?;
+        if index >= actions.len() {
+            return Err(EngineError::invalid(
+                &field,
+                format!("the session has {} actions", actions.len()),
+            ));
+        }
+        let Some(fields) = value.as_object() else {
+            return Err(EngineError::invalid(&field, "must be an object"));
+        };
+        for (name, v) in fields {
+            if name != "value" {
+                return Err(EngineError::invalid(
+                    &format!("{field}.{name}"),
+                    "the only field an override can set is value",
+                ));
+            }
+            if !v.is_string() {
+                return Err(EngineError::invalid(
+                    &format!("{field}.value"),
+                    "must be a string",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Replays `actions` in a context of `pool` and reports every step. A failed step is in the
+/// report, not an `Err` ([`ActionReplayReport::failure`] turns it into one); `Err` is for
+/// bad input and a browser that could not be had.
+pub async fn replay_actions(
+    pool: &BrowserPool,
+    actions: &[Action],
+    config: &ActionReplayConfig,
+) -> Result<ActionReplayReport, EngineError> {
+    validate(actions, config)?;
+    let actions = with_overrides(actions, &config.override_parameters);
+    let start_url = match &config.start_url {
+        Some(url) => url.clone(),
+        None => start_url(&actions, config.action_index.unwrap_or(0)).ok_or_else(|| {
+            EngineError::invalid("session", "the session recorded no page to start on")
+        })?,
+    };
+    validate_url(&start_url)?;
+    let started = Instant::now();
+    let mut capture_config = CaptureConfig::new("");
+    capture_config.level = CaptureLevel::Metadata;
+    // The live capture's deadline only bounds a replay that hangs in Spool itself: every
+    // wait below has its own, shorter bound.
+    capture_config.timeout = Duration::from_secs(3 * 3600);
+    let live = LiveCapture::start(pool, capture_config, Box::new(NoSink)).await?;
+    let page = live.page().clone();
+    let outcome = Replayer {
+        page: &page,
+        config,
+        actions: &actions,
+        start_url: &start_url,
+    }
+    .run()
+    .await;
+    let final_url = page.status().url;
+    // The recording of the replay itself is not kept.
+    let _ = live.stop().await;
+    let steps = outcome?;
+    let status = if steps.iter().any(|s| s.status == StepStatus::Failed) {
+        ActionReplayStatus::Failed
+    } else {
+        ActionReplayStatus::Completed
+    };
+    Ok(ActionReplayReport {
+        status,
+        start_url,
+        final_url,
+        dry_run: config.dry_run,
+        steps,
+        duration_ms: millis(started.elapsed()),
+    })
+}
+
+/// The actions with each `action-N` override's value in place.
+fn with_overrides(actions: &[Action], overrides: &BTreeMap<String, Value>) -> Vec<Action> {
+    let mut actions = actions.to_vec();
+    for (key, fields) in overrides {
+        if let Some(action) = key
+            .strip_prefix("action-")
+            .and_then(|n| n.parse::<usize>().ok())
+            .and_then(|i| actions.get_mut(i))
+            && let Some(value) = fields["value"].as_str()
+        {
+            action.value = Some(value.to_string());
+        }
+    }
+    actions
+}
+
+/// The page to open before the action at `index`: the last navigation at or before it, else
+/// the page the first action happened on.
+fn start_url(actions: &[Action], index: usize) -> Option<String> {
+    actions[..=index.min(actions.len().saturating_sub(1))]
+        .iter()
+        .rev()
+        .find(|a| a.kind == "navigate" && a.value.is_some())
+        .and_then(|a| a.value.clone())
+        .or_else(|| actions.iter().find_map(|a| a.url.clone()))
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Milliseconds between two recorded timestamps; 0 when either does not parse.
+fn gap_ms(earlier: &str, later: &str) -> u64 {
+    match (
+        earlier.parse::<jiff::Timestamp>(),
+        later.parse::<jiff::Timestamp>(),
+    ) {
+        (Ok(a), Ok(b)) => u64::try_from(b.as_millisecond() - a.as_millisecond()).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Finds an element from selector alternatives, checks it against the fingerprint, scrolls
+/// it into view and returns its box centre. `ARGS` is `[selectors, fingerprint]`.
+const RESOLVE_JS: &str = concat!(
+    r#"((args) => {
+"#,
+    include_str!("../element_helpers.js"),
+    r#"
+  const [selectors, fingerprint] = args;
+  const byText = (text) => {
+    let best = null;
+    for (const el of document.body ? document.body.querySelectorAll('*') : []) {
+      if (clean(el.textContent) === text) best = el;
+    }
+    return best;
+  };
+  const byAria = (sel) => {
+    const m = /^aria\/(.*)\[role="([^"]*)"\]$/.exec(sel);
+    const name = m ? m[1] : sel.slice(5);
+    const role = m ? m[2] : null;
+    for (const el of document.querySelectorAll('*')) {
+      if ((!role || roleOf(el) === role) && nameOf(el) === name) return el;
+    }
+    return null;
+  };
+  const find = (sel) => {
+    try {
+      if (sel.startsWith('aria/')) return byAria(sel);
+      if (sel.startsWith('xpath/')) return document.evaluate(sel.slice(6), document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+      if (sel.startsWith('text/')) return byText(sel.slice(5));
+      return document.querySelector(sel);
+    } catch (e) { return null; }
+  };
+  const tried = [];
+  const mismatches = [];
+  for (const sel of selectors) {
+    tried.push(sel);
+    const el = find(sel);
+    if (!el) continue;
+    if (fingerprint) {
+      const tag = el.tagName.toLowerCase();
+      const role = roleOf(el);
+      const name = nameOf(el);
+      if (tag !== fingerprint.tag || (fingerprint.role && role !== fingerprint.role) || (fingerprint.name && name && name !== fingerprint.name)) {
+        mismatches.push(sel + ' found <' + tag + '> ' + JSON.stringify(name) + ', not <' + fingerprint.tag + '> ' + JSON.stringify(fingerprint.name));
+        continue;
+      }
+    }
+    el.scrollIntoView({ block: 'center', inline: 'center' });
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) { mismatches.push(sel + ' found an element that is not visible'); continue; }
+    window.__spoolReplayTarget = el;
+    return { selector: sel, tried, x: r.left + r.width / 2, y: r.top + r.height / 2 };
+  }
+  return { selector: null, tried, mismatches };
+})"#
+);
+
+/// Where an element was found.
+struct Found {
+    selector: String,
+    tried: Vec<String>,
+    x: f64,
+    y: f64,
+}
+
+/// Why it was not.
+struct NotFound {
+    tried: Vec<String>,
+    reason: String,
+}
+
+struct Replayer<'a> {
+    page: &'a PageHandle,
+    config: &'a ActionReplayConfig,
+    actions: &'a [Action],
+    start_url: &'a str,
+}
+
+impl Replayer<'_> {
+    async fn run(&self) -> Result<Vec<StepResult>, EngineError> {
+        let first_is_start = self.actions.first().is_some_and(|a| {
+            a.kind == "navigate"
+                && self.config.action_index.is_none()
+                && self.config.start_url.is_none()
+        });
+        // The first navigation is the start; otherwise the start page is opened first.
+        if !first_is_start {
+            self.page
+                .navigate(self.start_url, WaitUntil::Load, self.config.settle_timeout)
+                .await?;
+            self.settle().await;
+        }
+        let mut steps = Vec::with_capacity(self.actions.len());
+        let mut failed = false;
+        for (index, action) in self.actions.iter().enumerate() {
+            let mut shown = action.clone();
+            if shown.slot.is_some() {
+                shown.value = None;
+            }
+            let mut step = StepResult {
+                index,
+                action: shown,
+                status: StepStatus::Skipped,
+                think_time_ms: 0,
+                duration_ms: 0,
+                selector_used: None,
+                selectors_tried: Vec::new(),
+                error: None,
+                timestamp: iso8601(now_epoch()),
+            };
+            if failed {
+                step.error = Some("an earlier action failed".into());
+                steps.push(step);
+                continue;
+            }
+            if let Some(only) = self.config.action_index
+                && only != index
+            {
+                step.error = Some(format!("only action {only} was replayed"));
+                steps.push(step);
+                continue;
+            }
+            if self.config.dry_run && index > 0 && action.url != self.actions[0].url {
+                step.error = Some("recorded on another page than the start page".into());
+                steps.push(step);
+                continue;
+            }
+            if !self.config.dry_run && self.config.action_index.is_none() && index > 0 {
+                let think = Duration::from_millis(gap_ms(
+                    &self.actions[index - 1].timestamp,
+                    &action.timestamp,
+                ))
+                .div_f64(self.config.speed_multiplier)
+                .min(self.config.max_think_time);
+                step.think_time_ms = millis(think);
+                tokio::time::sleep(think).await;
+            }
+            let started = Instant::now();
+            step.timestamp = iso8601(now_epoch());
+            match self.step(index, action, &mut step).await {
+                Ok(None) => step.status = StepStatus::Success,
+                Ok(Some(skipped)) => {
+                    step.status = StepStatus::Skipped;
+                    step.error = Some(skipped);
+                }
+                Err(error) => {
+                    step.status = StepStatus::Failed;
+                    step.error = Some(error);
+                    failed = true;
+                }
+            }
+            step.duration_ms = millis(started.elapsed());
+            steps.push(step);
+        }
+        Ok(steps)
+    }
+
+    /// Performs one action (or, in a dry run, resolves it). `Ok(Some(why))` is a step that
+    /// was skipped; `Err` one that failed.
+    async fn step(
+        &self,
+        index: usize,
+        action: &Action,
+        step: &mut StepResult,
+    ) -> Result<Option<String>, String> {
+        match action.kind.as_str() {
+            "navigate" => {
+                let url = action.value.as_deref().unwrap_or_default();
+                validate_url(url).map_err(|e| e.to_string())?;
+                if !self.config.dry_run {
+                    self.page
+                        .navigate(url, WaitUntil::Load, self.config.settle_timeout)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    self.settle().await;
+                } else if index == 0 {
+                    // A dry run still needs the start page to resolve selectors on.
+                    self.page
+                        .navigate(url, WaitUntil::Load, self.config.settle_timeout)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    self.settle().await;
+                }
+                Ok(None)
+            }
+            // A submit follows from the click or key before it: performing it again would
+            // submit twice.
+            "submit" => Ok(None),
+            "click" | "dblclick" | "type" | "select" | "key" => {
+                if action.kind == "type" && action.value.is_none() {
+                    return Err(format!(
+                        "the recording withheld the value of the {} field; give it with overrideParameters {{\"action-{index}\": {{\"value\": ...}}}}",
+                        action.slot.as_deref().unwrap_or("password")
+                    ));
+                }
+                let found = match self.resolve(action).await {
+                    Ok(found) => found,
+                    Err(not_found) => {
+                        step.selectors_tried = not_found.tried;
+                        return Err(not_found.reason);
+                    }
+                };
+                step.selectors_tried = found.tried.clone();
+                step.selector_used = Some(found.selector.clone());
+                if self.config.dry_run {
+                    return Ok(None);
+                }
+                self.perform(action, &found)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                self.settle().await;
+                Ok(None)
+            }
+            other => Ok(Some(format!("{other} actions are not replayed"))),
+        }
+    }
+
+    /// Waits for the action's element, trying its selector alternatives in order.
+    async fn resolve(&self, action: &Action) -> Result<Found, NotFound> {
+        let mut selectors = action.selectors.clone();
+        if selectors.is_empty()
+            && let Some(target) = &action.target
+        {
+            selectors.push(target.clone());
+        }
+        if selectors.is_empty() {
+            return Err(NotFound {
+                tried: Vec::new(),
+                reason: "the action recorded no selector".into(),
+            });
+        }
+        let args = json!([selectors, action.fingerprint]);
+        let expression = format!("({RESOLVE_JS})({args})");
+        let deadline = Instant::now() + self.config.element_timeout;
+        let mut last_reason = String::new();
+        loop {
+            // While a navigation replaces the document, evaluation fails: that is waiting too.
+            if let Ok(answer) = self
+                .page
+                .call(
+                    "Runtime.evaluate",
+                    json!({ "expression": expression, "returnByValue": true }),
+                )
+                .await
+            {
+                let v = &answer["result"]["value"];
+                if let (Some(selector), Some(x), Some(y)) =
+                    (v["selector"].as_str(), v["x"].as_f64(), v["y"].as_f64())
+                {
+                    return Ok(Found {
+                        selector: selector.to_string(),
+                        tried: strings(&v["tried"]),
+                        x,
+                        y,
+                    });
+                }
+                let mismatches = strings(&v["mismatches"]);
+                if !mismatches.is_empty() {
+                    last_reason = format!(": {}", mismatches.join("; "));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(NotFound {
+                    reason: format!(
+                        "no selector found the {} target within {:.1} s{last_reason}; tried {}",
+                        action.kind,
+                        self.config.element_timeout.as_secs_f64(),
+                        selectors.join(", ")
+                    ),
+                    tried: selectors,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Acts on the element through CDP input, as a person would.
+    async fn perform(&self, action: &Action, found: &Found) -> Result<(), EngineError> {
+        match action.kind.as_str() {
+            "click" => self.click(found.x, found.y, 1).await,
+            "dblclick" => {
+                self.click(found.x, found.y, 1).await?;
+                self.click(found.x, found.y, 2).await
+            }
+            "type" => {
+                // Focus and select what is there, so the typed text replaces it.
+                self.page
+                    .call(
+                        "Runtime.evaluate",
+                        json!({ "expression": "(() => { const e = window.__spoolReplayTarget; e.focus(); if (e.select) e.select(); return true; })()" }),
+                    )
+                    .await?;
+                let text = action.value.as_deref().unwrap_or_default();
+                if text.is_empty() {
+                    self.key("Delete").await
+                } else {
+                    self.page
+                        .call("Input.insertText", json!({ "text": text }))
+                        .await
+                        .map(|_| ())
+                }
+            }
+            "select" => {
+                // A native select's popup takes no synthetic input: the value is set the way
+                // the popup sets it, with the events it fires.
+                let value = serde_json::to_string(action.value.as_deref().unwrap_or_default())
+                    .unwrap_or_default();
+                self.page
+                    .call(
+                        "Runtime.evaluate",
+                        json!({ "expression": format!("(() => {{ const e = window.__spoolReplayTarget; e.focus(); e.value = {value}; e.dispatchEvent(new Event('input', {{bubbles: true}})); e.dispatchEvent(new Event('change', {{bubbles: true}})); return true; }})()") }),
+                    )
+                    .await
+                    .map(|_| ())
+            }
+            "key" => {
+                self.page
+                    .call(
+                        "Runtime.evaluate",
+                        json!({ "expression": "(() => { const e = window.__spoolReplayTarget; if (document.activeElement !== e) e.focus(); return true; })()" }),
+                    )
+                    .await?;
+                self.key(action.value.as_deref().unwrap_or_default()).await
+            }
+            _ => Ok(()),
+        }
+    }
+
+    async fn click(&self, x: f64, y: f64, count: u32) -> Result<(), EngineError> {
+        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            self.page
+                .call(
+                    "Input.dispatchMouseEvent",
+                    json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": count }),
+                )
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Presses one of the keys the recorder keeps.
+    async fn key(&self, key: &str) -> Result<(), EngineError> {
+        let (code, vk, text) = match key {
+            "Enter" => ("Enter", 13, Some("\r")),
+            "Tab" => ("Tab", 9, None),
+            "Escape" => ("Escape", 27, None),
+            "Delete" => ("Delete", 46, None),
+            other => {
+                return Err(EngineError::invalid(
+                    "key",
+                    format!("{other:?} is not a key replay knows"),
+                ));
+            }
+        };
+        let mut down = json!({
+            "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
+            "key": key, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk,
+        });
+        if let Some(t) = text {
+            down["text"] = json!(t);
+            down["unmodifiedText"] = json!(t);
+        }
+        self.page.call("Input.dispatchKeyEvent", down).await?;
+        self.page
+            .call(
+                "Input.dispatchKeyEvent",
+                json!({ "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Waits, at most `settle_timeout`, until nothing has been in flight for 300 ms: the
+    /// requests and navigations an action starts are done before the next action.
+    async fn settle(&self) {
+        let quiet = Duration::from_millis(300);
+        let deadline = Instant::now() + self.config.settle_timeout;
+        // Requests an action starts may take a moment to show up in the status.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        while Instant::now() < deadline {
+            let status = self.page.status();
+            if status.ended
+                || (status.in_flight == 0
+                    && status
+                        .last_network_activity
+                        .is_none_or(|t| t.elapsed() >= quiet))
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+fn strings(v: &Value) -> Vec<String> {
+    v.as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action(kind: &str, value: Option<&str>) -> Action {
+        Action {
+            kind: kind.into(),
+            value: value.map(str::to_string),
+            timestamp: "2026-01-01T00:00:00.000Z".into(),
+            ..Action::default()
+        }
+    }
+
+    #[test]
+    fn bad_input_names_the_field() {
+        let actions = vec![action("navigate", Some("http://127.0.0.1/"))];
+        let field = |config: &ActionReplayConfig| match validate(&actions, config) {
+            Err(EngineError::InvalidParams { field, .. }) => field,
+            other => panic!("expected InvalidParams, got {other:?}"),
+        };
+        let speed = ActionReplayConfig {
+            speed_multiplier: 7.0,
+            ..ActionReplayConfig::default()
+        };
+        assert_eq!(field(&speed), "speedMultiplier");
+        let past_end = ActionReplayConfig {
+            action_index: Some(1),
+            ..ActionReplayConfig::default()
+        };
+        assert_eq!(field(&past_end), "actionIndex");
+        let mut overrides = ActionReplayConfig::default();
+        overrides
+            .override_parameters
+            .insert("action-0".into(), json!({ "username": "bob" }));
+        assert_eq!(field(&overrides), "overrideParameters.action-0.username");
+        assert_eq!(
+            match validate(&[], &ActionReplayConfig::default()) {
+                Err(EngineError::InvalidParams { field, .. }) => field,
+                other => panic!("{other:?}"),
+            },
+            "session"
+        );
+    }
+
+    #[test]
+    fn overrides_replace_values_and_the_start_url() {
+        let actions = vec![
+            action("navigate", Some("http://127.0.0.1:1/shop/")),
+            action("type", Some("alice")),
+        ];
+        let overrides = BTreeMap::from([
+            (
+                "action-0".to_string(),
+                json!({ "value": "http://127.0.0.1:2/shop/" }),
+            ),
+            ("action-1".to_string(), json!({ "value": "bob" })),
+        ]);
+        let replayed = with_overrides(&actions, &overrides);
+        assert_eq!(replayed[1].value.as_deref(), Some("bob"));
+        assert_eq!(
+            start_url(&replayed, 1).as_deref(),
+            Some("http://127.0.0.1:2/shop/")
+        );
+    }
+
+    #[test]
+    fn think_time_comes_from_the_recorded_timestamps() {
+        assert_eq!(
+            gap_ms("2026-01-01T00:00:00.000Z", "2026-01-01T00:00:01.500Z"),
+            1500
+        );
+        assert_eq!(gap_ms("not a time", "2026-01-01T00:00:01.500Z"), 0);
+    }
+}

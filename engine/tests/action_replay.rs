@@ -1,0 +1,367 @@
+//! Action recording and replay in real headless Chromium: the shop flow is driven through
+//! CDP input while a live capture records it, and the recorded actions are replayed against
+//! fresh fixture apps with other credentials. The browser pool is shut down before anything
+//! is checked, so a failed check leaves no Chromium behind.
+
+#![allow(clippy::unwrap_used)] // Test code: an unwrap that fails is a failed run.
+
+use serde_json::{Value, json};
+use spool_engine::replay::{ActionReplayStatus, StepStatus};
+use spool_engine::{
+    ActionReplayConfig, ActionReplayReport, BrowserPool, BrowserSource, CaptureConfig,
+    LaunchConfig, LiveCapture, NoSink, PageHandle, PoolConfig, replay_actions,
+};
+use spool_fixtures::{FixtureConfig, FixtureServer};
+use spool_model::ErrorCode;
+use spool_model::session::Action;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+async fn eval(page: &PageHandle, expression: &str) -> Value {
+    let answer = page
+        .call(
+            "Runtime.evaluate",
+            json!({ "expression": expression, "returnByValue": true }),
+        )
+        .await
+        .unwrap();
+    answer["result"]["value"].clone()
+}
+
+/// Clicks the centre of `selector` with real mouse input.
+async fn click(page: &PageHandle, selector: &str) {
+    let centre = eval(
+        page,
+        &format!(
+            "(() => {{ const r = document.querySelector({}).getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }})()",
+            serde_json::to_string(selector).unwrap()
+        ),
+    )
+    .await;
+    for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+        page.call(
+            "Input.dispatchMouseEvent",
+            json!({ "type": kind, "x": centre[0], "y": centre[1], "button": "left", "clickCount": 1 }),
+        )
+        .await
+        .unwrap();
+    }
+    // A person pauses between actions: the replay's think time comes from these gaps.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+async fn type_text(page: &PageHandle, text: &str) {
+    page.call("Input.insertText", json!({ "text": text }))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+async fn wait_for_title(page: &PageHandle, title: &str) -> bool {
+    for _ in 0..100 {
+        if eval(page, "document.title").await == json!(title) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+/// Signs in and orders in the shop of `server` with mouse and keyboard input while a live
+/// capture records, and returns the recorded actions.
+async fn record_shop_flow(pool: &BrowserPool, server: &FixtureServer) -> Vec<Action> {
+    let mut config = CaptureConfig::new(server.url("/shop/"));
+    config.timeout = Duration::from_secs(60);
+    let live = LiveCapture::start(pool, config, Box::new(NoSink))
+        .await
+        .unwrap();
+    let page = live.page().clone();
+    page.wait_until(
+        spool_engine::WaitUntil::Load,
+        &Default::default(),
+        Duration::from_secs(15),
+        "the shop",
+    )
+    .await
+    .unwrap();
+    click(&page, "#username").await;
+    type_text(&page, "alice").await;
+    click(&page, "#password").await;
+    type_text(&page, "wonderland").await;
+    click(&page, "#login-button").await;
+    let done = wait_for_title(&page, "done").await;
+    // The binding's last reports arrive with the events that follow them.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let capture = live.stop().await.unwrap();
+    assert!(done, "the recorded shop flow never placed its order");
+    capture.actions
+}
+
+fn overrides(pairs: &[(usize, &str)]) -> BTreeMap<String, Value> {
+    pairs
+        .iter()
+        .map(|(i, v)| (format!("action-{i}"), json!({ "value": v })))
+        .collect()
+}
+
+/// A fresh shop that only accepts bob / builder, and the overrides that point the recorded
+/// flow at it.
+async fn fresh_app() -> (FixtureServer, BTreeMap<String, Value>) {
+    let server = FixtureServer::start_with(
+        FixtureConfig {
+            username: "bob".into(),
+            password: "builder".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let parameters = overrides(&[
+        (0, server.url("/shop/").as_str()),
+        (2, "bob"),
+        (4, "builder"),
+    ]);
+    (server, parameters)
+}
+
+/// Orders placed in `server`, waiting a little for one still on its way.
+async fn orders_after_replay(server: &FixtureServer, expect_any: bool) -> Vec<Value> {
+    for _ in 0..30 {
+        let orders = server.orders();
+        if !orders.is_empty() || !expect_any {
+            return orders;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.orders()
+}
+
+struct Outcomes {
+    recorded: Vec<Action>,
+    full: ActionReplayReport,
+    full_orders: Vec<Value>,
+    fast: ActionReplayReport,
+    fast_orders: Vec<Value>,
+    dry: ActionReplayReport,
+    dry_orders: Vec<Value>,
+    single: ActionReplayReport,
+    single_orders: Vec<Value>,
+    missing: ActionReplayReport,
+    missing_orders: Vec<Value>,
+}
+
+async fn run_everything(pool: &BrowserPool) -> Outcomes {
+    let recording_app = FixtureServer::start().await.unwrap();
+    let recorded = record_shop_flow(pool, &recording_app).await;
+    drop(recording_app);
+
+    let (app, parameters) = fresh_app().await;
+    let config = ActionReplayConfig {
+        override_parameters: parameters,
+        ..ActionReplayConfig::default()
+    };
+    let full = replay_actions(pool, &recorded, &config).await.unwrap();
+    let full_orders = orders_after_replay(&app, true).await;
+
+    let (app, parameters) = fresh_app().await;
+    let config = ActionReplayConfig {
+        override_parameters: parameters,
+        speed_multiplier: 5.0,
+        ..ActionReplayConfig::default()
+    };
+    let fast = replay_actions(pool, &recorded, &config).await.unwrap();
+    let fast_orders = orders_after_replay(&app, true).await;
+
+    let (app, parameters) = fresh_app().await;
+    let config = ActionReplayConfig {
+        override_parameters: parameters,
+        dry_run: true,
+        ..ActionReplayConfig::default()
+    };
+    let dry = replay_actions(pool, &recorded, &config).await.unwrap();
+    let dry_orders = orders_after_replay(&app, false).await;
+
+    let (app, parameters) = fresh_app().await;
+    let config = ActionReplayConfig {
+        override_parameters: parameters,
+        action_index: Some(2),
+        ..ActionReplayConfig::default()
+    };
+    let single = replay_actions(pool, &recorded, &config).await.unwrap();
+    let single_orders = orders_after_replay(&app, false).await;
+
+    // The sign-in button is renamed in this app's page: no recorded selector finds it.
+    let (app, parameters) = fresh_app().await;
+    let mut broken = recorded.clone();
+    let button = broken
+        .iter_mut()
+        .find(|a| a.kind == "click" && a.target.as_deref() == Some("#login-button"))
+        .unwrap();
+    button.selectors = vec!["#no-such-button".into(), "xpath//html/body/nav[7]".into()];
+    let config = ActionReplayConfig {
+        override_parameters: parameters,
+        element_timeout: Duration::from_secs(1),
+        ..ActionReplayConfig::default()
+    };
+    let missing = replay_actions(pool, &broken, &config).await.unwrap();
+    let missing_orders = orders_after_replay(&app, false).await;
+
+    Outcomes {
+        recorded,
+        full,
+        full_orders,
+        fast,
+        fast_orders,
+        dry,
+        dry_orders,
+        single,
+        single_orders,
+        missing,
+        missing_orders,
+    }
+}
+
+fn statuses(report: &ActionReplayReport) -> Vec<StepStatus> {
+    report.steps.iter().map(|s| s.status).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_recorded_shop_flow_replays_on_a_fresh_app_with_other_credentials() {
+    let pool = BrowserPool::new(PoolConfig::single(BrowserSource::Launch(
+        LaunchConfig::default(),
+    )))
+    .unwrap();
+    let outcomes = tokio::time::timeout(Duration::from_secs(240), run_everything(&pool)).await;
+    pool.shutdown().await;
+    let o = outcomes.expect("the recording and replays took longer than 4 minutes");
+
+    // The recording: what was done, in order, with selectors that find the elements again.
+    let kinds: Vec<(&str, Option<&str>, Option<&str>)> = o
+        .recorded
+        .iter()
+        .map(|a| (a.kind.as_str(), a.target.as_deref(), a.value.as_deref()))
+        .collect();
+    assert_eq!(
+        &kinds[1..],
+        &[
+            ("click", Some("#username"), None),
+            ("type", Some("#username"), Some("alice")),
+            ("click", Some("#password"), None),
+            ("type", Some("#password"), None),
+            ("click", Some("#login-button"), None),
+            ("submit", Some("#login-form"), None),
+        ],
+        "recorded actions: {:#?}",
+        o.recorded
+    );
+    assert_eq!(o.recorded[0].kind, "navigate");
+    let username = &o.recorded[1];
+    assert_eq!(
+        username.selectors,
+        vec![
+            r#"aria/Username[role="textbox"]"#.to_string(),
+            "#username".into(),
+            r#"input[name="username"]"#.into(),
+            "xpath//html[1]/body[1]/form[1]/label[1]/input[1]".into(),
+        ]
+    );
+    let fingerprint = username.fingerprint.as_ref().unwrap();
+    assert_eq!(
+        (
+            fingerprint.tag.as_str(),
+            fingerprint.role.as_deref(),
+            fingerprint.name.as_deref()
+        ),
+        ("input", Some("textbox"), Some("Username"))
+    );
+    let button = &o.recorded[5];
+    assert_eq!(button.selectors[0], r#"aria/Sign in[role="button"]"#);
+    assert_eq!(button.selectors.last().unwrap(), "text/Sign in");
+    // The password never reaches the recording: only its slot does.
+    let password = &o.recorded[4];
+    assert_eq!(password.slot.as_deref(), Some("password"));
+    assert!(
+        !serde_json::to_string(&o.recorded)
+            .unwrap()
+            .contains("wonderland")
+    );
+
+    // A full replay against the fresh app places bob's order.
+    assert_eq!(
+        o.full.status,
+        ActionReplayStatus::Completed,
+        "{:#?}",
+        o.full
+    );
+    assert!(statuses(&o.full).iter().all(|s| *s == StepStatus::Success));
+    assert_eq!(
+        o.full.steps[1].selector_used.as_deref(),
+        Some(r#"aria/Username[role="textbox"]"#)
+    );
+    assert_eq!(o.full_orders.len(), 1, "orders: {:?}", o.full_orders);
+    assert_eq!(o.full_orders[0]["username"], "bob");
+    // The overridden password is not in the report either.
+    assert!(!serde_json::to_string(&o.full).unwrap().contains("builder"));
+
+    // Five times the speed waits a fifth of the recorded think time, and still orders.
+    assert_eq!(
+        o.fast.status,
+        ActionReplayStatus::Completed,
+        "{:#?}",
+        o.fast
+    );
+    assert_eq!(o.fast_orders.len(), 1);
+    for (normal, fast) in o.full.steps.iter().zip(&o.fast.steps).skip(1) {
+        assert!(normal.think_time_ms > 0 || normal.action.kind == "submit");
+        assert!(
+            fast.think_time_ms.abs_diff(normal.think_time_ms / 5) <= 1,
+            "step {}: {} ms at speed 5 vs {} ms at speed 1",
+            normal.index,
+            fast.think_time_ms,
+            normal.think_time_ms
+        );
+    }
+
+    // A dry run finds every element but places no order.
+    assert_eq!(o.dry.status, ActionReplayStatus::Completed, "{:#?}", o.dry);
+    assert!(o.dry.dry_run);
+    assert!(statuses(&o.dry).iter().all(|s| *s == StepStatus::Success));
+    assert!(
+        o.dry.steps[1..]
+            .iter()
+            .filter(|s| s.action.kind != "submit")
+            .all(|s| s.selector_used.is_some())
+    );
+    assert_eq!(o.dry_orders, Vec::<Value>::new());
+
+    // actionIndex 2 types the username and does nothing else.
+    let expected: Vec<StepStatus> = (0..o.recorded.len())
+        .map(|i| {
+            if i == 2 {
+                StepStatus::Success
+            } else {
+                StepStatus::Skipped
+            }
+        })
+        .collect();
+    assert_eq!(statuses(&o.single), expected, "{:#?}", o.single);
+    assert_eq!(o.single_orders, Vec::<Value>::new());
+
+    // A button no selector finds fails its step after the wait, naming what was tried.
+    assert_eq!(o.missing.status, ActionReplayStatus::Failed);
+    let failed = &o.missing.steps[5];
+    assert_eq!(failed.status, StepStatus::Failed);
+    assert_eq!(
+        failed.selectors_tried,
+        vec![
+            "#no-such-button".to_string(),
+            "xpath//html/body/nav[7]".into()
+        ]
+    );
+    assert_eq!(o.missing.steps[6].status, StepStatus::Skipped);
+    let error = o.missing.failure().unwrap();
+    assert_eq!(error.code(), ErrorCode::ReplayFailed);
+    assert!(error.to_string().contains("#no-such-button"), "{error}");
+    assert!(error.to_string().contains("action 5"), "{error}");
+    assert_eq!(o.missing_orders, Vec::<Value>::new());
+}
