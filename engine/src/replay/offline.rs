@@ -12,9 +12,9 @@
 //! loaded and no request was paused for [`ReplayNetworkConfig::quiet`] (and the optional
 //! `wait_for` condition holds), or at the timeout.
 
-use crate::cdp::{CdpEvent, Connection, DEFAULT_ROUTE_CAPACITY, Route};
+use crate::cdp::{CdpEvent, Connection, DEFAULT_ROUTE_CAPACITY};
 use crate::error::EngineError;
-use crate::pool::{BrowserPool, ContextLease};
+use crate::pool::BrowserPool;
 use crate::replay::network::{
     Answer, MatchConfig, NearMiss, RecordedNetwork, ReplayRequest, ReplayResponse, UnusedEntry,
 };
@@ -155,7 +155,7 @@ pub async fn replay_network(
     let conn = lease.connection().clone();
     let (route, mut events) = conn.open_route(DEFAULT_ROUTE_CAPACITY);
     route.add_context(lease.context_id());
-    let (target_id, page_session) = open_tab(&lease, &route).await?;
+    let (target_id, page_session) = crate::capture::open_tab(&lease, &route).await?;
     let mut replay = Replay {
         conn: &conn,
         network: RecordedNetwork::new(har, config.matching.clone()),
@@ -431,22 +431,6 @@ impl Replay<'_> {
     }
 }
 
-/// Opens a blank tab in the lease's context and attaches to it.
-async fn open_tab(lease: &ContextLease, route: &Route) -> Result<(String, String), EngineError> {
-    let conn = lease.connection();
-    let target = lease.context().create_page("about:blank").await?;
-    route.add_target(&target);
-    let session = conn
-        .execute_for_string(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target, "flatten": true }),
-            "sessionId",
-        )
-        .await?;
-    route.add_session(&session);
-    Ok((target, session))
-}
 
 /// The request of a `Fetch.requestPaused` event.
 fn paused_request(request: &Value) -> ReplayRequest {
