@@ -959,7 +959,10 @@ async fn run(
 
 /// Opens the capture's tab and attaches to it: the blank tab a warm pool opened ahead of
 /// time when it still answers, else a new one (which waits for its renderer to start).
-pub(crate) async fn open_tab(lease: &ContextLease, route: &Route) -> Result<(String, String), EngineError> {
+pub(crate) async fn open_tab(
+    lease: &ContextLease,
+    route: &Route,
+) -> Result<(String, String), EngineError> {
     let conn = lease.connection();
     let attach = |target: String| async move {
         route.add_target(&target);

@@ -431,7 +431,6 @@ impl Replay<'_> {
     }
 }
 
-
 /// The request of a `Fetch.requestPaused` event.
 fn paused_request(request: &Value) -> ReplayRequest {
     let headers = request["headers"]
