@@ -502,6 +502,34 @@ impl PageHandle {
             .await?)
     }
 
+    /// Presses and releases one key with real key events: `key` and `code` as DOM
+    /// `KeyboardEvent` names them, `key_code` the Windows virtual key code, and `text` what
+    /// the key types, if anything (a key that types sends `keyDown`, one that does not
+    /// `rawKeyDown`, as a real keyboard does).
+    pub async fn press_key(
+        &self,
+        key: &str,
+        code: &str,
+        key_code: u32,
+        text: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let mut down = json!({
+            "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
+            "key": key, "code": code, "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code,
+        });
+        if let Some(t) = text {
+            down["text"] = json!(t);
+            down["unmodifiedText"] = json!(t);
+        }
+        self.call("Input.dispatchKeyEvent", down).await?;
+        self.call(
+            "Input.dispatchKeyEvent",
+            json!({ "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code }),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// Navigates and waits until `until`, at most `timeout`.
     pub async fn navigate(
         &self,

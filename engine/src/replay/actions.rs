@@ -636,22 +636,7 @@ impl Replayer<'_> {
                 ));
             }
         };
-        let mut down = json!({
-            "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
-            "key": key, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk,
-        });
-        if let Some(t) = text {
-            down["text"] = json!(t);
-            down["unmodifiedText"] = json!(t);
-        }
-        self.page.call("Input.dispatchKeyEvent", down).await?;
-        self.page
-            .call(
-                "Input.dispatchKeyEvent",
-                json!({ "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk }),
-            )
-            .await?;
-        Ok(())
+        self.page.press_key(key, code, vk, text).await
     }
 
     /// Waits, at most `settle_timeout`, until nothing has been in flight for 300 ms: the

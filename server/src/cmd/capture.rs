@@ -105,13 +105,7 @@ pub async fn capture_into_store(
 ) -> anyhow::Result<(Capture, spool_store::SessionMetadata)> {
     config.validate()?;
     let writer = StoreWriter::spawn(store.clone())?;
-    let mut sink = writer.begin(spool_store::NewSession {
-        id: None,
-        task_description: config.task.clone().unwrap_or_default(),
-        capture_level: config.level,
-        browser: Default::default(),
-        start_url: Some(config.url.clone()),
-    })?;
+    let mut sink = writer.begin(new_session(config))?;
     let mut events_file = match out.filter(|_| config.level == CaptureLevel::Forensic) {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -200,6 +194,17 @@ async fn run_capture(
     let result = spool_engine::capture(pool, config, sink, Some(stop)).await;
     watcher.abort();
     result
+}
+
+/// The store's record of a capture about to start, for the CLI and `spool serve` alike.
+pub fn new_session(config: &CaptureConfig) -> spool_store::NewSession {
+    spool_store::NewSession {
+        id: None,
+        task_description: config.task.clone().unwrap_or_default(),
+        capture_level: config.level,
+        browser: Default::default(),
+        start_url: Some(config.url.clone()),
+    }
 }
 
 fn spinner(url: &str) -> ProgressBar {

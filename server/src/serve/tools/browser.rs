@@ -556,22 +556,7 @@ pub async fn press_key(
 ) -> Result<Reply<ActionOutput>, ApiError> {
     let session = state.live.get(parse_session_id(&input.session_id)?)?;
     let (key, code, vk, text) = input.key.cdp();
-    let mut down = json!({
-        "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
-        "key": key, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk,
-    });
-    if let Some(t) = text {
-        down["text"] = json!(t);
-        down["unmodifiedText"] = json!(t);
-    }
-    session.page.call("Input.dispatchKeyEvent", down).await?;
-    session
-        .page
-        .call(
-            "Input.dispatchKeyEvent",
-            json!({ "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": vk, "nativeVirtualKeyCode": vk }),
-        )
-        .await?;
+    session.page.press_key(key, code, vk, text).await?;
     Ok(action_output(&session, format!("press {key}"))
         .await?
         .into())

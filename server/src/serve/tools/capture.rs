@@ -174,13 +174,9 @@ async fn record(
     config: &CaptureConfig,
     ctx: &CallContext,
 ) -> Result<(Capture, String), ApiError> {
-    let mut sink = state.writer.begin(spool_store::NewSession {
-        id: None,
-        task_description: config.task.clone().unwrap_or_default(),
-        capture_level: config.level,
-        browser: Default::default(),
-        start_url: Some(config.url.clone()),
-    })?;
+    let mut sink = state
+        .writer
+        .begin(crate::cmd::capture::new_session(config))?;
     let id = sink.id();
     let stop = StopSignal::new();
     state.register_capture(id, stop.clone());
