@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
+mod common;
+use common::fails;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -34,22 +37,6 @@ fn ok(out: &Output, what: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-/// Asserts the exit status and the stable error code in the message.
-fn fails(out: &Output, exit: i32, code: i32, what: &str) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(exit),
-        "{what}: exit status; stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("error[{code}]")),
-        "{what}: expected error[{code}] in:\n{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{what} panicked:\n{stderr}");
-    stderr
 }
 
 fn json(text: &str) -> Value {

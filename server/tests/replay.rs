@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
+mod common;
+use common::fails;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -23,22 +26,6 @@ fn spool(data: &Path, args: &[&str]) -> Output {
 
 fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")
-}
-
-/// Asserts the exit status and the stable error code in the message.
-fn fails(out: &Output, exit: i32, code: i32, what: &str) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(
-        out.status.code(),
-        Some(exit),
-        "{what}: exit status; stderr:\n{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!("error[{code}]")),
-        "{what}: expected error[{code}] in:\n{stderr}"
-    );
-    assert!(!stderr.contains("panicked"), "{what} panicked:\n{stderr}");
-    stderr
 }
 
 fn import(data: &Path, flow: &str) -> String {

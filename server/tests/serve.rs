@@ -213,6 +213,18 @@ fn assert_capture_schema(schema: &Value) {
     assert_eq!(schema["required"], json!(["taskDescription"]));
 }
 
+/// `spool serve --stdio` on the store in `data`, its processes marked with `marker`, as the
+/// transport of an MCP client.
+fn stdio_server(data: &Path, marker: &str) -> TokioChildProcess {
+    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
+        cmd.arg("--data")
+            .arg(data)
+            .args(["serve", "--stdio"])
+            .env("SPOOL_TEST_MARKER", marker);
+    });
+    TokioChildProcess::new(command).unwrap()
+}
+
 fn args_map(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
@@ -582,14 +594,8 @@ async fn stdio_server_serves_mcp() {
     let fixture = FixtureServer::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let marker = format!("spool-test-{}", uuid::Uuid::new_v4());
-    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
-        cmd.arg("--data")
-            .arg(data.path())
-            .args(["serve", "--stdio"])
-            .env("SPOOL_TEST_MARKER", &marker);
-    });
     let client =
-        ().serve(TokioChildProcess::new(command).unwrap())
+        ().serve(stdio_server(data.path(), &marker))
             .await
             .expect("MCP over stdio connects");
     let tools = client.list_all_tools().await.unwrap();
@@ -707,12 +713,8 @@ async fn no_browser_outlives_a_killed_server() {
 #[ignore]
 async fn mcp_tools_call_latency() {
     let data = tempfile::tempdir().unwrap();
-    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
-        cmd.arg("--data")
-            .arg(data.path())
-            .args(["serve", "--stdio"]);
-    });
-    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+    let marker = format!("spool-test-{}", uuid::Uuid::new_v4());
+    let client = ().serve(stdio_server(data.path(), &marker)).await.unwrap();
     let mut took = Vec::new();
     for _ in 0..2000 {
         let started = std::time::Instant::now();
@@ -948,15 +950,9 @@ async fn a_long_capture_reports_progress_and_stops_on_cancel() {
     let fixture = FixtureServer::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let marker = format!("spool-test-{}", uuid::Uuid::new_v4());
-    let command = tokio::process::Command::new(SPOOL).configure(|cmd| {
-        cmd.arg("--data")
-            .arg(data.path())
-            .args(["serve", "--stdio"])
-            .env("SPOOL_TEST_MARKER", &marker);
-    });
     let (tx, mut progress) = tokio::sync::mpsc::unbounded_channel();
     let client = ProgressWatcher(tx)
-        .serve(TokioChildProcess::new(command).unwrap())
+        .serve(stdio_server(data.path(), &marker))
         .await
         .expect("MCP over stdio connects");
 
