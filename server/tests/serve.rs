@@ -1186,3 +1186,179 @@ async fn execute_optimally_runs_the_recorded_shop_task() {
     client.cancel().await.unwrap();
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// POSTs `args` to `path` and returns the status and the JSON answer.
+async fn post_json(server: &Server, path: &str, args: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url(path))
+        .json(args)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json::<Value>().await.unwrap())
+}
+
+const SIGNED_TASK: &str = "file the weekly report for the signed-in profile";
+
+#[tokio::test]
+async fn execute_optimally_replays_the_signed_task_in_a_headless_browser() {
+    let data = tempfile::tempdir().unwrap();
+    // Recorded on one fixture app, executed against a fresh one: new credentials, new key
+    // id, new profile id.
+    let recorded = FixtureServer::start().await.unwrap();
+    let fresh = FixtureServer::start_with(
+        spool_fixtures::FixtureConfig {
+            username: "erin".into(),
+            password: "fr3sh-pass".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let server = Server::start(data.path(), &[]);
+
+    let (status, captured) = post_json(
+        &server,
+        "/api/tools/capture-and-analyze/call",
+        &json!({
+            "targetUrl": recorded.url("/signed/"),
+            "taskDescription": SIGNED_TASK,
+            "captureLevel": 2,
+            "timeoutSeconds": 60,
+            "waitFor": "document.title === 'done'",
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{captured}");
+    let captured = &captured["result"];
+    assert_eq!(
+        captured["recommendedModality"], "headless_cdp",
+        "{}",
+        captured["reasoning"]
+    );
+    let session_id = captured["sessionId"].as_str().unwrap().to_string();
+    let execute = json!({
+        "taskDescription": SIGNED_TASK,
+        "sessionId": session_id,
+        "inputs": { "baseUrl": fresh.base_url() },
+        "retryPolicy": { "maxRetries": 0, "backoffMs": 1000 },
+    });
+
+    // Recommended headless_cdp: the page is opened on the fresh app and signs its own calls.
+    let (status, r) = post_json(&server, "/api/v1/execute", &execute).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["modality"], "headless_cdp", "{r}");
+    let attempts = r["details"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{r}");
+    let reports = fresh.state().reports();
+    assert_eq!(reports.len(), 1, "the fresh app got no report: {r}");
+    assert_eq!(r["output"]["reportId"], reports[0]["reportId"], "{r}");
+    assert_eq!(r["output"]["status"], "queued");
+    assert_eq!(
+        r["details"]["browserReplay"]["target"]["path"],
+        "/api/signed/report"
+    );
+    assert!(
+        r["details"]["resources"]["networkRequests"]
+            .as_u64()
+            .unwrap()
+            >= 3,
+        "{r}"
+    );
+    assert!(
+        recorded.state().reports().len() <= 1,
+        "the replay went to the recorded app"
+    );
+
+    // Forced integuru: the plan cannot sign its calls (the signature is computed in the
+    // page, so the plan wants it as an input), and the browser does the task instead.
+    let mut forced = execute.clone();
+    forced["forceModality"] = json!("integuru");
+    let r = assert_signed_falls_back(&server, &forced, &fresh, 2, "signature").await;
+    assert!(r["details"]["planRun"].is_null(), "{r}");
+
+    // Given signatures (say, copied from the recording), the fresh app refuses them (401),
+    // and the browser does the task instead.
+    for input in ["x_signature", "x_signature_2"] {
+        forced["inputs"][input] = json!("0f".repeat(32));
+    }
+    let r = assert_signed_falls_back(&server, &forced, &fresh, 3, "401").await;
+    assert!(r["details"]["planRun"].is_object(), "{r}");
+}
+
+/// Runs the signed task with integuru forced and checks that integuru failed with `why`,
+/// headless_cdp succeeded, and the fresh app now holds `reports` reports.
+async fn assert_signed_falls_back(
+    server: &Server,
+    args: &Value,
+    fresh: &FixtureServer,
+    reports: usize,
+    why: &str,
+) -> Value {
+    let (status, r) = post_json(server, "/api/v1/execute", args).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["modality"], "headless_cdp", "{r}");
+    let attempts = r["details"]["attempts"].as_array().unwrap();
+    let tried: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["modality"].as_str().unwrap())
+        .collect();
+    assert_eq!(tried, ["integuru", "headless_cdp"], "{r}");
+    assert_eq!(attempts[0]["status"], "FAILED");
+    assert!(attempts[0]["error"].as_str().unwrap().contains(why), "{r}");
+    assert_eq!(attempts[1]["status"], "SUCCESS");
+    let stored = fresh.state().reports();
+    assert_eq!(stored.len(), reports, "{r}");
+    assert_eq!(
+        r["output"]["reportId"],
+        stored[reports - 1]["reportId"],
+        "{r}"
+    );
+    r
+}
+
+#[tokio::test]
+async fn integuru_code_is_refused_by_default_and_runs_when_allowed() {
+    let data = tempfile::tempdir().unwrap();
+    let script = "import json, sys\n\
+                  inputs = json.load(sys.stdin)\n\
+                  print(json.dumps({'greeting': 'hello ' + inputs['name'], 'task': inputs['taskDescription']}))\n";
+    let args = json!({
+        "taskDescription": "greet the person named in the inputs",
+        "integuruCode": script,
+        "inputs": { "name": "carol" },
+    });
+    {
+        let server = Server::start(data.path(), &[]);
+        let (status, r) = post_json(&server, "/api/v1/execute", &args).await;
+        assert_eq!(status, 400, "{r}");
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.contains("integuruCode"), "{message}");
+        assert!(message.contains("--allow-integuru-code"), "{message}");
+    }
+
+    let server = Server::start(data.path(), &["--allow-integuru-code", "true"]);
+    let (status, r) = post_json(&server, "/api/v1/execute", &args).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["output"]["greeting"], "hello carol", "{r}");
+    assert_eq!(
+        r["output"]["task"], "greet the person named in the inputs",
+        "{r}"
+    );
+    assert_eq!(r["details"]["codeRun"]["exitCode"], 0, "{r}");
+
+    // A script that fails: FAILED with its exit status and what it printed to stderr.
+    let mut failing = args.clone();
+    failing["integuruCode"] = json!("import sys\nsys.exit('login refused')\n");
+    let (status, r) = post_json(&server, "/api/v1/execute", &failing).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "FAILED", "{r}");
+    let error = r["error"].as_str().unwrap();
+    assert!(error.contains("status 1"), "{error}");
+    assert!(error.contains("login refused"), "{error}");
+}

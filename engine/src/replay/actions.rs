@@ -15,6 +15,7 @@ use crate::network::iso8601;
 use crate::pool::BrowserPool;
 use serde::Serialize;
 use serde_json::{Value, json};
+use spool_model::har::Entry;
 use spool_model::session::{Action, CaptureLevel};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -40,6 +41,10 @@ pub struct ActionReplayConfig {
     pub settle_timeout: Duration,
     /// The longest think time waited between two actions, however long the person paused.
     pub max_think_time: Duration,
+    /// What the replay keeps of its own network traffic ([`ActionReplayReport::network`]):
+    /// `Metadata` (no bodies) by default; `Api` keeps the JSON and text answers a caller
+    /// judges the replay by.
+    pub network_level: CaptureLevel,
 }
 
 impl Default for ActionReplayConfig {
@@ -53,6 +58,7 @@ impl Default for ActionReplayConfig {
             element_timeout: Duration::from_secs(5),
             settle_timeout: Duration::from_secs(10),
             max_think_time: Duration::from_secs(10),
+            network_level: CaptureLevel::Metadata,
         }
     }
 }
@@ -112,6 +118,11 @@ pub struct ActionReplayReport {
     /// One result per recorded action, in order.
     pub steps: Vec<StepResult>,
     pub duration_ms: u64,
+    /// The requests the page sent during the replay, recorded at the config's
+    /// `network_level`: what a caller checks to see whether the replay did the task. Not
+    /// serialized (the replay report stays a list of steps).
+    #[serde(skip)]
+    pub network: Vec<Entry>,
 }
 
 impl ActionReplayReport {
@@ -132,7 +143,9 @@ impl ActionReplayReport {
 
 /// Checks the config and the overrides against `actions`, naming the field that is wrong.
 pub fn validate(actions: &[Action], config: &ActionReplayConfig) -> Result<(), EngineError> {
-    if actions.is_empty() {
+    // With a start page given, a session without actions still replays: the page is opened
+    // and the replay waits for its network to go quiet (a flow that runs on load).
+    if actions.is_empty() && config.start_url.is_none() {
         return Err(EngineError::invalid(
             "session",
             "the session recorded no actions to replay",
@@ -207,7 +220,7 @@ pub async fn replay_actions(
     validate_url(&start_url)?;
     let started = Instant::now();
     let mut capture_config = CaptureConfig::new("");
-    capture_config.level = CaptureLevel::Metadata;
+    capture_config.level = config.network_level;
     // The live capture's deadline only bounds a replay that hangs in Spool itself: every
     // wait below has its own, shorter bound.
     capture_config.timeout = Duration::from_secs(3 * 3600);
@@ -222,8 +235,12 @@ pub async fn replay_actions(
     .run()
     .await;
     let final_url = page.status().url;
-    // The recording of the replay itself is not kept.
-    let _ = live.stop().await;
+    // The recording of the replay itself is not stored; its network goes into the report.
+    let network = live
+        .stop()
+        .await
+        .map(|capture| capture.har.log.entries)
+        .unwrap_or_default();
     let steps = outcome?;
     let status = if steps.iter().any(|s| s.status == StepStatus::Failed) {
         ActionReplayStatus::Failed
@@ -237,6 +254,7 @@ pub async fn replay_actions(
         dry_run: config.dry_run,
         steps,
         duration_ms: millis(started.elapsed()),
+        network,
     })
 }
 

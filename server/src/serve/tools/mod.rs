@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod browser;
 pub mod capture;
+pub mod code;
 pub mod execute;
 pub mod replay;
 pub mod sessions;
