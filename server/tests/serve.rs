@@ -1362,3 +1362,105 @@ async fn integuru_code_is_refused_by_default_and_runs_when_allowed() {
     assert!(error.contains("status 1"), "{error}");
     assert!(error.contains("login refused"), "{error}");
 }
+
+/// Calls a tool over REST and returns its result, failing the test on an error.
+async fn tool(server: &Server, name: &str, args: Value) -> Value {
+    let (status, r) = post_json(server, &format!("/api/tools/{name}/call"), &args).await;
+    assert_eq!(status, 200, "{name}: {r}");
+    r["result"].clone()
+}
+
+/// A shop order recorded by hand through the browser tools, executed in a headless browser
+/// against a fresh shop that only knows other credentials: the caller's inputs replace the
+/// typed username and the withheld password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_optimally_replays_recorded_actions_with_the_callers_inputs() {
+    let recorded = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let opened = tool(
+        &server,
+        "navigate",
+        json!({ "url": recorded.url("/shop/"), "waitUntil": "networkidle", "taskDescription": SHOP_TASK }),
+    )
+    .await;
+    let id = opened["sessionId"].as_str().unwrap().to_string();
+    for (selector, text) in [("#username", "alice"), ("#password", "wonderland")] {
+        tool(
+            &server,
+            "type",
+            json!({ "sessionId": id, "selector": selector, "text": text }),
+        )
+        .await;
+    }
+    tool(
+        &server,
+        "click",
+        json!({ "sessionId": id, "selector": "#login-button" }),
+    )
+    .await;
+    for _ in 0..100 {
+        if !recorded.orders().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(recorded.orders().len(), 1);
+    // Let the page finish writing the confirmation before the recording ends.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tool(&server, "close-session", json!({ "sessionId": id })).await;
+
+    let fresh = FixtureServer::start_with(
+        spool_fixtures::FixtureConfig {
+            username: "frank".into(),
+            password: "n3w-secret".into(),
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let args = json!({
+        "taskDescription": SHOP_TASK,
+        "sessionId": id,
+        "forceModality": "headless_cdp",
+        "inputs": { "baseUrl": fresh.base_url(), "username": "frank", "password": "n3w-secret" },
+    });
+    let (status, r) = post_json(&server, "/api/v1/execute", &args).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["modality"], "headless_cdp", "{r}");
+    let orders = fresh.orders();
+    assert_eq!(orders.len(), 1, "{r}");
+    assert_eq!(orders[0]["username"], "frank");
+    assert_eq!(r["output"]["orderId"], orders[0]["orderId"], "{r}");
+    assert!(
+        !r.to_string().contains("n3w-secret"),
+        "the password came back: {r}"
+    );
+    let steps = r["details"]["steps"].as_array().unwrap();
+    let kinds: Vec<&str> = steps
+        .iter()
+        .map(|s| s["action"].as_str().unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(kinds, ["type", "type", "click", "submit"], "{r}");
+    assert!(steps.iter().all(|s| s["status"] == "SUCCESS"), "{r}");
+
+    // Without the password the typing step fails, named with its selectors, and the task
+    // goes to a person.
+    let mut no_password = args.clone();
+    no_password["inputs"] = json!({ "baseUrl": fresh.base_url(), "username": "frank" });
+    let (status, r) = post_json(&server, "/api/v1/execute", &no_password).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "REQUIRES_USER", "{r}");
+    let attempt = &r["details"]["attempts"][0];
+    assert_eq!(attempt["modality"], "headless_cdp", "{r}");
+    assert_eq!(attempt["status"], "FAILED", "{r}");
+    let error = attempt["error"].as_str().unwrap();
+    assert!(error.contains("password"), "{error}");
+    assert!(error.contains("action 1 (type)"), "{error}");
+    assert_eq!(fresh.orders().len(), 1, "a failed replay placed an order");
+
+    let marker = server.marker.clone();
+    assert_eq!(server.terminate(), Some(0));
+    assert_no_marked_processes(&marker);
+}
