@@ -1464,3 +1464,137 @@ async fn execute_optimally_replays_recorded_actions_with_the_callers_inputs() {
     assert_eq!(server.terminate(), Some(0));
     assert_no_marked_processes(&marker);
 }
+
+/// `POST /api/v1/batch` and `parallel-execute`: every operation gets its own result or
+/// error, in the order given; one failing never fails the others; the batch's timeout
+/// cancels what still runs.
+#[tokio::test]
+async fn batches_run_executions_in_order_and_in_parallel() {
+    let data = tempfile::tempdir().unwrap();
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/har/flows/shop.l3.har");
+    std::fs::copy(&har, data.path().join("shop.har")).unwrap();
+    let fresh = FixtureServer::start().await.unwrap();
+    let server = Server::start(
+        data.path(),
+        &["--allow-integuru-code", "true", "--max-concurrency", "4"],
+    );
+    let order = json!({
+        "tool": "execute-optimally",
+        "parameters": {
+            "taskDescription": SHOP_TASK,
+            "harFile": "shop.har",
+            "inputs": { "baseUrl": fresh.base_url(), "password": "wonderland" },
+            "retryPolicy": { "maxRetries": 0, "backoffMs": 1000 },
+        },
+    });
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/batch",
+        &json!({ "operations": [
+            order,
+            { "tool": "execute-optimally", "parameters": { "taskDescription": SHOP_TASK, "sessionId": "not-a-uuid" } },
+            { "tool": "no-such-tool", "parameters": {} },
+            order,
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["maxConcurrency"], 1, "{r}");
+    assert_eq!(
+        (r["succeeded"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
+    let results = r["results"].as_array().unwrap();
+    let indexes: Vec<u64> = results
+        .iter()
+        .map(|x| x["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, [0, 1, 2, 3]);
+    assert_eq!(results[1]["error"]["code"], -32602, "{r}");
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sessionId")
+    );
+    assert_eq!(results[2]["error"]["code"], -32601, "{r}");
+    let orders = fresh.orders();
+    assert_eq!(orders.len(), 2, "{r}");
+    // In order: the first operation placed the first order.
+    assert_eq!(results[0]["result"]["status"], "SUCCESS", "{r}");
+    assert_eq!(
+        results[0]["result"]["output"]["orderId"],
+        orders[0]["orderId"]
+    );
+    assert_eq!(
+        results[3]["result"]["output"]["orderId"],
+        orders[1]["orderId"]
+    );
+
+    // parallel-execute: eight orders, four at a time, each its own.
+    let (status, r) = post_json(
+        &server,
+        "/api/tools/parallel-execute/call",
+        &json!({ "operations": vec![order.clone(); 8] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let r = &r["result"];
+    assert_eq!(r["maxConcurrency"], 4, "{r}");
+    assert_eq!(r["succeeded"], 8, "{r}");
+    let mut ids: Vec<String> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x["result"]["output"]["orderId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "{r}");
+    assert_eq!(fresh.orders().len(), 10);
+
+    // A call that outlives the batch's timeout ends with Timeout; the quick one succeeds.
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/batch",
+        &json!({
+            "maxConcurrency": 2,
+            "timeout": 2,
+            "operations": [
+                { "tool": "execute-optimally", "parameters": {
+                    "taskDescription": "wait far longer than the batch allows",
+                    "integuruCode": "import time\ntime.sleep(120)\n" } },
+                { "tool": "execute-optimally", "parameters": {
+                    "taskDescription": "answer at once with a small JSON document",
+                    "integuruCode": "print('{\"ok\": true}')\n" } },
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results[0]["error"]["code"], -32604, "{r}");
+    assert_eq!(results[1]["result"]["output"]["ok"], true, "{r}");
+
+    // A batch inside a batch is refused, naming the operation.
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/batch",
+        &json!({ "operations": [ { "tool": "parallel-execute", "parameters": {} } ] }),
+    )
+    .await;
+    assert_eq!(status, 400, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("operations[0].tool"),
+        "{r}"
+    );
+}

@@ -210,6 +210,9 @@ impl Default for RateLimits {
             per_tool: BTreeMap::from([
                 ("capture-and-analyze".to_string(), RateLimit::of(1, 5)),
                 ("execute-optimally".to_string(), RateLimit::of(2, 10)),
+                // A batch may hold many executions: it is limited like one at least.
+                ("batch-execute".to_string(), RateLimit::of(2, 10)),
+                ("parallel-execute".to_string(), RateLimit::of(2, 10)),
             ]),
             default: RateLimit::of(20, 50),
         }
