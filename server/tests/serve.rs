@@ -1598,3 +1598,39 @@ async fn batches_run_executions_in_order_and_in_parallel() {
         "{r}"
     );
 }
+
+/// The captcha task needs a person: REQUIRES_USER with instructions, and no browser starts.
+#[tokio::test]
+async fn the_captcha_task_is_handed_to_a_person() {
+    let data = tempfile::tempdir().unwrap();
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/har/flows/captcha.l3.har");
+    std::fs::copy(&har, data.path().join("captcha.har")).unwrap();
+    let fresh = FixtureServer::start().await.unwrap();
+    let server = Server::start(data.path(), &[]);
+    let task = "send the contact message through the captcha form";
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/execute",
+        &json!({
+            "taskDescription": task,
+            "harFile": "captcha.har",
+            "inputs": { "baseUrl": fresh.base_url() },
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "REQUIRES_USER", "{r}");
+    assert_eq!(r["modality"], "visible_browser", "{r}");
+    let attempts = r["details"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{r}");
+    let instructions = r["details"]["instructions"].as_str().unwrap();
+    assert!(instructions.contains(task), "{instructions}");
+    assert!(instructions.contains("captcha"), "{instructions}");
+    let health: Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["pool"]["stats"]["launchedTotal"], 0, "{health}");
+}

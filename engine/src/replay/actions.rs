@@ -41,6 +41,10 @@ pub struct ActionReplayConfig {
     pub settle_timeout: Duration,
     /// The longest think time waited between two actions, however long the person paused.
     pub max_think_time: Duration,
+    /// How long nothing may be in flight before the page counts as settled after an action.
+    /// A page that chains requests with gaps between them (slow script, a loaded machine)
+    /// needs more to be seen through to its last request.
+    pub quiet: Duration,
     /// What the replay keeps of its own network traffic ([`ActionReplayReport::network`]):
     /// `Metadata` (no bodies) by default; `Api` keeps the JSON and text answers a caller
     /// judges the replay by.
@@ -58,6 +62,7 @@ impl Default for ActionReplayConfig {
             element_timeout: Duration::from_secs(5),
             settle_timeout: Duration::from_secs(10),
             max_think_time: Duration::from_secs(10),
+            quiet: Duration::from_millis(300),
             network_level: CaptureLevel::Metadata,
         }
     }
@@ -454,6 +459,13 @@ impl Replayer<'_> {
             step.duration_ms = millis(started.elapsed());
             steps.push(step);
         }
+        // What the last action started (a chain of requests after a click) finishes before
+        // the tab closes. Its first request may show up late on a busy machine, so the
+        // replay gives it one quiet window to appear before waiting for quiet again.
+        if !self.config.dry_run && !failed {
+            tokio::time::sleep(self.config.quiet.min(self.config.settle_timeout)).await;
+            self.settle().await;
+        }
         Ok(steps)
     }
 
@@ -657,10 +669,10 @@ impl Replayer<'_> {
         self.page.press_key(key, code, vk, text).await
     }
 
-    /// Waits, at most `settle_timeout`, until nothing has been in flight for 300 ms: the
+    /// Waits, at most `settle_timeout`, until nothing has been in flight for `quiet`: the
     /// requests and navigations an action starts are done before the next action.
     async fn settle(&self) {
-        let quiet = Duration::from_millis(300);
+        let quiet = self.config.quiet;
         let deadline = Instant::now() + self.config.settle_timeout;
         // Requests an action starts may take a moment to show up in the status.
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -553,6 +553,9 @@ async fn replay_in_browser(
         element_timeout: bound(Duration::from_secs(5)),
         settle_timeout: bound(Duration::from_secs(10)),
         max_think_time: Duration::from_secs(2),
+        // A request chain's gaps can pass 300 ms on a busy machine; the target is often the
+        // chain's last request.
+        quiet: Duration::from_secs(1),
         ..ActionReplayConfig::default()
     };
     // The replay runs in its own task: every wait inside it is bounded, so when the
