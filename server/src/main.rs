@@ -48,11 +48,7 @@ enum Command {
         out_dir: Option<PathBuf>,
     },
     /// Serve the fixture web app (the flows Spool is tested against) on 127.0.0.1.
-    FixtureSite {
-        /// Port to listen on (0 picks a free one).
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-    },
+    FixtureSite(cmd::fixture_site::FixtureSiteArgs),
     /// Start the fixture app, capture its shop flow at level 3 and print the summary.
     Demo(cmd::demo::DemoArgs),
     /// Analyze a stored session or a HAR file: endpoints, the API chain, the recommended
@@ -102,7 +98,7 @@ fn main() -> ExitCode {
             Command::HarFromEvents { logs, out_dir } => {
                 cmd::har_from_events::run(&logs, out_dir.as_deref())
             }
-            Command::FixtureSite { port } => cmd::fixture_site::run(port).await,
+            Command::FixtureSite(args) => cmd::fixture_site::run(args).await,
             Command::Demo(args) => cmd::demo::run(args, &data).await,
             Command::Analyze(args) => analyze(&args, &data),
             Command::Serve(args) => serve::run(args, data_flag.as_deref()).await,

@@ -863,6 +863,7 @@ async fn browser_tools_complete_the_shop_order() {
         spool_fixtures::FixtureConfig {
             username: "bob".into(),
             password: "builder".into(),
+            ..Default::default()
         },
         0,
     )
@@ -1040,6 +1041,7 @@ async fn execute_optimally_runs_the_recorded_shop_task() {
         spool_fixtures::FixtureConfig {
             username: "dana".into(),
             password: "n3w-pass".into(),
+            ..Default::default()
         },
         0,
     )

@@ -3,6 +3,7 @@
 
 pub mod analyze;
 pub mod capture;
+pub mod check;
 pub mod demo;
 pub mod execute;
 pub mod fixture_site;
