@@ -5,8 +5,8 @@
 //!
 //! - an action that FAILED in the replay (its element not found, or not the recorded one);
 //! - a recorded request the replay did not make (*missing*), or made with another status
-//!   class (*changed status*: 200 → 500, 201 → 404; 200 → 204 is the same class and not a
-//!   regression); each is laid at the door of the action that caused it in the recording;
+//!   class (*changed status*: 200 → 500, 201 → 404; 200 → 204, and 200 → 304 from the
+//!   cache, are not regressions); each is laid at the door of the action that caused it in the recording;
 //! - a request only the replay made that failed (*new*, status 0 or ≥ 400); a new request
 //!   that succeeded is listed but passes, since a page may load one more image;
 //! - a console error the recording did not have (compared by text with numbers masked);
@@ -449,9 +449,14 @@ fn compare_network(
     new_requests
 }
 
-/// 0 for a request that got no answer, else the hundreds (2 for 2xx).
+/// 0 for a request that got no answer, else the hundreds (2 for 2xx). A 304 is a 2xx: the
+/// browser revalidated what it had cached, and the resource is there.
 fn status_class(status: i64) -> i64 {
-    if status <= 0 { 0 } else { status / 100 }
+    match status {
+        ..=0 => 0,
+        304 => 2,
+        s => s / 100,
+    }
 }
 
 fn is_failure(status: Option<i64>) -> bool {
