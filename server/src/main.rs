@@ -61,6 +61,11 @@ enum Command {
     /// Kills what a `spool serve` started once it is gone (started by the server itself).
     #[command(hide = true)]
     ReapOrphans,
+    /// Export a session's actions as a Chrome DevTools Recorder recording, or import one.
+    Actions {
+        #[command(subcommand)]
+        command: cmd::actions::ActionsCommand,
+    },
     /// List, show, delete, export, import stored sessions, and show store totals.
     Sessions {
         #[command(subcommand)]
@@ -104,6 +109,9 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args, data_flag.as_deref()).await,
             Command::ReapOrphans => serve::reaper::run_watcher(),
             Command::Tool(args) => serve::run_tool(args, data_flag.as_deref()).await,
+            Command::Actions { command } => {
+                open_store(&data).and_then(|store| cmd::actions::run(&store, command))
+            }
             Command::Sessions { command } => {
                 open_store(&data).and_then(|store| cmd::sessions::run(&store, command))
             }

@@ -8,9 +8,11 @@
 //!   the first selector alternative that finds the recorded element; with
 //!   [`replay_actions_recorded`], the replay's own network, console and screenshots too.
 //! - [`check`]: the regression check, a replay compared with its recording. Pure.
+//! - [`devtools`]: Chrome DevTools Recorder recordings to and from actions. Pure.
 
 pub mod actions;
 pub mod check;
+pub mod devtools;
 pub mod network;
 pub mod offline;
 

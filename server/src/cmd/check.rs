@@ -247,15 +247,15 @@ async fn replay_and_compare(
     let recorded_start = start_page(session).ok_or_else(|| {
         EngineError::invalid("session", "the session recorded no page to start on")
     })?;
-    let rebase = |u: &str| rebase(u, &recorded_start, args.base_url.as_ref());
-    *start = rebase(&recorded_start);
+    *start = rebase(&recorded_start, &recorded_start, args.base_url.as_ref());
+    let on_base = |u: &str| rebase(u, &recorded_start, args.base_url.as_ref());
 
     // Every navigation the recording made goes to the same host the replay starts on, and
     // every input slot gets its value; explicit overrides win.
     let mut overrides = BTreeMap::new();
     for (i, action) in session.actions.iter().enumerate() {
         let value = if action.kind == "navigate" {
-            action.value.as_deref().map(rebase)
+            action.value.as_deref().map(on_base)
         } else {
             action
                 .slot

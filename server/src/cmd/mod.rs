@@ -1,6 +1,7 @@
 //! One module per CLI command. Each exposes its clap arguments and a `run`; `main.rs` only
 //! dispatches.
 
+pub mod actions;
 pub mod analyze;
 pub mod capture;
 pub mod check;
