@@ -1154,6 +1154,9 @@ impl Session<'_> {
                     && let Ok(v) = serde_json::from_str::<Value>(payload)
                 {
                     let action = recorded_action(&v);
+                    // A person acting on the page is activity, network or not: a recording
+                    // ends on quiet only when neither the page nor the person does anything.
+                    self.last_activity = Instant::now();
                     sink.actions(std::slice::from_ref(&action));
                     self.actions.push(action);
                     if self.config.level >= CaptureLevel::Full

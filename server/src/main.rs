@@ -61,6 +61,9 @@ enum Command {
     /// Kills what a `spool serve` started once it is gone (started by the server itself).
     #[command(hide = true)]
     ReapOrphans,
+    /// Record a session a person drives (headless, `--headed`, or `--attach` to a running
+    /// browser) until Ctrl-C, inactivity or the time limit.
+    Record(cmd::record::RecordArgs),
     /// Export a session's actions as a Chrome DevTools Recorder recording, or import one.
     Actions {
         #[command(subcommand)]
@@ -109,6 +112,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args, data_flag.as_deref()).await,
             Command::ReapOrphans => serve::reaper::run_watcher(),
             Command::Tool(args) => serve::run_tool(args, data_flag.as_deref()).await,
+            Command::Record(args) => cmd::record::run(args, &data).await,
             Command::Actions { command } => {
                 open_store(&data).and_then(|store| cmd::actions::run(&store, command))
             }

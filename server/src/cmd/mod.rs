@@ -9,5 +9,6 @@ pub mod demo;
 pub mod execute;
 pub mod fixture_site;
 pub mod har_from_events;
+pub mod record;
 pub mod replay;
 pub mod sessions;

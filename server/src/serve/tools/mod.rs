@@ -1,11 +1,11 @@
-//! Every tool Spool serves. A capability that does not work yet is not listed: record adds
-//! its tools here when it lands. `replay-network` replays a stored session's network only;
+//! Every tool Spool serves. A capability that does not work yet is not listed. `replay-network` replays a stored session's network only;
 //! `replay-automation` its recorded actions.
 
 pub mod analysis;
 pub mod browser;
 pub mod capture;
 pub mod execute;
+pub mod record;
 pub mod replay;
 pub mod sessions;
 
@@ -58,6 +58,21 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "execute-optimally",
             "Execute a recorded task using the optimal modality (Integuru/CDP/Manual): the API plan as plain HTTP when it can, else a heavier modality; every attempt is reported",
             execute::execute_optimally,
+        ),
+        Tool::new(
+            "record-session",
+            "Record complete automation session for replay: opens a recorded browser session (drive it with navigate, click, type and press-key using the returned sessionId, or let a person drive it), stopped by stop-recording, after inactivityTimeoutSeconds without actions or traffic (autoStop), or at timeoutMinutes",
+            record::record_session,
+        ),
+        Tool::new(
+            "get-recording-status",
+            "Get a recording's status while it records (duration and counts of actions, screenshots, network and console entries) or how it ended",
+            record::get_recording_status,
+        ),
+        Tool::new(
+            "stop-recording",
+            "Stop a recording and store it; a recording that already stopped on its own answers with how it ended",
+            record::stop_recording,
         ),
         Tool::new(
             "replay-network",
