@@ -267,6 +267,7 @@ const ACTION_RECORDER_JS: &str = concat!(
     try {
       window.__spoolAction(JSON.stringify(Object.assign({
         kind, value, selectors: selectorsOf(el), fingerprint: describe(el), url: location.href,
+        time: Date.now(),
       }, extra || {})));
     } catch (e) {}
   };
@@ -325,7 +326,13 @@ fn recorded_action(report: &Value) -> Action {
         kind: report["kind"].as_str().unwrap_or("unknown").to_string(),
         target,
         value: text("value"),
-        timestamp: iso8601(now_epoch()),
+        // When the event happened in the page, not when its report was handled: a request
+        // the action started must not look older than the action.
+        timestamp: iso8601(
+            report["time"]
+                .as_f64()
+                .map_or_else(now_epoch, |ms| ms / 1000.0),
+        ),
         selectors,
         fingerprint,
         slot: text("slot"),
@@ -1147,6 +1154,9 @@ impl Session<'_> {
                     && let Ok(v) = serde_json::from_str::<Value>(payload)
                 {
                     let action = recorded_action(&v);
+                    // A person acting on the page is activity, network or not: a recording
+                    // ends on quiet only when neither the page nor the person does anything.
+                    self.last_activity = Instant::now();
                     sink.actions(std::slice::from_ref(&action));
                     self.actions.push(action);
                     if self.config.level >= CaptureLevel::Full

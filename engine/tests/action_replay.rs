@@ -111,6 +111,7 @@ async fn fresh_app() -> (FixtureServer, BTreeMap<String, Value>) {
         FixtureConfig {
             username: "bob".into(),
             password: "builder".into(),
+            ..Default::default()
         },
         0,
     )

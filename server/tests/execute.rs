@@ -67,6 +67,7 @@ async fn the_shop_recording_runs_with_new_credentials() {
         FixtureConfig {
             username: "carol".into(),
             password: "s3cret-pass".into(),
+            ..Default::default()
         },
         0,
     )

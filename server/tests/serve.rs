@@ -5,6 +5,10 @@
 
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
+#[path = "common/processes.rs"]
+mod processes;
+use processes::{assert_no_marked_processes, kill_marked, marked_processes};
+
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, CallToolResult, ReadResourceRequestParams};
 use rmcp::transport::{ConfigureCommandExt, StreamableHttpClientTransport, TokioChildProcess};
@@ -91,60 +95,6 @@ impl Drop for Server {
         }
         kill_marked(&self.marker);
     }
-}
-
-/// Processes (Chromium among them) started by a server carrying `marker` in their
-/// environment.
-fn marked_processes(marker: &str) -> Vec<u32> {
-    let needle = format!("SPOOL_TEST_MARKER={marker}");
-    let mut pids = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return pids;
-    };
-    for entry in dir.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if let Ok(env) = std::fs::read(entry.path().join("environ"))
-            && env.split(|b| *b == 0).any(|v| v == needle.as_bytes())
-        {
-            pids.push(pid);
-        }
-    }
-    pids
-}
-
-fn kill_marked(marker: &str) {
-    for pid in marked_processes(marker) {
-        // SAFETY: a signal to a pid just read from /proc.
-        #[allow(unsafe_code)]
-        unsafe {
-            libc::kill(pid as i32, libc::SIGKILL)
-        };
-    }
-}
-
-/// Waits until no process carries the marker (zombies take a moment to be reaped).
-fn assert_no_marked_processes(marker: &str) {
-    for _ in 0..100 {
-        if marked_processes(marker).is_empty() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let left: Vec<String> = marked_processes(marker)
-        .iter()
-        .map(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-                .unwrap_or_default()
-        })
-        .collect();
-    panic!("processes outlived the server: {left:?}");
 }
 
 fn shop_args(fixture: &FixtureServer) -> Value {
@@ -863,6 +813,7 @@ async fn browser_tools_complete_the_shop_order() {
         spool_fixtures::FixtureConfig {
             username: "bob".into(),
             password: "builder".into(),
+            ..Default::default()
         },
         0,
     )
@@ -1040,6 +991,7 @@ async fn execute_optimally_runs_the_recorded_shop_task() {
         spool_fixtures::FixtureConfig {
             username: "dana".into(),
             password: "n3w-pass".into(),
+            ..Default::default()
         },
         0,
     )
@@ -1187,6 +1139,190 @@ async fn execute_optimally_runs_the_recorded_shop_task() {
     assert_eq!(server.terminate(), Some(0));
 }
 
+/// `record-session` over MCP: the recording opens the shop, the browser tools drive it,
+/// `get-recording-status` counts what was recorded while it runs, `stop-recording` stores
+/// it (and the stored actions replay); over REST a second recording with `autoStop` ends
+/// on its own after its inactivity timeout, and bad input names its field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_session_records_until_stopped_or_inactive() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let transport = StreamableHttpClientTransport::from_uri(server.url("/mcp"));
+    let client = ().serve(transport).await.expect("MCP over HTTP connects");
+    let ok = |r: &CallToolResult| {
+        assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+        r.structured_content.clone().unwrap()
+    };
+    let started = ok(&mcp_call(
+        &client,
+        "record-session",
+        json!({ "taskDescription": SHOP_TASK, "url": fixture.url("/shop/"), "captureLevel": 3 }),
+    )
+    .await);
+    assert_eq!(started["status"], "RECORDING", "{started:#}");
+    let id = started["sessionId"].as_str().unwrap().to_string();
+    assert_eq!(started["sessionPath"], format!("spool://sessions/{id}"));
+    assert_eq!(started["metadata"]["taskDescription"], SHOP_TASK);
+    assert!(
+        started["metadata"]["browserInfo"]["userAgent"]
+            .as_str()
+            .unwrap()
+            .contains("Chrome"),
+        "{started:#}"
+    );
+    for (selector, text) in [("#username", "alice"), ("#password", "wonderland")] {
+        ok(&mcp_call(
+            &client,
+            "type",
+            json!({ "sessionId": id, "selector": selector, "text": text }),
+        )
+        .await);
+    }
+    ok(&mcp_call(
+        &client,
+        "click",
+        json!({ "sessionId": id, "selector": "#login-button" }),
+    )
+    .await);
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        status = ok(&mcp_call(&client, "get-recording-status", json!({ "sessionId": id })).await);
+        if status["networkEventCount"].as_u64().unwrap() >= 8 && fixture.orders().len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status["status"], "RECORDING", "{status:#}");
+    assert!(status["actionCount"].as_u64().unwrap() >= 3, "{status:#}");
+    assert!(
+        status["screenshotCount"].as_u64().unwrap() >= 1,
+        "{status:#}"
+    );
+    assert!(status["duration"].as_f64().unwrap() > 0.0, "{status:#}");
+    assert_eq!(fixture.orders().len(), 1);
+
+    let stopped = ok(&mcp_call(&client, "stop-recording", json!({ "sessionId": id })).await);
+    assert_eq!(stopped["status"], "COMPLETED", "{stopped:#}");
+    assert!(stopped["actionCount"].as_u64().unwrap() >= 3, "{stopped:#}");
+    assert!(
+        stopped["networkEventCount"].as_u64().unwrap() >= 8,
+        "{stopped:#}"
+    );
+    assert!(stopped["metadata"]["endTime"].is_string(), "{stopped:#}");
+    // Stopping again answers with how it ended.
+    let again = ok(&mcp_call(&client, "stop-recording", json!({ "sessionId": id })).await);
+    assert_eq!(again["status"], "COMPLETED");
+
+    // The recording replays against a fresh shop (the password is never stored).
+    let fresh = FixtureServer::start().await.unwrap();
+    let exported = mcp_call(
+        &client,
+        "export-session",
+        json!({ "sessionId": id, "format": "json", "includeNetworkData": false }),
+    )
+    .await;
+    let content = serde_json::to_value(&exported.content).unwrap();
+    let doc: Value =
+        serde_json::from_str(content[1]["resource"]["text"].as_str().unwrap()).unwrap();
+    let password = doc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|a| a["kind"] == "type" && a["target"] == "#password")
+        .unwrap();
+    let replayed = ok(&mcp_call(
+        &client,
+        "replay-automation",
+        json!({
+            "sessionId": id,
+            "startUrl": fresh.url("/shop/"),
+            "speedMultiplier": 5,
+            "overrideParameters": { format!("action-{password}"): { "value": "wonderland" } },
+        }),
+    )
+    .await);
+    assert_eq!(replayed["status"], "COMPLETED", "{replayed:#}");
+
+    // Over REST: a recording nobody drives stops itself after its inactivity timeout.
+    let http = reqwest::Client::new();
+    let response = http
+        .post(server.url("/api/v1/sessions"))
+        .json(&json!({
+            "taskDescription": "open the static page and wait",
+            "url": fixture.url("/static/"),
+            "inactivityTimeoutSeconds": 30,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "RECORDING", "{body:#}");
+    let idle = body["sessionId"].as_str().unwrap().to_string();
+    let mut ended = Value::Null;
+    for _ in 0..90 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ended = http
+            .get(server.url(&format!("/api/v1/sessions/{idle}/recording")))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if ended["status"] != "RECORDING" {
+            break;
+        }
+    }
+    assert_eq!(ended["status"], "COMPLETED", "{ended:#}");
+    let duration = ended["duration"].as_f64().unwrap();
+    assert!(
+        duration >= 30.0,
+        "it stopped only after 30 s without activity: {ended:#}"
+    );
+    assert!(
+        ended["networkEventCount"].as_u64().unwrap() >= 3,
+        "{ended:#}"
+    );
+
+    // Bad input names its field.
+    for (body, field) in [
+        (json!({ "taskDescription": "short" }), "taskDescription"),
+        (
+            json!({ "taskDescription": SHOP_TASK, "timeoutMinutes": 1 }),
+            "timeoutMinutes",
+        ),
+        (
+            json!({ "taskDescription": SHOP_TASK, "inactivityTimeoutSeconds": 5 }),
+            "inactivityTimeoutSeconds",
+        ),
+        (
+            json!({ "taskDescription": SHOP_TASK, "captureLevel": 7 }),
+            "captureLevel",
+        ),
+    ] {
+        let response = http
+            .post(server.url("/api/v1/sessions"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], -32602, "{error:#}");
+        assert!(error.to_string().contains(field), "{field}: {error:#}");
+    }
+    let unknown = http
+        .get(server.url("/api/v1/sessions/00000000-0000-4000-8000-000000000000/recording"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    drop(client);
+    assert_eq!(server.terminate(), Some(0));
+}
+
 /// POSTs `args` to `path` and returns the status and the JSON answer.
 async fn post_json(server: &Server, path: &str, args: &Value) -> (u16, Value) {
     let response = reqwest::Client::new()
@@ -1211,6 +1347,7 @@ async fn execute_optimally_replays_the_signed_task_in_a_headless_browser() {
         spool_fixtures::FixtureConfig {
             username: "erin".into(),
             password: "fr3sh-pass".into(),
+            ..Default::default()
         },
         0,
     )
@@ -1414,6 +1551,7 @@ async fn execute_optimally_replays_recorded_actions_with_the_callers_inputs() {
         spool_fixtures::FixtureConfig {
             username: "frank".into(),
             password: "n3w-secret".into(),
+            ..Default::default()
         },
         0,
     )

@@ -9,13 +9,15 @@
 //! `settle_timeout`). The first failed step ends the replay: later actions depend on it, so
 //! they are reported SKIPPED. The tab is closed and the context returned, also on error.
 
-use crate::capture::{CaptureConfig, LiveCapture, NoSink, PageHandle, WaitUntil, validate_url};
+use crate::capture::{
+    Capture, CaptureConfig, LiveCapture, NoSink, PageHandle, WaitUntil, validate_url,
+};
 use crate::error::EngineError;
 use crate::network::iso8601;
 use crate::pool::BrowserPool;
+use crate::screenshot::ScreenshotOptions;
 use serde::Serialize;
 use serde_json::{Value, json};
-use spool_model::har::Entry;
 use spool_model::session::{Action, CaptureLevel};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -41,14 +43,6 @@ pub struct ActionReplayConfig {
     pub settle_timeout: Duration,
     /// The longest think time waited between two actions, however long the person paused.
     pub max_think_time: Duration,
-    /// How long nothing may be in flight before the page counts as settled after an action.
-    /// A page that chains requests with gaps between them (slow script, a loaded machine)
-    /// needs more to be seen through to its last request.
-    pub quiet: Duration,
-    /// What the replay keeps of its own network traffic ([`ActionReplayReport::network`]):
-    /// `Metadata` (no bodies) by default; `Api` keeps the JSON and text answers a caller
-    /// judges the replay by.
-    pub network_level: CaptureLevel,
 }
 
 impl Default for ActionReplayConfig {
@@ -62,8 +56,6 @@ impl Default for ActionReplayConfig {
             element_timeout: Duration::from_secs(5),
             settle_timeout: Duration::from_secs(10),
             max_think_time: Duration::from_secs(10),
-            quiet: Duration::from_millis(300),
-            network_level: CaptureLevel::Metadata,
         }
     }
 }
@@ -123,11 +115,6 @@ pub struct ActionReplayReport {
     /// One result per recorded action, in order.
     pub steps: Vec<StepResult>,
     pub duration_ms: u64,
-    /// The requests the page sent during the replay, recorded at the config's
-    /// `network_level`: what a caller checks to see whether the replay did the task. Not
-    /// serialized (the replay report stays a list of steps).
-    #[serde(skip)]
-    pub network: Vec<Entry>,
 }
 
 impl ActionReplayReport {
@@ -148,9 +135,7 @@ impl ActionReplayReport {
 
 /// Checks the config and the overrides against `actions`, naming the field that is wrong.
 pub fn validate(actions: &[Action], config: &ActionReplayConfig) -> Result<(), EngineError> {
-    // With a start page given, a session without actions still replays: the page is opened
-    // and the replay waits for its network to go quiet (a flow that runs on load).
-    if actions.is_empty() && config.start_url.is_none() {
+    if actions.is_empty() {
         return Err(EngineError::invalid(
             "session",
             "the session recorded no actions to replay",
@@ -215,6 +200,56 @@ pub async fn replay_actions(
     config: &ActionReplayConfig,
 ) -> Result<ActionReplayReport, EngineError> {
     validate(actions, config)?;
+    // The replay's own recording is not kept, so a failure to finish it is no failure of
+    // the replay.
+    let (report, _) = run_replay(pool, actions, config, &ReplayRecording::default()).await?;
+    Ok(report)
+}
+
+/// What a replay's own recording keeps, for a comparison with the session it replays.
+#[derive(Debug, Clone)]
+pub struct ReplayRecording {
+    /// The level the replay is recorded at: `Metadata` keeps every entry's method, URL,
+    /// status and timings, and the console.
+    pub level: CaptureLevel,
+    /// `Some` to take a screenshot after every action and at the end, as a recording made
+    /// with the same options did.
+    pub screenshots: Option<ScreenshotOptions>,
+}
+
+impl Default for ReplayRecording {
+    fn default() -> Self {
+        ReplayRecording {
+            level: CaptureLevel::Metadata,
+            screenshots: None,
+        }
+    }
+}
+
+/// Replays `actions` like [`replay_actions`] and also returns the replay's own recording
+/// (its network, console and screenshots), which a regression check compares with the
+/// session's. A session without actions is allowed here: its replay opens the start page
+/// (`config.start_url`, which must then be set) and waits for it to settle, which is what a
+/// recorded page load is.
+pub async fn replay_actions_recorded(
+    pool: &BrowserPool,
+    actions: &[Action],
+    config: &ActionReplayConfig,
+    recording: &ReplayRecording,
+) -> Result<(ActionReplayReport, Capture), EngineError> {
+    if !actions.is_empty() {
+        validate(actions, config)?;
+    }
+    let (report, recorded) = run_replay(pool, actions, config, recording).await?;
+    Ok((report, recorded?))
+}
+
+async fn run_replay(
+    pool: &BrowserPool,
+    actions: &[Action],
+    config: &ActionReplayConfig,
+    recording: &ReplayRecording,
+) -> Result<(ActionReplayReport, Result<Capture, EngineError>), EngineError> {
     let actions = with_overrides(actions, &config.override_parameters);
     let start_url = match &config.start_url {
         Some(url) => url.clone(),
@@ -225,7 +260,12 @@ pub async fn replay_actions(
     validate_url(&start_url)?;
     let started = Instant::now();
     let mut capture_config = CaptureConfig::new("");
-    capture_config.level = config.network_level;
+    capture_config.level = recording.level;
+    capture_config.screenshots = recording.screenshots.clone();
+    if let Some(shots) = &recording.screenshots {
+        capture_config.viewport.width = shots.width;
+        capture_config.viewport.height = shots.height;
+    }
     // The live capture's deadline only bounds a replay that hangs in Spool itself: every
     // wait below has its own, shorter bound.
     capture_config.timeout = Duration::from_secs(3 * 3600);
@@ -239,28 +279,34 @@ pub async fn replay_actions(
     }
     .run()
     .await;
+    if outcome.is_ok() && !config.dry_run {
+        // What the last action started (a form's chain of API calls) belongs to the replay:
+        // the recording stops only once the page has been quiet for a while after it.
+        settle(
+            &page,
+            Duration::from_millis(500),
+            Some(Instant::now()),
+            config.settle_timeout,
+        )
+        .await;
+    }
     let final_url = page.status().url;
-    // The recording of the replay itself is not stored; its network goes into the report.
-    let network = live
-        .stop()
-        .await
-        .map(|capture| capture.har.log.entries)
-        .unwrap_or_default();
+    let recorded = live.stop().await;
     let steps = outcome?;
     let status = if steps.iter().any(|s| s.status == StepStatus::Failed) {
         ActionReplayStatus::Failed
     } else {
         ActionReplayStatus::Completed
     };
-    Ok(ActionReplayReport {
+    let report = ActionReplayReport {
         status,
         start_url,
         final_url,
         dry_run: config.dry_run,
         steps,
         duration_ms: millis(started.elapsed()),
-        network,
-    })
+    };
+    Ok((report, recorded))
 }
 
 /// The actions with each `action-N` override's value in place.
@@ -458,13 +504,6 @@ impl Replayer<'_> {
             }
             step.duration_ms = millis(started.elapsed());
             steps.push(step);
-        }
-        // What the last action started (a chain of requests after a click) finishes before
-        // the tab closes. Its first request may show up late on a busy machine, so the
-        // replay gives it one quiet window to appear before waiting for quiet again.
-        if !self.config.dry_run && !failed {
-            tokio::time::sleep(self.config.quiet.min(self.config.settle_timeout)).await;
-            self.settle().await;
         }
         Ok(steps)
     }
@@ -669,25 +708,36 @@ impl Replayer<'_> {
         self.page.press_key(key, code, vk, text).await
     }
 
-    /// Waits, at most `settle_timeout`, until nothing has been in flight for `quiet`: the
+    /// Waits, at most `settle_timeout`, until nothing has been in flight for 300 ms: the
     /// requests and navigations an action starts are done before the next action.
     async fn settle(&self) {
-        let quiet = self.config.quiet;
-        let deadline = Instant::now() + self.config.settle_timeout;
         // Requests an action starts may take a moment to show up in the status.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        while Instant::now() < deadline {
-            let status = self.page.status();
-            if status.ended
-                || (status.in_flight == 0
-                    && status
-                        .last_network_activity
-                        .is_none_or(|t| t.elapsed() >= quiet))
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        settle(
+            self.page,
+            Duration::from_millis(300),
+            None,
+            self.config.settle_timeout,
+        )
+        .await;
+    }
+}
+
+/// Waits until no request is in flight and the network has been quiet for `quiet` (counted
+/// from `since` too when given: requests an action started may not have shown up yet), or
+/// until `timeout`.
+async fn settle(page: &PageHandle, quiet: Duration, since: Option<Instant>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let status = page.status();
+        let last = match (status.last_network_activity, since) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if status.ended || (status.in_flight == 0 && last.is_none_or(|t| t.elapsed() >= quiet)) {
+            return;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

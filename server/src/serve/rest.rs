@@ -55,6 +55,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/execute", post(execute))
         .route("/api/v1/batch", post(batch))
         .route("/api/v1/sessions/{id}/replay", post(replay_session))
+        .route("/api/v1/sessions", post(record_session))
+        .route("/api/v1/sessions/{id}/recording", get(recording_status))
+        .route("/api/v1/sessions/{id}/stop", post(stop_recording))
         .route_layer(middleware::from_fn_with_state(
             state.config.tool_timeout,
             time_limit,
@@ -499,6 +502,48 @@ async fn replay_session(
     map.insert("sessionId".into(), json!(id));
     Ok(Json(
         run(&state, caller, "replay-automation", args)
+            .await?
+            .structured,
+    ))
+}
+
+/// `POST /api/v1/sessions`: starts a recording (`record-session`).
+async fn record_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json_body(body)?;
+    Ok(Json(
+        run(&state, caller, "record-session", args)
+            .await?
+            .structured,
+    ))
+}
+
+/// `GET /api/v1/sessions/{id}/recording`: a recording's status (`get-recording-status`).
+async fn recording_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json!({ "sessionId": id });
+    Ok(Json(
+        run(&state, caller, "get-recording-status", args)
+            .await?
+            .structured,
+    ))
+}
+
+/// `POST /api/v1/sessions/{id}/stop`: stops a recording (`stop-recording`).
+async fn stop_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json!({ "sessionId": id });
+    Ok(Json(
+        run(&state, caller, "stop-recording", args)
             .await?
             .structured,
     ))

@@ -24,9 +24,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spool_engine::plan_runner::{PlanRun, RetryPolicy, RunConfig, RunStatus, run_plan};
-use spool_engine::replay::StepStatus;
+use spool_engine::replay::{ReplayRecording, StepStatus, replay_actions_recorded};
 use spool_engine::state::BrowserState;
-use spool_engine::{ActionReplayConfig, ActionReplayReport, replay_actions};
+use spool_engine::{ActionReplayConfig, ActionReplayReport};
 use spool_model::ErrorCode;
 use spool_model::har::{Entry, Har};
 use spool_model::session::{Action, CaptureLevel};
@@ -548,23 +548,24 @@ async fn replay_in_browser(
     let config = ActionReplayConfig {
         start_url,
         override_parameters: overrides,
-        // The answers are the result: keep JSON and text bodies.
-        network_level: CaptureLevel::Api,
         element_timeout: bound(Duration::from_secs(5)),
         settle_timeout: bound(Duration::from_secs(10)),
         max_think_time: Duration::from_secs(2),
-        // A request chain's gaps can pass 300 ms on a busy machine; the target is often the
-        // chain's last request.
-        quiet: Duration::from_secs(1),
         ..ActionReplayConfig::default()
     };
     // The replay runs in its own task: every wait inside it is bounded, so when the
     // execution's deadline passes first it finishes on its own and returns its context.
     let pool = state.pool.clone();
     let replayed_actions = actions.clone();
-    let handle =
-        tokio::spawn(async move { replay_actions(&pool, &replayed_actions, &config).await });
-    let report = match tokio::time::timeout(remaining, handle).await {
+    // The replay's own recording is what it is judged by: JSON and text bodies kept.
+    let recording = ReplayRecording {
+        level: CaptureLevel::Api,
+        screenshots: None,
+    };
+    let handle = tokio::spawn(async move {
+        replay_actions_recorded(&pool, &replayed_actions, &config, &recording).await
+    });
+    let (report, recorded) = match tokio::time::timeout(remaining, handle).await {
         Err(_) => {
             let mut r = BrowserReplay::failed(format!(
                 "the browser replay did not finish within the execution's timeout ({:.0} s left)",
@@ -575,13 +576,23 @@ async fn replay_in_browser(
         }
         Ok(Err(e)) => return BrowserReplay::failed(format!("the browser replay failed: {e}")),
         Ok(Ok(Err(e))) => return BrowserReplay::failed(e.to_string()),
-        Ok(Ok(Ok(report))) => report,
+        Ok(Ok(Ok(done))) => done,
     };
-    judge_replay(&report, &target.method, &target_path)
+    judge_replay(
+        &report,
+        &recorded.har.log.entries,
+        &target.method,
+        &target_path,
+    )
 }
 
 /// Reads a finished replay: the failed step if one failed, else the target's answer.
-fn judge_replay(report: &ActionReplayReport, method: &str, path: &str) -> BrowserReplay {
+fn judge_replay(
+    report: &ActionReplayReport,
+    network: &[Entry],
+    method: &str,
+    path: &str,
+) -> BrowserReplay {
     let steps: Vec<StepSummary> = report
         .steps
         .iter()
@@ -603,7 +614,6 @@ fn judge_replay(report: &ActionReplayReport, method: &str, path: &str) -> Browse
             error: s.error.clone(),
         })
         .collect();
-    let network = &report.network;
     let bytes: u64 = network
         .iter()
         .map(|e| u64::try_from(e.response.content.size.max(0)).unwrap_or(0))

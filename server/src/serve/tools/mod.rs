@@ -1,5 +1,4 @@
-//! Every tool Spool serves. A capability that does not work yet is not listed: record adds
-//! its tools here when it lands. `replay-network` replays a stored session's network only;
+//! Every tool Spool serves. A capability that does not work yet is not listed. `replay-network` replays a stored session's network only;
 //! `replay-automation` its recorded actions.
 
 pub mod analysis;
@@ -8,6 +7,7 @@ pub mod browser;
 pub mod capture;
 pub mod code;
 pub mod execute;
+pub mod record;
 pub mod replay;
 pub mod sessions;
 
@@ -70,6 +70,21 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "parallel-execute",
             "Run several tool calls (usually execute-optimally or capture-and-analyze) at once, at most maxConcurrency at a time (default and cap: the server's max_concurrency), each with its own result or error (one failure never fails the others), within one overall timeout",
             batch::parallel_execute,
+        ),
+        Tool::new(
+            "record-session",
+            "Record complete automation session for replay: opens a recorded browser session (drive it with navigate, click, type and press-key using the returned sessionId, or let a person drive it), stopped by stop-recording, after inactivityTimeoutSeconds without actions or traffic (autoStop), or at timeoutMinutes",
+            record::record_session,
+        ),
+        Tool::new(
+            "get-recording-status",
+            "Get a recording's status while it records (duration and counts of actions, screenshots, network and console entries) or how it ended",
+            record::get_recording_status,
+        ),
+        Tool::new(
+            "stop-recording",
+            "Stop a recording and store it; a recording that already stopped on its own answers with how it ended",
+            record::stop_recording,
         ),
         Tool::new(
             "replay-network",
