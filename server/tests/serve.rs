@@ -1703,7 +1703,8 @@ async fn batches_run_executions_in_order_and_in_parallel() {
         "/api/v1/batch",
         &json!({
             "maxConcurrency": 2,
-            "timeout": 2,
+            // Ample for the quick script even on a loaded machine; far short of the slow one.
+            "timeout": 15,
             "operations": [
                 { "tool": "execute-optimally", "parameters": {
                     "taskDescription": "wait far longer than the batch allows",

@@ -243,7 +243,8 @@ mod tests {
         let run = run_python(
             &code,
             &BTreeMap::new(),
-            Duration::from_secs(3),
+            // Long enough for python3 to start and note the pid on a loaded machine.
+            Duration::from_secs(10),
             &CancellationToken::new(),
         )
         .await
