@@ -182,7 +182,15 @@ pub fn tag_with_actions(entries: &mut [spool_model::har::Entry], actions: &[Acti
         .iter()
         .enumerate()
         .filter(|(_, a)| a.kind != "submit")
-        .filter_map(|(i, a)| Some((a.timestamp.parse::<jiff::Timestamp>().ok()?.as_millisecond(), i)))
+        .filter_map(|(i, a)| {
+            Some((
+                a.timestamp
+                    .parse::<jiff::Timestamp>()
+                    .ok()?
+                    .as_millisecond(),
+                i,
+            ))
+        })
         .collect();
     for entry in entries {
         let Ok(started) = entry.started_date_time.parse::<jiff::Timestamp>() else {
@@ -190,7 +198,9 @@ pub fn tag_with_actions(entries: &mut [spool_model::har::Entry], actions: &[Acti
         };
         let started = started.as_millisecond();
         if let Some((_, index)) = times.iter().take_while(|(t, _)| *t <= started).last() {
-            entry.custom.insert("_action".into(), serde_json::json!(index));
+            entry
+                .custom
+                .insert("_action".into(), serde_json::json!(index));
         }
     }
 }

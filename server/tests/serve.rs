@@ -1322,3 +1322,250 @@ async fn record_session_records_until_stopped_or_inactive() {
     drop(client);
     assert_eq!(server.terminate(), Some(0));
 }
+
+/// Reads Server-Sent Events with curl (a third-party client) until the stream ends, each
+/// `data:` line as JSON.
+fn sse_reader(url: String) -> (Child, std::thread::JoinHandle<Vec<Value>>) {
+    let mut child = Command::new("curl")
+        .args(["-sN", &url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl runs");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| l.strip_prefix("data:").map(|d| d.trim().to_string()))
+            .filter_map(|d| serde_json::from_str(&d).ok())
+            .collect()
+    });
+    (child, reader)
+}
+
+/// The kinds and summaries of live events, for order checks: `action click #login-button`,
+/// `network POST /api/login`, `status COMPLETED`.
+fn event_lines(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|m| {
+            let e = &m["event"];
+            match e["kind"].as_str().unwrap_or_default() {
+                "action" => format!(
+                    "action {} {}",
+                    e["action"].as_str().unwrap_or_default(),
+                    e["target"].as_str().unwrap_or_default()
+                ),
+                "network" => format!(
+                    "network {} {}",
+                    e["method"].as_str().unwrap_or_default(),
+                    url_path(e["url"].as_str().unwrap_or_default())
+                ),
+                kind => format!("{kind} {}", e["status"].as_str().unwrap_or_default()),
+            }
+        })
+        .collect()
+}
+
+fn url_path(url: &str) -> String {
+    url.splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default()
+}
+
+fn assert_in_order(lines: &[String], wanted: &[&str], what: &str) {
+    let mut at = 0;
+    for w in wanted {
+        match lines[at..].iter().position(|l| l == w) {
+            Some(i) => at += i + 1,
+            None => panic!("{what}: {w:?} missing or out of order in {lines:#?}"),
+        }
+    }
+}
+
+/// Live events over SSE (curl) and the WebSocket: a subscriber sees the shop flow's actions
+/// and requests in order, then how the recording ended; a subscriber that never reads,
+/// on a page that logs 10,000 messages a second, is dropped while the recording goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_never_reads() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let http = reqwest::Client::new();
+    let call = |tool: &str, args: Value| {
+        let request = http
+            .post(server.url(&format!("/api/tools/{tool}/call")))
+            .json(&args);
+        let tool = tool.to_string();
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(status, 200, "{tool}: {body:#}");
+            body["result"].clone()
+        }
+    };
+    let started = call(
+        "record-session",
+        json!({ "taskDescription": SHOP_TASK, "includeScreenshots": false }),
+    )
+    .await;
+    let id = started["sessionId"].as_str().unwrap().to_string();
+
+    let (mut curl, sse) = sse_reader(server.url(&format!("/api/v1/sessions/{id}/events")));
+    let ws_url = server.url("/ws").replacen("http://", "ws://", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .unwrap();
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            json!({ "type": "subscribe", "topic": "browser.events", "sessionId": id }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let id_for_ws = id.clone();
+    let ws = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(Ok(message)) = socket.next().await {
+            let Ok(text) = message.into_text() else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["type"] == "subscribed" {
+                assert_eq!(v["sessionId"], id_for_ws.as_str());
+            }
+            let done = v["event"]["kind"] == "status" && v["event"]["status"] != "RECORDING";
+            events.push(v);
+            if done {
+                break;
+            }
+        }
+        events
+    });
+    // Both subscribers are listening before the page opens.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    call(
+        "navigate",
+        json!({ "sessionId": id, "url": fixture.url("/shop/"), "waitUntil": "networkidle" }),
+    )
+    .await;
+    for (selector, text) in [("#username", "alice"), ("#password", "wonderland")] {
+        call(
+            "type",
+            json!({ "sessionId": id, "selector": selector, "text": text }),
+        )
+        .await;
+    }
+    call(
+        "click",
+        json!({ "sessionId": id, "selector": "#login-button" }),
+    )
+    .await;
+    for _ in 0..100 {
+        if !fixture.orders().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = call("stop-recording", json!({ "sessionId": id })).await;
+    assert_eq!(stopped["status"], "COMPLETED");
+
+    let sse_events = tokio::task::spawn_blocking(move || {
+        let events = sse.join().unwrap();
+        let _ = curl.wait();
+        events
+    })
+    .await
+    .unwrap();
+    let ws_events = tokio::time::timeout(Duration::from_secs(30), ws)
+        .await
+        .expect("the WebSocket subscription ends with the recording")
+        .unwrap();
+    let wanted = [
+        "network GET /shop/",
+        "action type #username",
+        "action type #password",
+        "action click #login-button",
+        "network POST /api/login",
+        "network GET /api/items",
+        "network POST /api/orders",
+        "status COMPLETED",
+    ];
+    for (what, events) in [("SSE", &sse_events), ("WebSocket", &ws_events)] {
+        let lines = event_lines(events);
+        assert_in_order(&lines, &wanted, what);
+        assert!(
+            events
+                .iter()
+                .filter(|e| e["type"] != "subscribed")
+                .all(|e| e["type"] == "browser.event" && e["sessionId"] == id.as_str()),
+            "{what}: {events:#?}"
+        );
+    }
+
+    // A subscriber that never reads, on a page that floods the console, is dropped; the
+    // recording goes on and stops when asked.
+    let flood = call(
+        "record-session",
+        json!({ "taskDescription": "watch a page flood its console", "includeScreenshots": false }),
+    )
+    .await;
+    let flood_id = flood["sessionId"].as_str().unwrap().to_string();
+    let mut never_reads = Command::new("curl")
+        .args([
+            "-sN",
+            &server.url(&format!("/api/v1/sessions/{flood_id}/events")),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    call(
+        "navigate",
+        json!({ "sessionId": flood_id, "url": fixture.url("/flood/") }),
+    )
+    .await;
+    let mut console_counts = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let status = call("get-recording-status", json!({ "sessionId": flood_id })).await;
+        console_counts.push(status["consoleEntryCount"].as_u64().unwrap());
+    }
+    assert!(
+        console_counts.windows(2).all(|w| w[1] > w[0]),
+        "the recording kept going while a subscriber stalled: {console_counts:?}"
+    );
+    let stopped = call("stop-recording", json!({ "sessionId": flood_id })).await;
+    assert_eq!(stopped["status"], "COMPLETED", "{stopped:#}");
+    // Now read what the stalled subscriber was sent: it ends with its own dropping.
+    let stdout = never_reads.stdout.take().unwrap();
+    let tail = tokio::task::spawn_blocking(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
+        let _ = never_reads.wait();
+        lines
+    })
+    .await
+    .unwrap();
+    assert!(
+        tail.iter().any(|l| l.contains("\"dropped\"")),
+        "the stalled subscriber was dropped: {} lines, last {:?}",
+        tail.len(),
+        tail.last()
+    );
+
+    // An unknown session's events: 404 with the code.
+    let unknown = http
+        .get(server.url("/api/v1/sessions/00000000-0000-4000-8000-000000000000/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(server.terminate(), Some(0));
+}

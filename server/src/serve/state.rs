@@ -26,6 +26,8 @@ pub struct Inner {
     pub pool: BrowserPool,
     /// Browser sessions the browser tools hold open, by session id.
     pub live: LiveSessions,
+    /// The live-event topics of the recordings running now.
+    pub events: super::events::EventHub,
     pub config: ServeConfig,
     pub registry: Registry,
     /// The configured credentials.
@@ -61,6 +63,7 @@ impl AppState {
             writer,
             pool,
             live: LiveSessions::default(),
+            events: Default::default(),
             registry: super::tools::registry(&config),
             auth: Authenticator::new(&config)?,
             limiters: RateLimiters::new(&config.limits),
