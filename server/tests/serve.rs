@@ -619,11 +619,33 @@ fn assert_python_result(py: &Value) {
 
 /// A server killed with SIGKILL runs no cleanup; its watcher still closes every browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_browser_outlives_a_killed_server() {
+async fn no_browser_outlives_a_killed_server_and_a_restart_finds_every_session() {
     let fixture = FixtureServer::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut server = Server::start(data.path(), &[]);
     let http = reqwest::Client::new();
+    // One session finished before the kill.
+    let done: Value = http
+        .post(server.url("/api/tools/capture-and-analyze/call"))
+        .json(&json!({
+            "targetUrl": fixture.url("/static/"),
+            "taskDescription": "a capture that finished before the kill",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let done_id = done["result"]["sessionId"].as_str().unwrap().to_string();
+    let before: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{done_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     // A capture that keeps recording: its wait-for condition never becomes true.
     let request = http
         .post(server.url("/api/tools/capture-and-analyze/call"))
@@ -649,10 +671,65 @@ async fn no_browser_outlives_a_killed_server() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(browser_seen, "the capture never started a browser");
+    // Let the page load, so the interrupted session has recorded something.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = server.child.kill();
     let _ = server.child.wait();
     assert_no_marked_processes(&server.marker);
     pending.abort();
+
+    // A new server on the same store: the finished session as it was, the interrupted one
+    // INTERRUPTED with what it recorded before the kill.
+    let server = Server::start(data.path(), &[]);
+    let list: Value = http
+        .get(server.url("/api/v1/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list:#}");
+    let after: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{done_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for field in [
+        "status",
+        "networkEventCount",
+        "consoleEntryCount",
+        "startTime",
+        "endTime",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {after:#}");
+    }
+    let interrupted = sessions
+        .iter()
+        .find(|s| s["sessionId"] != done_id.as_str())
+        .unwrap();
+    assert_eq!(interrupted["status"], "INTERRUPTED", "{interrupted:#}");
+    let id = interrupted["sessionId"].as_str().unwrap();
+    let har: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{id}/export?format=har")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        har["log"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["request"]["url"].as_str().unwrap().ends_with("/static/")),
+        "the interrupted session keeps its page: {har:#}"
+    );
 }
 
 /// The latency of `tools/call` over MCP (stdio, rmcp's client) for a cheap tool; compare
@@ -1568,4 +1645,121 @@ async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_neve
         .unwrap();
     assert_eq!(unknown.status(), 404);
     assert_eq!(server.terminate(), Some(0));
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+fn chromium_count(marker: &str) -> usize {
+    marked_processes(marker)
+        .iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("chrom"))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+/// 32 `capture-and-analyze` calls at once on a pool of 4 browsers: every call finishes or
+/// is refused as busy, and once the browsers have idled out the server is back to no
+/// Chromium and about the memory it had before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_concurrent_captures_on_a_pool_of_four_finish_or_are_refused() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            "--max-browsers",
+            "4",
+            "--browser-idle-timeout",
+            "2",
+            "--acquire-timeout",
+            "120",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let capture = |n: usize| {
+        http.post(server.url("/api/tools/capture-and-analyze/call"))
+            .json(&json!({
+                "targetUrl": fixture.url("/static/"),
+                "taskDescription": format!("load the static page, call {n}"),
+                "timeoutSeconds": 120,
+            }))
+            .send()
+    };
+    let wait_for_no_chromium = || async {
+        for _ in 0..600 {
+            if chromium_count(&server.marker) == 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    // A first call warms the server's own code paths; the baseline is taken after its
+    // browser has idled out.
+    let warm = capture(0).await.unwrap();
+    assert_eq!(warm.status(), 200);
+    assert!(
+        wait_for_no_chromium().await,
+        "the warm-up browser never idled out"
+    );
+    let pid = server.child.id();
+    let baseline = rss_kib(pid);
+
+    let calls: Vec<_> = (1..=32).map(|n| tokio::spawn(capture(n))).collect();
+    let mut finished = 0;
+    let mut busy = 0;
+    for call in calls {
+        let response = call.await.unwrap().unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        if status == 200 {
+            assert!(body["result"]["sessionId"].is_string(), "{body:#}");
+            finished += 1;
+        } else {
+            assert_eq!(status, 503, "neither done nor busy: {body:#}");
+            assert_eq!(
+                body["error"]["code"], -32006,
+                "neither done nor busy: {body:#}"
+            );
+            busy += 1;
+        }
+    }
+    assert_eq!(finished + busy, 32);
+    assert!(finished > 0, "no call finished");
+    assert!(
+        wait_for_no_chromium().await,
+        "browsers outlived their idle timeout"
+    );
+    let after = rss_kib(pid);
+    eprintln!(
+        "32 captures: {finished} finished, {busy} busy; server RSS {baseline} KiB before, {after} KiB after"
+    );
+    assert!(
+        after <= baseline + 100 * 1024,
+        "the server's memory did not come back: {baseline} KiB before, {after} KiB after"
+    );
+    let list: Value = http
+        .get(server.url("/api/v1/sessions?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["total"],
+        33 - busy,
+        "every finished call is stored once"
+    );
 }

@@ -27,6 +27,9 @@ pub struct ServeArgs {
     /// Seconds a call waits for a free browser before it is refused as busy (default 30).
     #[arg(long, env = "SPOOL_ACQUIRE_TIMEOUT")]
     pub acquire_timeout: Option<u64>,
+    /// Seconds an idle browser stays open before it is closed (default 300).
+    #[arg(long, env = "SPOOL_BROWSER_IDLE_TIMEOUT")]
+    pub browser_idle_timeout: Option<u64>,
     /// Largest request body in bytes (default 50 MiB); larger ones get 413.
     #[arg(long, env = "SPOOL_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -103,6 +106,7 @@ struct FileSettings {
     data: Option<PathBuf>,
     max_browsers: Option<usize>,
     acquire_timeout: Option<u64>,
+    browser_idle_timeout: Option<u64>,
     max_body_bytes: Option<usize>,
     allow_evaluate: Option<bool>,
     /// One bearer token (older files); `api_tokens` takes several.
@@ -136,6 +140,7 @@ pub struct ServeConfig {
     pub data: PathBuf,
     pub max_browsers: usize,
     pub acquire_timeout: Duration,
+    pub browser_idle_timeout: Duration,
     pub max_body_bytes: usize,
     pub allow_evaluate: bool,
     pub api_keys: Vec<String>,
@@ -213,6 +218,7 @@ impl Default for ServeConfig {
             data: spool_store::Store::default_dir(),
             max_browsers: 5,
             acquire_timeout: Duration::from_secs(30),
+            browser_idle_timeout: Duration::from_secs(300),
             max_body_bytes: 50 * 1024 * 1024,
             allow_evaluate: false,
             api_keys: Vec::new(),
@@ -306,6 +312,11 @@ impl ServeConfig {
                 .or(file.acquire_timeout)
                 .map(Duration::from_secs)
                 .unwrap_or(d.acquire_timeout),
+            browser_idle_timeout: args
+                .browser_idle_timeout
+                .or(file.browser_idle_timeout)
+                .map(Duration::from_secs)
+                .unwrap_or(d.browser_idle_timeout),
             max_body_bytes: args
                 .max_body_bytes
                 .or(file.max_body_bytes)
@@ -383,6 +394,10 @@ impl ServeConfig {
             format!("data = {}", self.data.display()),
             format!("max_browsers = {}", self.max_browsers),
             format!("acquire_timeout = {} s", self.acquire_timeout.as_secs()),
+            format!(
+                "browser_idle_timeout = {} s",
+                self.browser_idle_timeout.as_secs()
+            ),
             format!("max_body_bytes = {}", self.max_body_bytes),
             format!("allow_evaluate = {}", self.allow_evaluate),
             format!("api_keys = {}", masked(self.api_keys.len())),

@@ -55,6 +55,7 @@ impl AppState {
             max_browsers: config.max_browsers,
             min_browsers: 0,
             acquire_timeout: config.acquire_timeout,
+            idle_timeout: config.browser_idle_timeout,
             source: BrowserSource::Launch(LaunchConfig::default()),
             ..PoolConfig::default()
         })?;
