@@ -1763,3 +1763,109 @@ async fn thirty_two_concurrent_captures_on_a_pool_of_four_finish_or_are_refused(
         "every finished call is stored once"
     );
 }
+
+/// The main processes of the browsers a server started (not their renderers and helpers),
+/// oldest first.
+fn browser_processes(marker: &str) -> Vec<u32> {
+    let mut pids: Vec<u32> = marked_processes(marker)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c).to_string();
+                    c.contains("--remote-debugging-port") && !c.contains("--type=")
+                })
+                .unwrap_or(false)
+        })
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// One browser per session (`--contexts-per-browser 1`); the browser of one running
+/// capture is killed: that capture answers NetworkCaptureFailed and is stored ERROR with
+/// what it recorded, the other capture ends as it would have, and the server serves the
+/// next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_browser_fails_only_its_own_capture() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &["--contexts-per-browser", "1", "--max-browsers", "3"],
+    );
+    let http = reqwest::Client::new();
+    let start = |task: &str, timeout: u64| {
+        let request = http
+            .post(server.url("/api/tools/capture-and-analyze/call"))
+            .json(&json!({
+                "targetUrl": fixture.url("/static/"),
+                "taskDescription": task,
+                "timeoutSeconds": timeout,
+                "waitFor": "false",
+            }))
+            .send();
+        tokio::spawn(async move {
+            let response = request.await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        })
+    };
+    let wait_for_browsers = |n: usize| {
+        let marker = server.marker.clone();
+        async move {
+            for _ in 0..300 {
+                let pids = browser_processes(&marker);
+                if pids.len() >= n {
+                    return pids;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{n} browsers never started");
+        }
+    };
+    let doomed = start("a capture whose browser is killed", 60);
+    let doomed_browser = wait_for_browsers(1).await[0];
+    let spared = start("a capture that runs to its deadline", 8);
+    wait_for_browsers(2).await;
+    // Both pages have loaded and are recording.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // SAFETY: a signal to a browser process this test's server started.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(doomed_browser as i32, libc::SIGKILL)
+    };
+
+    let (status, body) = doomed.await.unwrap();
+    assert_eq!(status, 502, "{body:#}");
+    assert_eq!(body["error"]["code"], -32101, "{body:#}");
+    let id = body["error"]["details"]["sessionId"].as_str().unwrap();
+    let stored: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["status"], "ERROR", "{stored:#}");
+    assert!(
+        stored["networkEventCount"].as_u64().unwrap() >= 1,
+        "what it recorded before the kill is kept: {stored:#}"
+    );
+
+    let (status, body) = spared.await.unwrap();
+    assert_eq!(status, 200, "the other capture is unaffected: {body:#}");
+    assert!(body["result"]["sessionId"].is_string(), "{body:#}");
+
+    let next = http
+        .post(server.url("/api/tools/capture-and-analyze/call"))
+        .json(&json!({
+            "targetUrl": fixture.url("/static/"),
+            "taskDescription": "the next capture after the kill",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 200, "the server keeps serving");
+}

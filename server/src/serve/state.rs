@@ -56,6 +56,7 @@ impl AppState {
             min_browsers: 0,
             acquire_timeout: config.acquire_timeout,
             idle_timeout: config.browser_idle_timeout,
+            max_contexts_per_browser: config.contexts_per_browser,
             source: BrowserSource::Launch(LaunchConfig::default()),
             ..PoolConfig::default()
         })?;
