@@ -4,9 +4,9 @@
 # scripts, Python's `requests` for the generated Python scripts, and for the server's tests
 # the Python `mcp` SDK (a third-party MCP client), `openapi-spec-validator` and
 # `prometheus-client` (a Prometheus text-format parser for /metrics), and Node.js with
-# `@puppeteer/replay` (the DevTools Recorder schema's own parser, under
-# ~/.cache/spool-node; its optional `puppeteer` peer, which would download a browser, is
-# not installed). Idempotent: it only installs what is missing.
+# `@puppeteer/replay` (the DevTools Recorder schema's own parser) and `playwright-core`
+# (the replay bench's comparison, driving Debian's Chromium), under ~/.cache/spool-node;
+# nothing that downloads a browser is installed. Idempotent: it only installs what is missing.
 set -euo pipefail
 
 need_apt=()
@@ -50,11 +50,12 @@ if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
 fi
 
 node_dir="$HOME/.cache/spool-node"
-if [ ! -f "$node_dir/node_modules/@puppeteer/replay/package.json" ]; then
-  echo "setup: installing @puppeteer/replay (validates DevTools Recorder JSON in tests)" >&2
+if [ ! -f "$node_dir/node_modules/@puppeteer/replay/package.json" ] ||
+   [ ! -f "$node_dir/node_modules/playwright-core/package.json" ]; then
+  echo "setup: installing @puppeteer/replay (validates DevTools Recorder JSON in tests) and playwright-core (the replay bench's comparison; no browser download)" >&2
   mkdir -p "$node_dir"
-  PUPPETEER_SKIP_DOWNLOAD=1 npm install --prefix "$node_dir" --silent --no-audit --no-fund \
-    --legacy-peer-deps @puppeteer/replay@3.1.3 >/dev/null
+  PUPPETEER_SKIP_DOWNLOAD=1 PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm install --prefix "$node_dir" \
+    --silent --no-audit --no-fund --legacy-peer-deps @puppeteer/replay@3.1.3 playwright-core@1.65 >/dev/null
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

@@ -61,6 +61,9 @@ enum Command {
     /// Kills what a `spool serve` started once it is gone (started by the server itself).
     #[command(hide = true)]
     ReapOrphans,
+    /// Measure how fast stored sessions replay on the browser pool: replays per minute and
+    /// p50/p95/p99 per replay, offline or live, at a chosen concurrency.
+    BenchReplay(cmd::bench_replay::BenchReplayArgs),
     /// Record a session a person drives (headless, `--headed`, or `--attach` to a running
     /// browser) until Ctrl-C, inactivity or the time limit.
     Record(cmd::record::RecordArgs),
@@ -114,6 +117,7 @@ fn main() -> ExitCode {
             Command::ReapOrphans => serve::reaper::run_watcher(),
             Command::Tool(args) => serve::run_tool(args, data_flag.as_deref()).await,
             Command::Record(args) => cmd::record::run(args, &data).await,
+            Command::BenchReplay(args) => cmd::bench_replay::run(args, &data).await,
             Command::Actions { command } => {
                 open_store(&data).and_then(|store| cmd::actions::run(&store, command))
             }

@@ -40,6 +40,27 @@ async fn record_suite(data: &Path) {
         shop.screenshots.iter().any(|s| s.reason == "action"),
         "no screenshot after an action"
     );
+    // Each request is tagged with the action that caused it: the sign-in click.
+    let click = shop
+        .actions
+        .iter()
+        .position(|a| a.kind == "click" && a.target.as_deref() == Some("#login-button"))
+        .unwrap();
+    for path in ["/api/login", "/api/orders"] {
+        let entry = shop
+            .har
+            .log
+            .entries
+            .iter()
+            .find(|e| e.request.url.ends_with(path))
+            .unwrap();
+        assert_eq!(
+            entry.custom.get("_action"),
+            Some(&serde_json::json!(click)),
+            "{path} is tagged with the click at {click}: {:#?}",
+            shop.actions
+        );
+    }
     let store = Store::open(data).unwrap();
     store_capture(&store, "shop order", app.url("/shop/"), &shop);
     store_capture(&store, "poll job", app.url("/poll/"), &poll);

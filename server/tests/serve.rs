@@ -619,11 +619,33 @@ fn assert_python_result(py: &Value) {
 
 /// A server killed with SIGKILL runs no cleanup; its watcher still closes every browser.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_browser_outlives_a_killed_server() {
+async fn no_browser_outlives_a_killed_server_and_a_restart_finds_every_session() {
     let fixture = FixtureServer::start().await.unwrap();
     let data = tempfile::tempdir().unwrap();
     let mut server = Server::start(data.path(), &[]);
     let http = reqwest::Client::new();
+    // One session finished before the kill.
+    let done: Value = http
+        .post(server.url("/api/tools/capture-and-analyze/call"))
+        .json(&json!({
+            "targetUrl": fixture.url("/static/"),
+            "taskDescription": "a capture that finished before the kill",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let done_id = done["result"]["sessionId"].as_str().unwrap().to_string();
+    let before: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{done_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     // A capture that keeps recording: its wait-for condition never becomes true.
     let request = http
         .post(server.url("/api/tools/capture-and-analyze/call"))
@@ -649,10 +671,65 @@ async fn no_browser_outlives_a_killed_server() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(browser_seen, "the capture never started a browser");
+    // Let the page load, so the interrupted session has recorded something.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = server.child.kill();
     let _ = server.child.wait();
     assert_no_marked_processes(&server.marker);
     pending.abort();
+
+    // A new server on the same store: the finished session as it was, the interrupted one
+    // INTERRUPTED with what it recorded before the kill.
+    let server = Server::start(data.path(), &[]);
+    let list: Value = http
+        .get(server.url("/api/v1/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list:#}");
+    let after: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{done_id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for field in [
+        "status",
+        "networkEventCount",
+        "consoleEntryCount",
+        "startTime",
+        "endTime",
+    ] {
+        assert_eq!(after[field], before[field], "{field}: {after:#}");
+    }
+    let interrupted = sessions
+        .iter()
+        .find(|s| s["sessionId"] != done_id.as_str())
+        .unwrap();
+    assert_eq!(interrupted["status"], "INTERRUPTED", "{interrupted:#}");
+    let id = interrupted["sessionId"].as_str().unwrap();
+    let har: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{id}/export?format=har")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        har["log"]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["request"]["url"].as_str().unwrap().ends_with("/static/")),
+        "the interrupted session keeps its page: {har:#}"
+    );
 }
 
 /// The latency of `tools/call` over MCP (stdio, rmcp's client) for a cheap tool; compare
@@ -1321,6 +1398,476 @@ async fn record_session_records_until_stopped_or_inactive() {
     assert_eq!(unknown.status(), 404);
     drop(client);
     assert_eq!(server.terminate(), Some(0));
+}
+
+/// Reads Server-Sent Events with curl (a third-party client) until the stream ends, each
+/// `data:` line as JSON.
+fn sse_reader(url: String) -> (Child, std::thread::JoinHandle<Vec<Value>>) {
+    let mut child = Command::new("curl")
+        .args(["-sN", &url])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("curl runs");
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .filter_map(|l| l.strip_prefix("data:").map(|d| d.trim().to_string()))
+            .filter_map(|d| serde_json::from_str(&d).ok())
+            .collect()
+    });
+    (child, reader)
+}
+
+/// The kinds and summaries of live events, for order checks: `action click #login-button`,
+/// `network POST /api/login`, `status COMPLETED`.
+fn event_lines(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|m| {
+            let e = &m["event"];
+            match e["kind"].as_str().unwrap_or_default() {
+                "action" => format!(
+                    "action {} {}",
+                    e["action"].as_str().unwrap_or_default(),
+                    e["target"].as_str().unwrap_or_default()
+                ),
+                "network" => format!(
+                    "network {} {}",
+                    e["method"].as_str().unwrap_or_default(),
+                    url_path(e["url"].as_str().unwrap_or_default())
+                ),
+                kind => format!("{kind} {}", e["status"].as_str().unwrap_or_default()),
+            }
+        })
+        .collect()
+}
+
+fn url_path(url: &str) -> String {
+    url.splitn(4, '/')
+        .nth(3)
+        .map(|p| format!("/{p}"))
+        .unwrap_or_default()
+}
+
+fn assert_in_order(lines: &[String], wanted: &[&str], what: &str) {
+    let mut at = 0;
+    for w in wanted {
+        match lines[at..].iter().position(|l| l == w) {
+            Some(i) => at += i + 1,
+            None => panic!("{what}: {w:?} missing or out of order in {lines:#?}"),
+        }
+    }
+}
+
+/// Live events over SSE (curl) and the WebSocket: a subscriber sees the shop flow's actions
+/// and requests in order, then how the recording ended; a subscriber that never reads,
+/// on a page that logs 10,000 messages a second, is dropped while the recording goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_never_reads() {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let http = reqwest::Client::new();
+    let call = |tool: &str, args: Value| {
+        let request = http
+            .post(server.url(&format!("/api/tools/{tool}/call")))
+            .json(&args);
+        let tool = tool.to_string();
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(status, 200, "{tool}: {body:#}");
+            body["result"].clone()
+        }
+    };
+    let started = call(
+        "record-session",
+        json!({ "taskDescription": SHOP_TASK, "includeScreenshots": false }),
+    )
+    .await;
+    let id = started["sessionId"].as_str().unwrap().to_string();
+
+    let (mut curl, sse) = sse_reader(server.url(&format!("/api/v1/sessions/{id}/events")));
+    let ws_url = server.url("/ws").replacen("http://", "ws://", 1);
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url.as_str())
+        .await
+        .unwrap();
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            json!({ "type": "subscribe", "topic": "browser.events", "sessionId": id }).to_string(),
+        ))
+        .await
+        .unwrap();
+    let id_for_ws = id.clone();
+    let ws = tokio::spawn(async move {
+        let mut events = Vec::new();
+        while let Some(Ok(message)) = socket.next().await {
+            let Ok(text) = message.into_text() else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["type"] == "subscribed" {
+                assert_eq!(v["sessionId"], id_for_ws.as_str());
+            }
+            let done = v["event"]["kind"] == "status" && v["event"]["status"] != "RECORDING";
+            events.push(v);
+            if done {
+                break;
+            }
+        }
+        events
+    });
+    // Both subscribers are listening before the page opens.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    call(
+        "navigate",
+        json!({ "sessionId": id, "url": fixture.url("/shop/"), "waitUntil": "networkidle" }),
+    )
+    .await;
+    for (selector, text) in [("#username", "alice"), ("#password", "wonderland")] {
+        call(
+            "type",
+            json!({ "sessionId": id, "selector": selector, "text": text }),
+        )
+        .await;
+    }
+    call(
+        "click",
+        json!({ "sessionId": id, "selector": "#login-button" }),
+    )
+    .await;
+    for _ in 0..100 {
+        if !fixture.orders().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopped = call("stop-recording", json!({ "sessionId": id })).await;
+    assert_eq!(stopped["status"], "COMPLETED");
+
+    let sse_events = tokio::task::spawn_blocking(move || {
+        let events = sse.join().unwrap();
+        let _ = curl.wait();
+        events
+    })
+    .await
+    .unwrap();
+    let ws_events = tokio::time::timeout(Duration::from_secs(30), ws)
+        .await
+        .expect("the WebSocket subscription ends with the recording")
+        .unwrap();
+    let wanted = [
+        "network GET /shop/",
+        "action type #username",
+        "action type #password",
+        "action click #login-button",
+        "network POST /api/login",
+        "network GET /api/items",
+        "network POST /api/orders",
+        "status COMPLETED",
+    ];
+    for (what, events) in [("SSE", &sse_events), ("WebSocket", &ws_events)] {
+        let lines = event_lines(events);
+        assert_in_order(&lines, &wanted, what);
+        assert!(
+            events
+                .iter()
+                .filter(|e| e["type"] != "subscribed")
+                .all(|e| e["type"] == "browser.event" && e["sessionId"] == id.as_str()),
+            "{what}: {events:#?}"
+        );
+    }
+
+    // A subscriber that never reads, on a page that floods the console, is dropped; the
+    // recording goes on and stops when asked.
+    let flood = call(
+        "record-session",
+        json!({ "taskDescription": "watch a page flood its console", "includeScreenshots": false }),
+    )
+    .await;
+    let flood_id = flood["sessionId"].as_str().unwrap().to_string();
+    let mut never_reads = Command::new("curl")
+        .args([
+            "-sN",
+            &server.url(&format!("/api/v1/sessions/{flood_id}/events")),
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    call(
+        "navigate",
+        json!({ "sessionId": flood_id, "url": fixture.url("/flood/") }),
+    )
+    .await;
+    let mut console_counts = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let status = call("get-recording-status", json!({ "sessionId": flood_id })).await;
+        console_counts.push(status["consoleEntryCount"].as_u64().unwrap());
+    }
+    assert!(
+        console_counts.windows(2).all(|w| w[1] > w[0]),
+        "the recording kept going while a subscriber stalled: {console_counts:?}"
+    );
+    let stopped = call("stop-recording", json!({ "sessionId": flood_id })).await;
+    assert_eq!(stopped["status"], "COMPLETED", "{stopped:#}");
+    // Now read what the stalled subscriber was sent: it ends with its own dropping.
+    let stdout = never_reads.stdout.take().unwrap();
+    let tail = tokio::task::spawn_blocking(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .collect();
+        let _ = never_reads.wait();
+        lines
+    })
+    .await
+    .unwrap();
+    assert!(
+        tail.iter().any(|l| l.contains("\"dropped\"")),
+        "the stalled subscriber was dropped: {} lines, last {:?}",
+        tail.len(),
+        tail.last()
+    );
+
+    // An unknown session's events: 404 with the code.
+    let unknown = http
+        .get(server.url("/api/v1/sessions/00000000-0000-4000-8000-000000000000/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    assert_eq!(server.terminate(), Some(0));
+}
+
+/// The resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+fn chromium_count(marker: &str) -> usize {
+    marked_processes(marker)
+        .iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains("chrom"))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+/// 32 `capture-and-analyze` calls at once on a pool of 4 browsers: every call finishes or
+/// is refused as busy, and once the browsers have idled out the server is back to no
+/// Chromium and about the memory it had before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thirty_two_concurrent_captures_on_a_pool_of_four_finish_or_are_refused() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &[
+            "--max-browsers",
+            "4",
+            "--browser-idle-timeout",
+            "2",
+            "--acquire-timeout",
+            "120",
+        ],
+    );
+    let http = reqwest::Client::new();
+    let capture = |n: usize| {
+        http.post(server.url("/api/tools/capture-and-analyze/call"))
+            .json(&json!({
+                "targetUrl": fixture.url("/static/"),
+                "taskDescription": format!("load the static page, call {n}"),
+                "timeoutSeconds": 120,
+            }))
+            .send()
+    };
+    let wait_for_no_chromium = || async {
+        for _ in 0..600 {
+            if chromium_count(&server.marker) == 0 {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    // A first call warms the server's own code paths; the baseline is taken after its
+    // browser has idled out.
+    let warm = capture(0).await.unwrap();
+    assert_eq!(warm.status(), 200);
+    assert!(
+        wait_for_no_chromium().await,
+        "the warm-up browser never idled out"
+    );
+    let pid = server.child.id();
+    let baseline = rss_kib(pid);
+
+    let calls: Vec<_> = (1..=32).map(|n| tokio::spawn(capture(n))).collect();
+    let mut finished = 0;
+    let mut busy = 0;
+    for call in calls {
+        let response = call.await.unwrap().unwrap();
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        if status == 200 {
+            assert!(body["result"]["sessionId"].is_string(), "{body:#}");
+            finished += 1;
+        } else {
+            assert_eq!(status, 503, "neither done nor busy: {body:#}");
+            assert_eq!(
+                body["error"]["code"], -32006,
+                "neither done nor busy: {body:#}"
+            );
+            busy += 1;
+        }
+    }
+    assert_eq!(finished + busy, 32);
+    assert!(finished > 0, "no call finished");
+    assert!(
+        wait_for_no_chromium().await,
+        "browsers outlived their idle timeout"
+    );
+    let after = rss_kib(pid);
+    eprintln!(
+        "32 captures: {finished} finished, {busy} busy; server RSS {baseline} KiB before, {after} KiB after"
+    );
+    assert!(
+        after <= baseline + 100 * 1024,
+        "the server's memory did not come back: {baseline} KiB before, {after} KiB after"
+    );
+    let list: Value = http
+        .get(server.url("/api/v1/sessions?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["total"],
+        33 - busy,
+        "every finished call is stored once"
+    );
+}
+
+/// The main processes of the browsers a server started (not their renderers and helpers),
+/// oldest first.
+fn browser_processes(marker: &str) -> Vec<u32> {
+    let mut pids: Vec<u32> = marked_processes(marker)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .map(|c| {
+                    let c = String::from_utf8_lossy(&c).to_string();
+                    c.contains("--remote-debugging-port") && !c.contains("--type=")
+                })
+                .unwrap_or(false)
+        })
+        .collect();
+    pids.sort();
+    pids
+}
+
+/// One browser per session (`--contexts-per-browser 1`); the browser of one running
+/// capture is killed: that capture answers NetworkCaptureFailed and is stored ERROR with
+/// what it recorded, the other capture ends as it would have, and the server serves the
+/// next call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_browser_fails_only_its_own_capture() {
+    let fixture = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        data.path(),
+        &["--contexts-per-browser", "1", "--max-browsers", "3"],
+    );
+    let http = reqwest::Client::new();
+    let start = |task: &str, timeout: u64| {
+        let request = http
+            .post(server.url("/api/tools/capture-and-analyze/call"))
+            .json(&json!({
+                "targetUrl": fixture.url("/static/"),
+                "taskDescription": task,
+                "timeoutSeconds": timeout,
+                "waitFor": "false",
+            }))
+            .send();
+        tokio::spawn(async move {
+            let response = request.await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        })
+    };
+    let wait_for_browsers = |n: usize| {
+        let marker = server.marker.clone();
+        async move {
+            for _ in 0..300 {
+                let pids = browser_processes(&marker);
+                if pids.len() >= n {
+                    return pids;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{n} browsers never started");
+        }
+    };
+    let doomed = start("a capture whose browser is killed", 60);
+    let doomed_browser = wait_for_browsers(1).await[0];
+    let spared = start("a capture that runs to its deadline", 8);
+    wait_for_browsers(2).await;
+    // Both pages have loaded and are recording.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    // SAFETY: a signal to a browser process this test's server started.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::kill(doomed_browser as i32, libc::SIGKILL)
+    };
+
+    let (status, body) = doomed.await.unwrap();
+    assert_eq!(status, 502, "{body:#}");
+    assert_eq!(body["error"]["code"], -32101, "{body:#}");
+    let id = body["error"]["details"]["sessionId"].as_str().unwrap();
+    let stored: Value = http
+        .get(server.url(&format!("/api/v1/sessions/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["status"], "ERROR", "{stored:#}");
+    assert!(
+        stored["networkEventCount"].as_u64().unwrap() >= 1,
+        "what it recorded before the kill is kept: {stored:#}"
+    );
+
+    let (status, body) = spared.await.unwrap();
+    assert_eq!(status, 200, "the other capture is unaffected: {body:#}");
+    assert!(body["result"]["sessionId"].is_string(), "{body:#}");
+
+    let next = http
+        .post(server.url("/api/tools/capture-and-analyze/call"))
+        .json(&json!({
+            "targetUrl": fixture.url("/static/"),
+            "taskDescription": "the next capture after the kill",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(next.status(), 200, "the server keeps serving");
 }
 
 /// POSTs `args` to `path` and returns the status and the JSON answer.

@@ -244,52 +244,16 @@ async fn replay_and_compare(
     args: &CheckArgs,
     start: &mut String,
 ) -> anyhow::Result<CheckReport> {
-    let recorded_start = start_page(session).ok_or_else(|| {
-        EngineError::invalid("session", "the session recorded no page to start on")
-    })?;
-    *start = rebase(&recorded_start, &recorded_start, args.base_url.as_ref());
-    let on_base = |u: &str| rebase(u, &recorded_start, args.base_url.as_ref());
-
-    // Every navigation the recording made goes to the same host the replay starts on, and
-    // every input slot gets its value; explicit overrides win.
-    let mut overrides = BTreeMap::new();
-    for (i, action) in session.actions.iter().enumerate() {
-        let value = if action.kind == "navigate" {
-            action.value.as_deref().map(on_base)
-        } else {
-            action
-                .slot
-                .as_ref()
-                .and_then(|slot| args.inputs.get(slot).cloned())
-        };
-        if let Some(value) = value {
-            overrides.insert(format!("action-{i}"), json!({ "value": value }));
-        }
-    }
-    overrides.extend(args.overrides.clone());
-    if let Some(missing) = session
-        .actions
-        .iter()
-        .enumerate()
-        .find(|(i, a)| a.slot.is_some() && !overrides.contains_key(&format!("action-{i}")))
-    {
-        let slot = missing.1.slot.as_deref().unwrap_or_default();
-        return Err(EngineError::invalid(
-            "input",
-            format!(
-                "action {} types into the input slot {slot:?}, whose value is never stored: \
-                 give it with --input {slot}=VALUE",
-                missing.0
-            ),
-        )
-        .into());
-    }
-    let config = ActionReplayConfig {
-        speed_multiplier: args.speed,
-        start_url: Some(start.clone()),
-        override_parameters: overrides,
-        ..ActionReplayConfig::default()
-    };
+    let config = action_replay_config(
+        session,
+        &LiveReplay {
+            base_url: args.base_url.as_ref(),
+            inputs: &args.inputs,
+            overrides: &args.overrides,
+            speed: args.speed,
+        },
+    )?;
+    *start = config.start_url.clone().unwrap_or_default();
     let recording = ReplayRecording {
         level: replay_level(session),
         screenshots: session.screenshots.first().map(|s| ScreenshotOptions {
@@ -319,6 +283,70 @@ async fn replay_and_compare(
         &args.check,
     );
     Ok(report)
+}
+
+/// How a stored session's actions replay against a live app.
+pub struct LiveReplay<'a> {
+    /// The origin to replay against instead of the recorded one.
+    pub base_url: Option<&'a url::Url>,
+    /// Values for input slots (a password field's name).
+    pub inputs: &'a BTreeMap<String, String>,
+    /// `action-N` overrides, which win.
+    pub overrides: &'a BTreeMap<String, serde_json::Value>,
+    pub speed: f64,
+}
+
+/// The action replay config for `session` against a live app: the start page and every
+/// recorded navigation moved onto `base_url`, every input slot given its value. A slot
+/// without a value is an error naming it, before any browser starts.
+pub fn action_replay_config(
+    session: &Session,
+    live: &LiveReplay<'_>,
+) -> anyhow::Result<ActionReplayConfig> {
+    let recorded_start = start_page(session).ok_or_else(|| {
+        EngineError::invalid("session", "the session recorded no page to start on")
+    })?;
+    let start = rebase(&recorded_start, &recorded_start, live.base_url);
+    let on_base = |u: &str| rebase(u, &recorded_start, live.base_url);
+    // Every navigation the recording made goes to the same host the replay starts on, and
+    // every input slot gets its value; explicit overrides win.
+    let mut overrides = BTreeMap::new();
+    for (i, action) in session.actions.iter().enumerate() {
+        let value = if action.kind == "navigate" {
+            action.value.as_deref().map(on_base)
+        } else {
+            action
+                .slot
+                .as_ref()
+                .and_then(|slot| live.inputs.get(slot).cloned())
+        };
+        if let Some(value) = value {
+            overrides.insert(format!("action-{i}"), json!({ "value": value }));
+        }
+    }
+    overrides.extend(live.overrides.clone());
+    if let Some((i, action)) = session
+        .actions
+        .iter()
+        .enumerate()
+        .find(|(i, a)| a.slot.is_some() && !overrides.contains_key(&format!("action-{i}")))
+    {
+        let slot = action.slot.as_deref().unwrap_or_default();
+        return Err(EngineError::invalid(
+            "input",
+            format!(
+                "action {i} types into the input slot {slot:?}, whose value is never stored: \
+                 give it with --input {slot}=VALUE"
+            ),
+        )
+        .into());
+    }
+    Ok(ActionReplayConfig {
+        speed_multiplier: live.speed,
+        start_url: Some(start),
+        override_parameters: overrides,
+        ..ActionReplayConfig::default()
+    })
 }
 
 /// The level the replay records at: enough for what the recording has to compare with.

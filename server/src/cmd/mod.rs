@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod analyze;
+pub mod bench_replay;
 pub mod capture;
 pub mod check;
 pub mod demo;

@@ -139,7 +139,13 @@ pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         Some(other) => {
             return Err(EngineError::InvalidParams {
                 field: "network".into(),
-                rule: format!("`{other}` is not built; only `offline` replays in this version"),
+                rule: if other == "live" {
+                    "a page alone replays only `offline`; with the live app answering, replay the \
+                     recorded actions (`--actions`) or check them (`--check`)"
+                        .into()
+                } else {
+                    format!("must be offline or live, got {other:?}")
+                },
             }
             .into());
         }

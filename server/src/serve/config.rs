@@ -27,6 +27,13 @@ pub struct ServeArgs {
     /// Seconds a call waits for a free browser before it is refused as busy (default 30).
     #[arg(long, env = "SPOOL_ACQUIRE_TIMEOUT")]
     pub acquire_timeout: Option<u64>,
+    /// Seconds an idle browser stays open before it is closed (default 300).
+    #[arg(long, env = "SPOOL_BROWSER_IDLE_TIMEOUT")]
+    pub browser_idle_timeout: Option<u64>,
+    /// Sessions one browser serves at once, each in its own isolated context (default 4;
+    /// 1 gives every session a browser process of its own).
+    #[arg(long, env = "SPOOL_CONTEXTS_PER_BROWSER")]
+    pub contexts_per_browser: Option<usize>,
     /// Largest request body in bytes (default 50 MiB); larger ones get 413.
     #[arg(long, env = "SPOOL_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
@@ -110,6 +117,8 @@ struct FileSettings {
     data: Option<PathBuf>,
     max_browsers: Option<usize>,
     acquire_timeout: Option<u64>,
+    browser_idle_timeout: Option<u64>,
+    contexts_per_browser: Option<usize>,
     max_body_bytes: Option<usize>,
     allow_evaluate: Option<bool>,
     allow_integuru_code: Option<bool>,
@@ -145,6 +154,8 @@ pub struct ServeConfig {
     pub data: PathBuf,
     pub max_browsers: usize,
     pub acquire_timeout: Duration,
+    pub browser_idle_timeout: Duration,
+    pub contexts_per_browser: usize,
     pub max_body_bytes: usize,
     pub allow_evaluate: bool,
     pub allow_integuru_code: bool,
@@ -227,6 +238,8 @@ impl Default for ServeConfig {
             data: spool_store::Store::default_dir(),
             max_browsers: 5,
             acquire_timeout: Duration::from_secs(30),
+            browser_idle_timeout: Duration::from_secs(300),
+            contexts_per_browser: 4,
             max_body_bytes: 50 * 1024 * 1024,
             allow_evaluate: false,
             allow_integuru_code: false,
@@ -322,6 +335,15 @@ impl ServeConfig {
                 .or(file.acquire_timeout)
                 .map(Duration::from_secs)
                 .unwrap_or(d.acquire_timeout),
+            browser_idle_timeout: args
+                .browser_idle_timeout
+                .or(file.browser_idle_timeout)
+                .map(Duration::from_secs)
+                .unwrap_or(d.browser_idle_timeout),
+            contexts_per_browser: args
+                .contexts_per_browser
+                .or(file.contexts_per_browser)
+                .unwrap_or(d.contexts_per_browser),
             max_body_bytes: args
                 .max_body_bytes
                 .or(file.max_body_bytes)
@@ -377,6 +399,12 @@ impl ServeConfig {
                 "invalid max_browsers: must be at least 1",
             ));
         }
+        if !(1..=64).contains(&config.contexts_per_browser) {
+            return Err(crate::exit::CodedError::invalid(format!(
+                "invalid contexts_per_browser: must be 1–64, got {}",
+                config.contexts_per_browser
+            )));
+        }
         if !config.stdio && !config.addr.ip().is_loopback() && !has_credentials {
             return Err(crate::exit::CodedError::invalid(
                 super::auth::refuse_unprotected(config.addr),
@@ -412,6 +440,11 @@ impl ServeConfig {
             format!("data = {}", self.data.display()),
             format!("max_browsers = {}", self.max_browsers),
             format!("acquire_timeout = {} s", self.acquire_timeout.as_secs()),
+            format!(
+                "browser_idle_timeout = {} s",
+                self.browser_idle_timeout.as_secs()
+            ),
+            format!("contexts_per_browser = {}", self.contexts_per_browser),
             format!("max_body_bytes = {}", self.max_body_bytes),
             format!("allow_evaluate = {}", self.allow_evaluate),
             format!("allow_integuru_code = {}", self.allow_integuru_code),

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;

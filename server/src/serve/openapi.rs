@@ -32,6 +32,8 @@ enum Response {
     Download,
     /// Prometheus text.
     Metrics,
+    /// Server-Sent Events.
+    EventStream,
 }
 
 const ROUTES: &[Route] = &[
@@ -233,6 +235,15 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/sessions/{id}/events",
+        tool: None,
+        summary: "Live events of a recording as Server-Sent Events (also over the WebSocket at /ws)",
+        parameters: &[("id", "path", "The session id", true)],
+        body: Body::None,
+        response: Response::EventStream,
+    },
+    Route {
+        method: "get",
         path: "/metrics",
         tool: None,
         summary: "Prometheus metrics: tool calls, errors by code, latency histograms, pool, store",
@@ -363,6 +374,10 @@ pub fn document(registry: &Registry) -> Value {
             Response::Metrics => json!({
                 "description": "The Prometheus text exposition format",
                 "content": { "text/plain": { "schema": { "type": "string" } } }
+            }),
+            Response::EventStream => json!({
+                "description": "Server-Sent Events named browser.event, each data line a JSON {type, sessionId, timestamp, event {kind: status|action|network|console|screenshot|dropped, ...}}; the stream ends after the recording's last status",
+                "content": { "text/event-stream": { "schema": { "type": "string" } } }
             }),
         };
         let error = json!({

@@ -62,6 +62,10 @@ pub fn app(state: AppState) -> Router {
             state.config.tool_timeout,
             time_limit,
         ));
+    // Streams: no route timeout (a subscriber follows a recording for as long as it runs).
+    let streams = Router::new()
+        .route("/api/v1/sessions/{id}/events", get(super::events::sse))
+        .route("/ws", get(super::events::websocket));
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(
@@ -73,6 +77,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(quick)
         .merge(tools)
+        .merge(streams)
         .merge(mcp)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))

@@ -244,8 +244,11 @@ pub(super) async fn close(
         ),
     })
     .await
-    .map_err(ApiError::internal)??;
-    SessionSummary::from_metadata(&meta)
+    .map_err(ApiError::internal)?;
+    state
+        .events
+        .finish(id, meta.as_ref().map_or(SessionStatus::Error, |m| m.status));
+    SessionSummary::from_metadata(&meta?)
 }
 
 /// Forwards the recording to the shared store sink, leaving out the network or the console
@@ -254,6 +257,8 @@ struct SharedSink {
     sink: Arc<Mutex<Option<StoreSink>>>,
     network: bool,
     console: bool,
+    /// The session's live-events topic.
+    events: super::super::events::EventPublisher,
 }
 
 impl SharedSink {
@@ -270,18 +275,22 @@ impl CaptureSink for SharedSink {
     fn entries(&mut self, entries: &[Entry]) {
         if self.network {
             self.with(|s| s.entries(entries));
+            self.events.entries(entries);
         }
     }
     fn console(&mut self, entries: &[ConsoleEntry]) {
         if self.console {
             self.with(|s| s.console(entries));
+            self.events.console(entries);
         }
     }
     fn screenshot(&mut self, shot: &Screenshot) {
         self.with(|s| s.screenshot(shot));
+        self.events.screenshot(shot);
     }
     fn actions(&mut self, actions: &[Action]) {
         self.with(|s| s.actions(actions));
+        self.events.actions(actions);
     }
     fn raw_events(&mut self, jsonl: &[u8]) {
         self.with(|s| s.raw_events(jsonl));
@@ -393,6 +402,7 @@ pub(super) async fn open(
         sink: shared.clone(),
         network: options.capture_network,
         console: options.capture_console,
+        events: state.events.publisher(id),
     };
     let live = match LiveCapture::start(&state.pool, config, Box::new(sink)).await {
         Ok(live) => live,
@@ -400,6 +410,7 @@ pub(super) async fn open(
             if let Some(sink) = shared.lock().ok().and_then(|mut s| s.take()) {
                 let _ = sink.fail(&e.to_string(), Vec::new());
             }
+            state.events.finish(id, SessionStatus::Error);
             return Err(e.into());
         }
     };
