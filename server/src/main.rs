@@ -78,7 +78,8 @@ enum Command {
         command: cmd::sessions::SessionsCommand,
     },
     /// Run a task from a recorded session: analyze it, then send its API plan as plain HTTP
-    /// (`integuru`; no browser starts).
+    /// (`integuru`; no browser starts), or replay it in a headless browser (`--modality
+    /// headless_cdp`).
     Execute(cmd::execute::ExecuteArgs),
     /// Replay a recorded session: `--network offline` loads its page with every request
     /// answered from the recording and reports unmatched and unused requests.

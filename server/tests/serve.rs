@@ -1906,3 +1906,454 @@ async fn a_killed_browser_fails_only_its_own_capture() {
         .unwrap();
     assert_eq!(next.status(), 200, "the server keeps serving");
 }
+
+/// POSTs `args` to `path` and returns the status and the JSON answer.
+async fn post_json(server: &Server, path: &str, args: &Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(server.url(path))
+        .json(args)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json::<Value>().await.unwrap())
+}
+
+const SIGNED_TASK: &str = "file the weekly report for the signed-in profile";
+
+#[tokio::test]
+async fn execute_optimally_replays_the_signed_task_in_a_headless_browser() {
+    let data = tempfile::tempdir().unwrap();
+    // Recorded on one fixture app, executed against a fresh one: new credentials, new key
+    // id, new profile id.
+    let recorded = FixtureServer::start().await.unwrap();
+    let fresh = FixtureServer::start_with(
+        spool_fixtures::FixtureConfig {
+            username: "erin".into(),
+            password: "fr3sh-pass".into(),
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let server = Server::start(data.path(), &[]);
+
+    let (status, captured) = post_json(
+        &server,
+        "/api/tools/capture-and-analyze/call",
+        &json!({
+            "targetUrl": recorded.url("/signed/"),
+            "taskDescription": SIGNED_TASK,
+            "captureLevel": 2,
+            "timeoutSeconds": 60,
+            "waitFor": "document.title === 'done'",
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{captured}");
+    let captured = &captured["result"];
+    assert_eq!(
+        captured["recommendedModality"], "headless_cdp",
+        "{}",
+        captured["reasoning"]
+    );
+    let session_id = captured["sessionId"].as_str().unwrap().to_string();
+    let execute = json!({
+        "taskDescription": SIGNED_TASK,
+        "sessionId": session_id,
+        "inputs": { "baseUrl": fresh.base_url() },
+        "retryPolicy": { "maxRetries": 0, "backoffMs": 1000 },
+    });
+
+    // Recommended headless_cdp: the page is opened on the fresh app and signs its own calls.
+    let (status, r) = post_json(&server, "/api/v1/execute", &execute).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["modality"], "headless_cdp", "{r}");
+    let attempts = r["details"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{r}");
+    let reports = fresh.state().reports();
+    assert_eq!(reports.len(), 1, "the fresh app got no report: {r}");
+    assert_eq!(r["output"]["reportId"], reports[0]["reportId"], "{r}");
+    assert_eq!(r["output"]["status"], "queued");
+    assert_eq!(
+        r["details"]["browserReplay"]["target"]["path"],
+        "/api/signed/report"
+    );
+    assert!(
+        r["details"]["resources"]["networkRequests"]
+            .as_u64()
+            .unwrap()
+            >= 3,
+        "{r}"
+    );
+    assert!(
+        recorded.state().reports().len() <= 1,
+        "the replay went to the recorded app"
+    );
+
+    // Forced integuru: the plan cannot sign its calls (the signature is computed in the
+    // page, so the plan wants it as an input), and the browser does the task instead.
+    let mut forced = execute.clone();
+    forced["forceModality"] = json!("integuru");
+    let r = assert_signed_falls_back(&server, &forced, &fresh, 2, "signature").await;
+    assert!(r["details"]["planRun"].is_null(), "{r}");
+
+    // Given signatures (say, copied from the recording), the fresh app refuses them (401),
+    // and the browser does the task instead.
+    for input in ["x_signature", "x_signature_2"] {
+        forced["inputs"][input] = json!("0f".repeat(32));
+    }
+    let r = assert_signed_falls_back(&server, &forced, &fresh, 3, "401").await;
+    assert!(r["details"]["planRun"].is_object(), "{r}");
+}
+
+/// Runs the signed task with integuru forced and checks that integuru failed with `why`,
+/// headless_cdp succeeded, and the fresh app now holds `reports` reports.
+async fn assert_signed_falls_back(
+    server: &Server,
+    args: &Value,
+    fresh: &FixtureServer,
+    reports: usize,
+    why: &str,
+) -> Value {
+    let (status, r) = post_json(server, "/api/v1/execute", args).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["modality"], "headless_cdp", "{r}");
+    let attempts = r["details"]["attempts"].as_array().unwrap();
+    let tried: Vec<&str> = attempts
+        .iter()
+        .map(|a| a["modality"].as_str().unwrap())
+        .collect();
+    assert_eq!(tried, ["integuru", "headless_cdp"], "{r}");
+    assert_eq!(attempts[0]["status"], "FAILED");
+    assert!(attempts[0]["error"].as_str().unwrap().contains(why), "{r}");
+    assert_eq!(attempts[1]["status"], "SUCCESS");
+    let stored = fresh.state().reports();
+    assert_eq!(stored.len(), reports, "{r}");
+    assert_eq!(
+        r["output"]["reportId"],
+        stored[reports - 1]["reportId"],
+        "{r}"
+    );
+    r
+}
+
+#[tokio::test]
+async fn integuru_code_is_refused_by_default_and_runs_when_allowed() {
+    let data = tempfile::tempdir().unwrap();
+    let script = "import json, sys\n\
+                  inputs = json.load(sys.stdin)\n\
+                  print(json.dumps({'greeting': 'hello ' + inputs['name'], 'task': inputs['taskDescription']}))\n";
+    let args = json!({
+        "taskDescription": "greet the person named in the inputs",
+        "integuruCode": script,
+        "inputs": { "name": "carol" },
+    });
+    {
+        let server = Server::start(data.path(), &[]);
+        let (status, r) = post_json(&server, "/api/v1/execute", &args).await;
+        assert_eq!(status, 400, "{r}");
+        assert_eq!(r["error"]["code"], -32602, "{r}");
+        let message = r["error"]["message"].as_str().unwrap();
+        assert!(message.contains("integuruCode"), "{message}");
+        assert!(message.contains("--allow-integuru-code"), "{message}");
+    }
+
+    let server = Server::start(data.path(), &["--allow-integuru-code", "true"]);
+    let (status, r) = post_json(&server, "/api/v1/execute", &args).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["output"]["greeting"], "hello carol", "{r}");
+    assert_eq!(
+        r["output"]["task"], "greet the person named in the inputs",
+        "{r}"
+    );
+    assert_eq!(r["details"]["codeRun"]["exitCode"], 0, "{r}");
+
+    // A script that fails: FAILED with its exit status and what it printed to stderr.
+    let mut failing = args.clone();
+    failing["integuruCode"] = json!("import sys\nsys.exit('login refused')\n");
+    let (status, r) = post_json(&server, "/api/v1/execute", &failing).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "FAILED", "{r}");
+    let error = r["error"].as_str().unwrap();
+    assert!(error.contains("status 1"), "{error}");
+    assert!(error.contains("login refused"), "{error}");
+}
+
+/// Calls a tool over REST and returns its result, failing the test on an error.
+async fn tool(server: &Server, name: &str, args: Value) -> Value {
+    let (status, r) = post_json(server, &format!("/api/tools/{name}/call"), &args).await;
+    assert_eq!(status, 200, "{name}: {r}");
+    r["result"].clone()
+}
+
+/// A shop order recorded by hand through the browser tools, executed in a headless browser
+/// against a fresh shop that only knows other credentials: the caller's inputs replace the
+/// typed username and the withheld password.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn execute_optimally_replays_recorded_actions_with_the_callers_inputs() {
+    let recorded = FixtureServer::start().await.unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let opened = tool(
+        &server,
+        "navigate",
+        json!({ "url": recorded.url("/shop/"), "waitUntil": "networkidle", "taskDescription": SHOP_TASK }),
+    )
+    .await;
+    let id = opened["sessionId"].as_str().unwrap().to_string();
+    for (selector, text) in [("#username", "alice"), ("#password", "wonderland")] {
+        tool(
+            &server,
+            "type",
+            json!({ "sessionId": id, "selector": selector, "text": text }),
+        )
+        .await;
+    }
+    tool(
+        &server,
+        "click",
+        json!({ "sessionId": id, "selector": "#login-button" }),
+    )
+    .await;
+    for _ in 0..100 {
+        if !recorded.orders().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(recorded.orders().len(), 1);
+    // Let the page finish writing the confirmation before the recording ends.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    tool(&server, "close-session", json!({ "sessionId": id })).await;
+
+    let fresh = FixtureServer::start_with(
+        spool_fixtures::FixtureConfig {
+            username: "frank".into(),
+            password: "n3w-secret".into(),
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let args = json!({
+        "taskDescription": SHOP_TASK,
+        "sessionId": id,
+        "forceModality": "headless_cdp",
+        "inputs": { "baseUrl": fresh.base_url(), "username": "frank", "password": "n3w-secret" },
+    });
+    let (status, r) = post_json(&server, "/api/v1/execute", &args).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "SUCCESS", "{r}");
+    assert_eq!(r["modality"], "headless_cdp", "{r}");
+    let orders = fresh.orders();
+    assert_eq!(orders.len(), 1, "{r}");
+    assert_eq!(orders[0]["username"], "frank");
+    assert_eq!(r["output"]["orderId"], orders[0]["orderId"], "{r}");
+    assert!(
+        !r.to_string().contains("n3w-secret"),
+        "the password came back: {r}"
+    );
+    let steps = r["details"]["steps"].as_array().unwrap();
+    let kinds: Vec<&str> = steps
+        .iter()
+        .map(|s| s["action"].as_str().unwrap().split(' ').next().unwrap())
+        .collect();
+    assert_eq!(kinds, ["type", "type", "click", "submit"], "{r}");
+    assert!(steps.iter().all(|s| s["status"] == "SUCCESS"), "{r}");
+
+    // Without the password the typing step fails, named with its selectors, and the task
+    // goes to a person.
+    let mut no_password = args.clone();
+    no_password["inputs"] = json!({ "baseUrl": fresh.base_url(), "username": "frank" });
+    let (status, r) = post_json(&server, "/api/v1/execute", &no_password).await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "REQUIRES_USER", "{r}");
+    let attempt = &r["details"]["attempts"][0];
+    assert_eq!(attempt["modality"], "headless_cdp", "{r}");
+    assert_eq!(attempt["status"], "FAILED", "{r}");
+    let error = attempt["error"].as_str().unwrap();
+    assert!(error.contains("password"), "{error}");
+    assert!(error.contains("action 1 (type)"), "{error}");
+    assert_eq!(fresh.orders().len(), 1, "a failed replay placed an order");
+
+    let marker = server.marker.clone();
+    assert_eq!(server.terminate(), Some(0));
+    assert_no_marked_processes(&marker);
+}
+
+/// `POST /api/v1/batch` and `parallel-execute`: every operation gets its own result or
+/// error, in the order given; one failing never fails the others; the batch's timeout
+/// cancels what still runs.
+#[tokio::test]
+async fn batches_run_executions_in_order_and_in_parallel() {
+    let data = tempfile::tempdir().unwrap();
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/har/flows/shop.l3.har");
+    std::fs::copy(&har, data.path().join("shop.har")).unwrap();
+    let fresh = FixtureServer::start().await.unwrap();
+    let server = Server::start(
+        data.path(),
+        &["--allow-integuru-code", "true", "--max-concurrency", "4"],
+    );
+    let order = json!({
+        "tool": "execute-optimally",
+        "parameters": {
+            "taskDescription": SHOP_TASK,
+            "harFile": "shop.har",
+            "inputs": { "baseUrl": fresh.base_url(), "password": "wonderland" },
+            "retryPolicy": { "maxRetries": 0, "backoffMs": 1000 },
+        },
+    });
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/batch",
+        &json!({ "operations": [
+            order,
+            { "tool": "execute-optimally", "parameters": { "taskDescription": SHOP_TASK, "sessionId": "not-a-uuid" } },
+            { "tool": "no-such-tool", "parameters": {} },
+            order,
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["maxConcurrency"], 1, "{r}");
+    assert_eq!(
+        (r["succeeded"].as_u64(), r["failed"].as_u64()),
+        (Some(2), Some(2)),
+        "{r}"
+    );
+    let results = r["results"].as_array().unwrap();
+    let indexes: Vec<u64> = results
+        .iter()
+        .map(|x| x["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(indexes, [0, 1, 2, 3]);
+    assert_eq!(results[1]["error"]["code"], -32602, "{r}");
+    assert!(
+        results[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("sessionId")
+    );
+    assert_eq!(results[2]["error"]["code"], -32601, "{r}");
+    let orders = fresh.orders();
+    assert_eq!(orders.len(), 2, "{r}");
+    // In order: the first operation placed the first order.
+    assert_eq!(results[0]["result"]["status"], "SUCCESS", "{r}");
+    assert_eq!(
+        results[0]["result"]["output"]["orderId"],
+        orders[0]["orderId"]
+    );
+    assert_eq!(
+        results[3]["result"]["output"]["orderId"],
+        orders[1]["orderId"]
+    );
+
+    // parallel-execute: eight orders, four at a time, each its own.
+    let (status, r) = post_json(
+        &server,
+        "/api/tools/parallel-execute/call",
+        &json!({ "operations": vec![order.clone(); 8] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let r = &r["result"];
+    assert_eq!(r["maxConcurrency"], 4, "{r}");
+    assert_eq!(r["succeeded"], 8, "{r}");
+    let mut ids: Vec<String> = r["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            x["result"]["output"]["orderId"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 8, "{r}");
+    assert_eq!(fresh.orders().len(), 10);
+
+    // A call that outlives the batch's timeout ends with Timeout; the quick one succeeds.
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/batch",
+        &json!({
+            "maxConcurrency": 2,
+            // Ample for the quick script even on a loaded machine; far short of the slow one.
+            "timeout": 15,
+            "operations": [
+                { "tool": "execute-optimally", "parameters": {
+                    "taskDescription": "wait far longer than the batch allows",
+                    "integuruCode": "import time\ntime.sleep(120)\n" } },
+                { "tool": "execute-optimally", "parameters": {
+                    "taskDescription": "answer at once with a small JSON document",
+                    "integuruCode": "print('{\"ok\": true}')\n" } },
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results[0]["error"]["code"], -32604, "{r}");
+    assert_eq!(results[1]["result"]["output"]["ok"], true, "{r}");
+
+    // A batch inside a batch is refused, naming the operation.
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/batch",
+        &json!({ "operations": [ { "tool": "parallel-execute", "parameters": {} } ] }),
+    )
+    .await;
+    assert_eq!(status, 400, "{r}");
+    assert!(
+        r["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("operations[0].tool"),
+        "{r}"
+    );
+}
+
+/// The captcha task needs a person: REQUIRES_USER with instructions, and no browser starts.
+#[tokio::test]
+async fn the_captcha_task_is_handed_to_a_person() {
+    let data = tempfile::tempdir().unwrap();
+    let har = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/har/flows/captcha.l3.har");
+    std::fs::copy(&har, data.path().join("captcha.har")).unwrap();
+    let fresh = FixtureServer::start().await.unwrap();
+    let server = Server::start(data.path(), &[]);
+    let task = "send the contact message through the captcha form";
+    let (status, r) = post_json(
+        &server,
+        "/api/v1/execute",
+        &json!({
+            "taskDescription": task,
+            "harFile": "captcha.har",
+            "inputs": { "baseUrl": fresh.base_url() },
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["status"], "REQUIRES_USER", "{r}");
+    assert_eq!(r["modality"], "visible_browser", "{r}");
+    let attempts = r["details"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{r}");
+    let instructions = r["details"]["instructions"].as_str().unwrap();
+    assert!(instructions.contains(task), "{instructions}");
+    assert!(instructions.contains("captcha"), "{instructions}");
+    let health: Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["pool"]["stats"]["launchedTotal"], 0, "{health}");
+}

@@ -40,6 +40,13 @@ pub struct ServeArgs {
     /// Allow the `evaluate` browser tool (runs caller JavaScript in the page).
     #[arg(long, env = "SPOOL_ALLOW_EVALUATE")]
     pub allow_evaluate: Option<bool>,
+    /// Allow `execute-optimally`'s `integuruCode` (runs caller Python with `python3`).
+    #[arg(long, env = "SPOOL_ALLOW_INTEGURU_CODE")]
+    pub allow_integuru_code: Option<bool>,
+    /// Tool calls a `batch-execute` or `parallel-execute` call runs at once, at most
+    /// (default 4); a call asking for more gets this many.
+    #[arg(long, env = "SPOOL_MAX_CONCURRENCY")]
+    pub max_concurrency: Option<usize>,
     /// An API key clients send as `X-API-Key` (repeat the flag, or comma-separate the
     /// variable, for several). With any credential set, every route but /health needs one.
     #[arg(
@@ -114,6 +121,8 @@ struct FileSettings {
     contexts_per_browser: Option<usize>,
     max_body_bytes: Option<usize>,
     allow_evaluate: Option<bool>,
+    allow_integuru_code: Option<bool>,
+    max_concurrency: Option<usize>,
     /// One bearer token (older files); `api_tokens` takes several.
     api_token: Option<String>,
     #[serde(default)]
@@ -149,6 +158,8 @@ pub struct ServeConfig {
     pub contexts_per_browser: usize,
     pub max_body_bytes: usize,
     pub allow_evaluate: bool,
+    pub allow_integuru_code: bool,
+    pub max_concurrency: usize,
     pub api_keys: Vec<String>,
     pub api_tokens: Vec<String>,
     pub jwt_hs256_secret: Option<String>,
@@ -210,6 +221,9 @@ impl Default for RateLimits {
             per_tool: BTreeMap::from([
                 ("capture-and-analyze".to_string(), RateLimit::of(1, 5)),
                 ("execute-optimally".to_string(), RateLimit::of(2, 10)),
+                // A batch may hold many executions: it is limited like one at least.
+                ("batch-execute".to_string(), RateLimit::of(2, 10)),
+                ("parallel-execute".to_string(), RateLimit::of(2, 10)),
             ]),
             default: RateLimit::of(20, 50),
         }
@@ -228,6 +242,8 @@ impl Default for ServeConfig {
             contexts_per_browser: 4,
             max_body_bytes: 50 * 1024 * 1024,
             allow_evaluate: false,
+            allow_integuru_code: false,
+            max_concurrency: 4,
             api_keys: Vec::new(),
             api_tokens: Vec::new(),
             jwt_hs256_secret: None,
@@ -336,6 +352,14 @@ impl ServeConfig {
                 .allow_evaluate
                 .or(file.allow_evaluate)
                 .unwrap_or(d.allow_evaluate),
+            allow_integuru_code: args
+                .allow_integuru_code
+                .or(file.allow_integuru_code)
+                .unwrap_or(d.allow_integuru_code),
+            max_concurrency: args
+                .max_concurrency
+                .or(file.max_concurrency)
+                .unwrap_or(d.max_concurrency),
             api_keys,
             api_tokens,
             jwt_hs256_secret,
@@ -365,6 +389,11 @@ impl ServeConfig {
                 .map(Duration::from_secs)
                 .unwrap_or(d.shutdown_grace),
         };
+        if config.max_concurrency == 0 {
+            return Err(crate::exit::CodedError::invalid(
+                "invalid max_concurrency: must be at least 1",
+            ));
+        }
         if config.max_browsers == 0 {
             return Err(crate::exit::CodedError::invalid(
                 "invalid max_browsers: must be at least 1",
@@ -418,6 +447,8 @@ impl ServeConfig {
             format!("contexts_per_browser = {}", self.contexts_per_browser),
             format!("max_body_bytes = {}", self.max_body_bytes),
             format!("allow_evaluate = {}", self.allow_evaluate),
+            format!("allow_integuru_code = {}", self.allow_integuru_code),
+            format!("max_concurrency = {}", self.max_concurrency),
             format!("api_keys = {}", masked(self.api_keys.len())),
             format!("api_tokens = {}", masked(self.api_tokens.len())),
             format!("jwt_hs256_secret = {}", secret(&self.jwt_hs256_secret)),

@@ -190,6 +190,15 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "post",
+        path: "/api/v1/batch",
+        tool: Some("batch-execute"),
+        summary: "Run several tool calls (usually execute-optimally) in one, in order or in parallel (maxConcurrency), each with its own result or error",
+        parameters: &[],
+        body: Body::AnyJson,
+        response: Response::ToolOutput,
+    },
+    Route {
+        method: "post",
         path: "/api/v1/sessions/{id}/replay",
         tool: Some("replay-automation"),
         summary: "Replay a stored session's recorded actions in a headless browser",

@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/tools/{name}/call", post(call_tool))
         .route("/api/v1/analyze", post(analyze))
         .route("/api/v1/execute", post(execute))
+        .route("/api/v1/batch", post(batch))
         .route("/api/v1/sessions/{id}/replay", post(replay_session))
         .route("/api/v1/sessions", post(record_session))
         .route("/api/v1/sessions/{id}/recording", get(recording_status))
@@ -476,6 +477,19 @@ async fn execute(
         run(&state, caller, "execute-optimally", args)
             .await?
             .structured,
+    ))
+}
+
+/// The body is the `batch-execute` tool's arguments (`maxConcurrency` above 1 runs the
+/// operations in parallel).
+async fn batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json_body(body)?;
+    Ok(Json(
+        run(&state, caller, "batch-execute", args).await?.structured,
     ))
 }
 

@@ -2,8 +2,10 @@
 //! `replay-automation` its recorded actions.
 
 pub mod analysis;
+pub mod batch;
 pub mod browser;
 pub mod capture;
+pub mod code;
 pub mod execute;
 pub mod record;
 pub mod replay;
@@ -58,6 +60,16 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "execute-optimally",
             "Execute a recorded task using the optimal modality (Integuru/CDP/Manual): the API plan as plain HTTP when it can, else a heavier modality; every attempt is reported",
             execute::execute_optimally,
+        ),
+        Tool::new(
+            "batch-execute",
+            "Run several tool calls (usually execute-optimally) in one: started in order, one at a time unless maxConcurrency asks for more, each with its own result or error (one failure never fails the others), within one overall timeout",
+            batch::batch_execute,
+        ),
+        Tool::new(
+            "parallel-execute",
+            "Run several tool calls (usually execute-optimally or capture-and-analyze) at once, at most maxConcurrency at a time (default and cap: the server's max_concurrency), each with its own result or error (one failure never fails the others), within one overall timeout",
+            batch::parallel_execute,
         ),
         Tool::new(
             "record-session",
