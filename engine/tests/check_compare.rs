@@ -72,6 +72,7 @@ fn report(actions: &[Action], steps: &Value) -> ActionReplayReport {
         dry_run: false,
         steps,
         duration_ms: 1,
+        paused_at: None,
     }
 }
 

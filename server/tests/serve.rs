@@ -1321,6 +1321,43 @@ async fn record_session_records_until_stopped_or_inactive() {
     .await);
     assert_eq!(replayed["status"], "COMPLETED", "{replayed:#}");
 
+    // On a page without the recorded form the replay pauses at the first missing element
+    // (pauseOnError is on by default), and waits for resume-replay.
+    let paused = ok(&mcp_call(
+        &client,
+        "replay-automation",
+        json!({
+            "sessionId": id,
+            "startUrl": fresh.url("/static/"),
+            "speedMultiplier": 5,
+            "overrideParameters": { format!("action-{password}"): { "value": "wonderland" } },
+        }),
+    )
+    .await);
+    assert_eq!(paused["status"], "PAUSED", "{paused:#}");
+    let at = paused["pausedAt"].as_u64().unwrap() as usize;
+    assert_eq!(paused["results"][at]["status"], "FAILED", "{paused:#}");
+    let replay_id = paused["replayId"].as_str().unwrap().to_string();
+    let cancelled = ok(&mcp_call(
+        &client,
+        "resume-replay",
+        json!({ "replayId": replay_id, "action": "cancel" }),
+    )
+    .await);
+    assert_eq!(cancelled["status"], "CANCELLED", "{cancelled:#}");
+    let gone = mcp_call(
+        &client,
+        "resume-replay",
+        json!({ "replayId": replay_id, "action": "retry" }),
+    )
+    .await;
+    assert_eq!(
+        gone.is_error,
+        Some(true),
+        "a cancelled replay cannot be resumed"
+    );
+    assert_eq!(mcp_json(&gone)["error"]["code"], -32004);
+
     // Over REST: a recording nobody drives stops itself after its inactivity timeout.
     let http = reqwest::Client::new();
     let response = http

@@ -17,8 +17,8 @@ pub mod network;
 pub mod offline;
 
 pub use actions::{
-    ActionReplayConfig, ActionReplayReport, ActionReplayStatus, ReplayRecording, StepResult,
-    StepStatus, replay_actions, replay_actions_recorded,
+    ActionReplay, ActionReplayConfig, ActionReplayReport, ActionReplayStatus, ReplayRecording,
+    Resume, StepResult, StepStatus, replay_actions, replay_actions_recorded,
 };
 pub use check::{CheckConfig, CheckReport, Recording, Regression, RegressionKind};
 pub use network::{

@@ -28,6 +28,8 @@ pub struct Inner {
     pub live: LiveSessions,
     /// The live-event topics of the recordings running now.
     pub events: super::events::EventHub,
+    /// Action replays paused at a failed step, waiting for `resume-replay`.
+    pub paused: super::tools::replay::PausedReplays,
     pub config: ServeConfig,
     pub registry: Registry,
     /// The configured credentials.
@@ -66,6 +68,7 @@ impl AppState {
             pool,
             live: LiveSessions::default(),
             events: Default::default(),
+            paused: Default::default(),
             registry: super::tools::registry(&config),
             auth: Authenticator::new(&config)?,
             limiters: RateLimiters::new(&config.limits),

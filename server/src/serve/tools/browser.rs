@@ -179,6 +179,7 @@ pub async fn close_idle_sessions(state: AppState) {
             _ = state.shutdown.cancelled() => return,
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+        state.paused.cancel_expired(false).await;
         for id in state.live.idle(IDLE_TIMEOUT) {
             tracing::info!("closing idle browser session {id}");
             let _ = close(&state, id, SessionStatus::Completed).await;
@@ -201,8 +202,10 @@ pub async fn close_idle_sessions(state: AppState) {
     }
 }
 
-/// Closes every live session (server shutdown); each is stored.
+/// Closes every live session (server shutdown); each is stored. Paused replays are
+/// cancelled.
 pub async fn close_all(state: &AppState) {
+    state.paused.cancel_expired(true).await;
     for id in state.live.all() {
         let _ = close(state, id, SessionStatus::Stopped).await;
     }

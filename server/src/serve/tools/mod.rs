@@ -97,6 +97,11 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             replay::replay_automation,
         ),
         Tool::new(
+            "resume-replay",
+            "Go on with a replay-automation replay that paused at a failed action (pauseOnError): retry the action, skip it, or cancel the replay",
+            replay::resume_replay,
+        ),
+        Tool::new(
             "navigate",
             "Open a URL in a live browser session (a new one, recorded into the store, when no sessionId is given) and wait until load, domcontentloaded or networkidle",
             browser::navigate,
