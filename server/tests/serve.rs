@@ -2357,3 +2357,53 @@ async fn the_captcha_task_is_handed_to_a_person() {
         .unwrap();
     assert_eq!(health["pool"]["stats"]["launchedTotal"], 0, "{health}");
 }
+
+/// Over MCP: `capture-and-analyze` records the shop order, and `execute-optimally` with the
+/// returned `sessionId` places the order again on a fresh app with other credentials, by
+/// plain HTTP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_then_execute_over_mcp_completes_the_shop_order() {
+    let data = tempfile::tempdir().unwrap();
+    let recorded = FixtureServer::start().await.unwrap();
+    let fresh = FixtureServer::start_with(
+        spool_fixtures::FixtureConfig {
+            username: "gina".into(),
+            password: "pa55-gina".into(),
+            ..Default::default()
+        },
+        0,
+    )
+    .await
+    .unwrap();
+    let mut server = Server::start(data.path(), &[]);
+    let transport = StreamableHttpClientTransport::from_uri(server.url("/mcp"));
+    let client = ().serve(transport).await.expect("MCP over HTTP connects");
+    let captured = mcp_call(&client, "capture-and-analyze", shop_args(&recorded)).await;
+    assert_ne!(captured.is_error, Some(true), "{:?}", captured.content);
+    let captured = captured.structured_content.unwrap();
+    assert_eq!(captured["recommendedModality"], "integuru", "{captured}");
+    let session_id = captured["sessionId"].as_str().unwrap();
+    let r = mcp_call(
+        &client,
+        "execute-optimally",
+        json!({
+            "taskDescription": SHOP_TASK,
+            "sessionId": session_id,
+            "inputs": { "baseUrl": fresh.base_url(), "username": "gina", "password": "pa55-gina" },
+            "retryPolicy": { "maxRetries": 0, "backoffMs": 1000 },
+        }),
+    )
+    .await;
+    assert_ne!(r.is_error, Some(true), "{:?}", r.content);
+    let out = r.structured_content.unwrap();
+    assert_eq!(out["status"], "SUCCESS", "{out}");
+    assert_eq!(out["modality"], "integuru", "{out}");
+    let orders = fresh.orders();
+    assert_eq!(orders.len(), 1, "{out}");
+    assert_eq!(orders[0]["username"], "gina");
+    assert_eq!(out["output"]["orderId"], orders[0]["orderId"], "{out}");
+    client.cancel().await.unwrap();
+    let marker = server.marker.clone();
+    assert_eq!(server.terminate(), Some(0));
+    assert_no_marked_processes(&marker);
+}
