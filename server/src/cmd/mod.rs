@@ -8,4 +8,5 @@ pub mod execute;
 pub mod fixture_site;
 pub mod har_from_events;
 pub mod replay;
+pub mod report;
 pub mod sessions;
