@@ -68,6 +68,10 @@ impl ReportSource {
     }
 }
 
+/// How much later than the page's own event an action's timestamp may be, in ms: requests
+/// and console messages that start this little before an action belong to it.
+pub const ACTION_LAG_GRACE_MS: i64 = 25;
+
 /// Everything the page shows, as the JSON block of the HTML file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -313,6 +317,10 @@ pub fn build(
         .map(|a| millis(&a.timestamp))
         .collect();
     let action_at = |ts: Option<i64>| ts.and_then(|t| cause(&action_times, t));
+    // Requests and console messages carry the browser's time; an action carries the time
+    // the recorder heard of it, a few milliseconds after the page acted (a sign-in click's
+    // request starts before its action's timestamp). The grace puts them with their action.
+    let caused_by = |ts: Option<i64>| ts.and_then(|t| cause(&action_times, t + ACTION_LAG_GRACE_MS));
 
     let mut actions: Vec<ActionView> = source
         .actions
@@ -344,7 +352,7 @@ pub fn build(
             let started = millis(&e.started_date_time);
             let view = entry_view(index, e, started.map_or(0.0, |t| (t - origin) as f64), config);
             EntryView {
-                action: action_tag(e).or_else(|| action_at(started)),
+                action: action_tag(e).or_else(|| caused_by(started)),
                 ..view
             }
         })
@@ -364,7 +372,7 @@ pub fn build(
             timestamp: c.timestamp.clone(),
             offset_ms: offset(&c.timestamp),
             stack: c.stack.clone(),
-            action: action_at(millis(&c.timestamp)),
+            action: caused_by(millis(&c.timestamp)),
         })
         .collect();
 

@@ -101,6 +101,17 @@ fn entries_console_and_screenshots_belong_to_the_action_they_follow() {
 }
 
 #[test]
+fn a_request_that_starts_just_before_its_action_timestamp_is_still_the_actions() {
+    // The recorder timestamps an action when it hears of it, a few ms after the page
+    // acted: here the sign-in click is stamped 8 ms after the login request started.
+    let mut source = shop_source([10, 10, 10]);
+    source.actions[3].timestamp = "2026-11-23T11:40:33.125Z".into();
+    let d = data(&source, &ReportConfig::default());
+    assert_eq!(d.entries[4].action, Some(3), "the login belongs to the click");
+    assert_eq!(d.entries[3].action, Some(0), "the logo does not");
+}
+
+#[test]
 fn timings_types_and_status_classes_come_from_the_har() {
     let source = shop_source([10, 10, 10]);
     let d = data(&source, &ReportConfig::default());

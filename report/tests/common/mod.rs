@@ -1,6 +1,8 @@
 //! A report page opened in headless Chromium through the engine's CDP client, for the
 //! browser test: navigate, wait until the page says it rendered, evaluate JavaScript.
 
+pub mod shop;
+
 use serde_json::{Value, json};
 use spool_engine::Browser;
 use std::time::Duration;
