@@ -119,14 +119,15 @@ impl Server {
                 }
             }
         });
-        let server = Server {
+        // The guard exists before the wait, so a server that never answers is killed too.
+        let mut server = Server {
             child,
             base: String::new(),
         };
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(base) => Server { base, ..server },
-            Err(_) => panic!("spool serve did not say where it listens"),
-        }
+        server.base = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("spool serve did not say where it listens");
+        server
     }
 }
 
