@@ -14,7 +14,7 @@ id="$("$CARGO_TARGET_DIR/debug/examples/record_shop_session" "$work/store")"
 "$CARGO_TARGET_DIR/debug/spool" --data "$work/store" report "$id" --out "$work/report.html"
 mkdir -p docs/img
 chromium --headless --no-sandbox --disable-gpu --hide-scrollbars \
-  --user-data-dir="$work/profile" --window-size=1440,1500 \
+  --user-data-dir="$work/profile" --window-size=1440,1900 \
   --virtual-time-budget=3000 --screenshot="$PWD/docs/img/report.png" \
   "file://$work/report.html" 2>/dev/null
 echo "wrote docs/img/report.png (session $id)"
