@@ -20,7 +20,9 @@ fn bench(c: &mut Criterion) {
     let analysis = analyze_source(&source).unwrap();
 
     let mut group = c.benchmark_group("report_1000_entries");
-    group.sample_size(10).measurement_time(Duration::from_secs(10));
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
     group.bench_function("generate_with_analysis", |b| {
         b.iter(|| session_report(&source, &config).unwrap())
     });
@@ -39,7 +41,9 @@ fn bench(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let browser = rt.block_on(Browser::launch(&LaunchConfig::default())).unwrap();
+    let browser = rt
+        .block_on(Browser::launch(&LaunchConfig::default()))
+        .unwrap();
     // One load to warm the browser's caches and compile paths, as a person's second look.
     let first = rt.block_on(load_report(&browser, &url));
     eprintln!("first load: {first:?}");

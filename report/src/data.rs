@@ -320,7 +320,8 @@ pub fn build(
     // Requests and console messages carry the browser's time; an action carries the time
     // the recorder heard of it, a few milliseconds after the page acted (a sign-in click's
     // request starts before its action's timestamp). The grace puts them with their action.
-    let caused_by = |ts: Option<i64>| ts.and_then(|t| cause(&action_times, t + ACTION_LAG_GRACE_MS));
+    let caused_by =
+        |ts: Option<i64>| ts.and_then(|t| cause(&action_times, t + ACTION_LAG_GRACE_MS));
 
     let mut actions: Vec<ActionView> = source
         .actions
@@ -350,7 +351,12 @@ pub fn build(
         .enumerate()
         .map(|(index, e)| {
             let started = millis(&e.started_date_time);
-            let view = entry_view(index, e, started.map_or(0.0, |t| (t - origin) as f64), config);
+            let view = entry_view(
+                index,
+                e,
+                started.map_or(0.0, |t| (t - origin) as f64),
+                config,
+            );
             EntryView {
                 action: action_tag(e).or_else(|| caused_by(started)),
                 ..view
@@ -443,7 +449,10 @@ pub fn format_bytes(n: usize) -> String {
 /// The note shown in place of a part left out of the file.
 fn omitted_note(what: &str, bytes: usize, served: bool) -> String {
     if served {
-        format!("{what} of {} not inlined; loading it from the server", format_bytes(bytes))
+        format!(
+            "{what} of {} not inlined; loading it from the server",
+            format_bytes(bytes)
+        )
     } else {
         format!(
             "{what} of {} left out; open the report from `spool serve` to load it",
@@ -520,10 +529,13 @@ fn action_view(index: usize, a: &Action, offset_ms: f64) -> ActionView {
     ActionView {
         index,
         kind: a.kind.clone(),
-        target: a
-            .target
-            .as_deref()
-            .map(|t| if navigates { redact_url(t) } else { t.to_string() }),
+        target: a.target.as_deref().map(|t| {
+            if navigates {
+                redact_url(t)
+            } else {
+                t.to_string()
+            }
+        }),
         value,
         url: a.url.as_deref().map(redact_url),
         timestamp: a.timestamp.clone(),
@@ -606,7 +618,14 @@ fn entry_view(index: usize, raw: &Entry, offset_ms: f64, config: &ReportConfig) 
                     .join("&")
             })
         })?;
-        Some(body_view(text, None, &pd.mime_type, index, "request", config))
+        Some(body_view(
+            text,
+            None,
+            &pd.mime_type,
+            index,
+            "request",
+            config,
+        ))
     });
     let response_body = e.response.content.text.clone().map(|text| {
         body_view(

@@ -84,5 +84,9 @@ pub fn analyze_source(source: &ReportSource) -> Result<Analysis, AnalyzeError> {
 /// fail the report; its section says why instead.
 pub fn session_report(source: &ReportSource, config: &ReportConfig) -> Result<String, ReportError> {
     let analysis = analyze_source(source).map_err(|e| e.to_string());
-    render(&build(source, analysis.as_ref().map_err(String::as_str), config))
+    render(&build(
+        source,
+        analysis.as_ref().map_err(String::as_str),
+        config,
+    ))
 }

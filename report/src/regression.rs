@@ -6,9 +6,9 @@
 use serde::{Deserialize, Serialize};
 use spool_analyzer::Analysis;
 
+use crate::ReportError;
 use crate::data::{ReportConfig, ReportSource, build};
 use crate::render::render;
-use crate::ReportError;
 
 /// What a replay check found, step by step.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -13,9 +13,7 @@ const DATA_SLOT: &str = "{{SPOOL_REPORT_DATA}}";
 /// Renders the report page of `data`.
 pub fn render(data: &ReportData) -> Result<String, ReportError> {
     let json = script_safe_json(data)?;
-    let (head, tail) = TEMPLATE
-        .split_once(DATA_SLOT)
-        .unwrap_or((TEMPLATE, ""));
+    let (head, tail) = TEMPLATE.split_once(DATA_SLOT).unwrap_or((TEMPLATE, ""));
     let mut html = String::with_capacity(TEMPLATE.len() + json.len());
     html.push_str(head);
     html.push_str(&json);

@@ -30,9 +30,17 @@ fn recorded_secrets(session: &Session) -> Vec<String> {
         .iter()
         .find(|e| e.request.url.ends_with("/api/login"))
         .expect("the session recorded the login");
-    let sent: Value =
-        serde_json::from_str(login.request.post_data.as_ref().unwrap().text.as_ref().unwrap())
-            .unwrap();
+    let sent: Value = serde_json::from_str(
+        login
+            .request
+            .post_data
+            .as_ref()
+            .unwrap()
+            .text
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap();
     let answer: Value =
         serde_json::from_str(login.response.content.text.as_ref().unwrap()).unwrap();
     let cookie = login
@@ -54,7 +62,11 @@ fn recorded_secrets(session: &Session) -> Vec<String> {
     for s in &secrets {
         assert!(s.len() >= 8, "a recorded secret looks wrong: {s:?}");
     }
-    assert_eq!(sent["password"], json!(PASSWORD), "the login sent the password");
+    assert_eq!(
+        sent["password"],
+        json!(PASSWORD),
+        "the login sent the password"
+    );
     secrets
 }
 
@@ -163,7 +175,10 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
     assert_eq!(seen["rows"], json!(session.entries.len()));
     assert_eq!(seen["messages"], json!(session.console.len()));
     assert!(session.console.len() >= 2, "{:#?}", session.console);
-    assert!(seen["frames"].as_u64().unwrap() >= 1, "a stack trace is shown");
+    assert!(
+        seen["frames"].as_u64().unwrap() >= 1,
+        "a stack trace is shown"
+    );
     assert_eq!(seen["nodes"], json!(analysis.chain.len()));
     assert!(analysis.chain.len() >= 2);
     assert_eq!(seen["target_nodes"], json!(1));
@@ -171,7 +186,12 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
     assert!(seen["edge_labels"].as_u64().unwrap() >= 1);
     assert_eq!(
         seen["modality"],
-        json!(analysis.recommended_modality.map(|m| m.as_str()).unwrap_or("none"))
+        json!(
+            analysis
+                .recommended_modality
+                .map(|m| m.as_str())
+                .unwrap_or("none")
+        )
     );
     assert!(seen["code"].as_str().unwrap().contains("import requests"));
 
@@ -188,8 +208,16 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
         assert!(
             shown_urls.iter().any(|u| u.contains(api)),
             "{api} is not among {shown_urls:?}; actions {:?}; entries {:?}",
-            expected.actions.iter().map(|a| (&a.kind, &a.timestamp, &a.target)).collect::<Vec<_>>(),
-            expected.entries.iter().map(|e| (&e.url, e.offset_ms, e.action)).collect::<Vec<_>>()
+            expected
+                .actions
+                .iter()
+                .map(|a| (&a.kind, &a.timestamp, &a.target))
+                .collect::<Vec<_>>(),
+            expected
+                .entries
+                .iter()
+                .map(|e| (&e.url, e.offset_ms, e.action))
+                .collect::<Vec<_>>()
         );
     }
     assert!(!shown_urls.iter().any(|u| u.ends_with("/shop/shop.css")));
@@ -214,7 +242,10 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
         for (what, text) in [
             ("the file", html.as_str()),
             ("the page", seen["html_before"].as_str().unwrap()),
-            ("the page after clicks", seen["html_after"].as_str().unwrap()),
+            (
+                "the page after clicks",
+                seen["html_after"].as_str().unwrap(),
+            ),
             ("the details", details),
         ] {
             assert!(!text.contains(&secret), "{what} shows the secret {secret}");

@@ -107,7 +107,11 @@ fn a_request_that_starts_just_before_its_action_timestamp_is_still_the_actions()
     let mut source = shop_source([10, 10, 10]);
     source.actions[3].timestamp = "2026-11-23T11:40:33.125Z".into();
     let d = data(&source, &ReportConfig::default());
-    assert_eq!(d.entries[4].action, Some(3), "the login belongs to the click");
+    assert_eq!(
+        d.entries[4].action,
+        Some(3),
+        "the login belongs to the click"
+    );
     assert_eq!(d.entries[3].action, Some(0), "the logo does not");
 }
 
@@ -159,7 +163,11 @@ fn secrets_are_redacted_as_exports_redact_them() {
     assert!(!html.contains("start-url-secret"));
     let login = d.entries[4].request_body.as_ref().unwrap();
     assert!(
-        login.text.as_ref().unwrap().contains("\"password\":\"[REDACTED]\""),
+        login
+            .text
+            .as_ref()
+            .unwrap()
+            .contains("\"password\":\"[REDACTED]\""),
         "{login:?}"
     );
     // Headers keep their names with the values redacted, as in an export.
@@ -193,14 +201,24 @@ fn bodies_and_screenshots_over_the_limits_are_left_out_with_a_note() {
     assert_eq!(script.lazy_url, None);
     assert!(d.entries[4].response_body.as_ref().unwrap().text.is_some());
 
-    assert!(d.screenshots[0].data_url.as_ref().unwrap().starts_with("data:image/webp;base64,"));
+    assert!(
+        d.screenshots[0]
+            .data_url
+            .as_ref()
+            .unwrap()
+            .starts_with("data:image/webp;base64,")
+    );
     assert_eq!(d.screenshots[1].data_url, None);
     assert_eq!(
         d.screenshots[2].omitted.as_deref(),
         Some("screenshot of 2.3 MB left out; open the report from `spool serve` to load it")
     );
     let html = render(&d).unwrap();
-    assert!(html.len() < 200_000, "the big screenshot stayed out: {}", html.len());
+    assert!(
+        html.len() < 200_000,
+        "the big screenshot stayed out: {}",
+        html.len()
+    );
 
     // Served, the same parts load from the server's routes.
     let served = ReportConfig {
@@ -209,7 +227,12 @@ fn bodies_and_screenshots_over_the_limits_are_left_out_with_a_note() {
     };
     let d = data(&source, &served);
     assert_eq!(
-        d.entries[2].response_body.as_ref().unwrap().lazy_url.as_deref(),
+        d.entries[2]
+            .response_body
+            .as_ref()
+            .unwrap()
+            .lazy_url
+            .as_deref(),
         Some("/api/v1/sessions/ID/entries/2/body?part=response")
     );
     assert_eq!(
@@ -258,7 +281,11 @@ fn recorded_markup_cannot_end_the_data_block() {
     let mut source = shop_source([10, 10, 10]);
     source.console[0].text = "</script><script>alert(1)</script>".into();
     let html = render(&build(&source, Err("skipped"), &ReportConfig::default())).unwrap();
-    assert_eq!(html.matches("</script>").count(), 2, "the template's two scripts only");
+    assert_eq!(
+        html.matches("</script>").count(),
+        2,
+        "the template's two scripts only"
+    );
     let start = html.find("id=\"spool-data\">").unwrap() + "id=\"spool-data\">".len();
     let end = start + html[start..].find("</script>").unwrap();
     let back: ReportData = serde_json::from_str(&html[start..end]).unwrap();
@@ -285,8 +312,13 @@ fn the_regression_seam_renders_its_steps_into_the_page() {
         network: vec![],
         console: vec![],
     };
-    let html = regression_report(&source, Err("skipped"), regression, &ReportConfig::default())
-        .unwrap();
+    let html = regression_report(
+        &source,
+        Err("skipped"),
+        regression,
+        &ReportConfig::default(),
+    )
+    .unwrap();
     assert!(html.contains("\"status\":\"failed\""));
     assert!(html.contains("answered 409, recorded 201"));
 }

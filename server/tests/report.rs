@@ -40,9 +40,17 @@ fn spool(data: &Path, dir: &Path, args: &[&str]) -> Output {
 
 fn import_shop(data: &Path) -> String {
     let har = spool_fixtures::captured_har("shop", 3);
-    let out = spool(data, data.parent().unwrap(), &["sessions", "import", har.to_str().unwrap()]);
+    let out = spool(
+        data,
+        data.parent().unwrap(),
+        &["sessions", "import", har.to_str().unwrap()],
+    );
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(out.status.success(), "import: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "import: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     text.split_whitespace()
         .map(|w| w.trim_end_matches(':'))
         .find(|w| w.len() == 36 && w.chars().filter(|c| *c == '-').count() == 4)
@@ -64,14 +72,21 @@ fn spool_report_writes_one_html_file_and_names_it() {
 
     // Default: <session-id>.html in the current directory, its path printed.
     let out = spool(&data, dir.path(), &["report", &id]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed = String::from_utf8(out.stdout).unwrap();
     assert_eq!(printed.trim(), format!("{id}.html"));
     let html = std::fs::read_to_string(dir.path().join(format!("{id}.html"))).unwrap();
     assert!(html.starts_with("<!doctype html>"));
     assert!(html.contains("<script type=\"application/json\" id=\"spool-data\">"));
     assert!(html.contains(&id));
-    assert!(!html.contains("<script src") && !html.contains("<link"), "nothing is fetched");
+    assert!(
+        !html.contains("<script src") && !html.contains("<link"),
+        "nothing is fetched"
+    );
     assert_no_recorded_secret(&html, "the report file");
 
     // --out, and a prefix of the id.
@@ -81,8 +96,15 @@ fn spool_report_writes_one_html_file_and_names_it() {
         dir.path(),
         &["report", &id[..8], "--out", out_path.to_str().unwrap()],
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), out_path.to_str().unwrap());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        out_path.to_str().unwrap()
+    );
     assert!(out_path.exists());
 
     // An unknown session: SessionNotFound, exit status 5.
@@ -175,8 +197,18 @@ async fn the_served_report_sits_behind_the_same_credentials_and_links_from_get_s
     for path in [report_url.clone(), format!("/sessions/{id}/report")] {
         let (status, headers, html) = get(&url(&path), Some(API_KEY)).await;
         assert_eq!(status, StatusCode::OK, "{path}: {html}");
-        assert!(headers["content-type"].to_str().unwrap().starts_with("text/html"));
-        assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'none'"));
+        assert!(
+            headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("default-src 'none'")
+        );
         assert!(headers.contains_key("x-request-id"));
         assert!(html.contains(&id));
         assert_no_recorded_secret(&html, "the served report");
@@ -189,7 +221,12 @@ async fn the_served_report_sits_behind_the_same_credentials_and_links_from_get_s
     let (status, headers, body) = get(&login_body, Some(API_KEY)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(headers["x-recorded-content-type"], "application/json");
-    assert!(headers["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
     assert!(body.contains("\"token\":\"[REDACTED]\""), "{body}");
     let (status, _, body) = get(&format!("{login_body}?part=request"), Some(API_KEY)).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -203,7 +240,11 @@ async fn the_served_report_sits_behind_the_same_credentials_and_links_from_get_s
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
 
     // An unknown session: 404 with the error code.
-    let (status, _, body) = get(&url(&format!("/api/v1/sessions/{UNKNOWN}/report")), Some(API_KEY)).await;
+    let (status, _, body) = get(
+        &url(&format!("/api/v1/sessions/{UNKNOWN}/report")),
+        Some(API_KEY),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     let error: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(error["error"]["code"], -32004, "{body}");
@@ -218,7 +259,10 @@ async fn the_served_report_sits_behind_the_same_credentials_and_links_from_get_s
         "/api/v1/sessions/{id}/entries/{index}/body",
         "/api/v1/sessions/{id}/screenshots/{index}",
     ] {
-        assert!(doc["paths"][path]["get"].is_object(), "{path} missing from the document");
+        assert!(
+            doc["paths"][path]["get"].is_object(),
+            "{path} missing from the document"
+        );
     }
     assert!(
         doc["paths"]["/api/v1/sessions/{id}/report"]["get"]["responses"]["200"]["content"]["text/html"]

@@ -40,7 +40,10 @@ impl<'b> ReportTab<'b> {
         tab.call("Page.enable", json!({})).await;
         tab.call("Page.navigate", json!({ "url": url })).await;
         for _ in 0..300 {
-            if tab.eval("!!(window.spoolReport && window.spoolReport.ready)").await == json!(true)
+            if tab
+                .eval("!!(window.spoolReport && window.spoolReport.ready)")
+                .await
+                == json!(true)
             {
                 return tab;
             }
@@ -106,7 +109,11 @@ impl<'b> ReportTab<'b> {
         let _ = self
             .browser
             .connection()
-            .execute_raw(None, "Target.closeTarget", json!({ "targetId": self.target }))
+            .execute_raw(
+                None,
+                "Target.closeTarget",
+                json!({ "targetId": self.target }),
+            )
             .await;
     }
 }

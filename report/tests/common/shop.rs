@@ -130,4 +130,3 @@ pub async fn record_shop_session(store: &Store, server: &FixtureServer) -> Sessi
     writer.finish(SessionEnd::completed()).unwrap();
     store.get(id).unwrap()
 }
-

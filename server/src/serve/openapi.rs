@@ -215,7 +215,12 @@ const ROUTES: &[Route] = &[
         summary: "One HAR entry's request or response body, secrets redacted as in exports (the report loads bodies it left out from here)",
         parameters: &[
             ("id", "path", "The session id", true),
-            ("index", "path", "The entry's index in the exported HAR", true),
+            (
+                "index",
+                "path",
+                "The entry's index in the exported HAR",
+                true,
+            ),
             ("part", "query", "response (default) or request", false),
         ],
         body: Body::None,
@@ -228,7 +233,12 @@ const ROUTES: &[Route] = &[
         summary: "One screenshot of the session, as recorded (the report loads screenshots it left out from here)",
         parameters: &[
             ("id", "path", "The session id", true),
-            ("index", "path", "The screenshot's index in the session", true),
+            (
+                "index",
+                "path",
+                "The screenshot's index in the session",
+                true,
+            ),
         ],
         body: Body::None,
         response: Response::Bytes,

@@ -101,7 +101,10 @@ pub async fn entry_body(
     let Some(text) = text else {
         return Err(ApiError::invalid(
             "part",
-            format!("entry {index} of session {id} has no recorded {} body", if request_part { "request" } else { "response" }),
+            format!(
+                "entry {index} of session {id} has no recorded {} body",
+                if request_part { "request" } else { "response" }
+            ),
         ));
     };
     let binary = encoding.is_some_and(|e| e.eq_ignore_ascii_case("base64"));

@@ -43,7 +43,10 @@ pub fn app(state: AppState) -> Router {
             get(get_session).delete(delete_session),
         )
         .route("/api/v1/sessions/{id}/export", get(export_session))
-        .route("/api/v1/sessions/{id}/report", get(super::report::session_report))
+        .route(
+            "/api/v1/sessions/{id}/report",
+            get(super::report::session_report),
+        )
         .route("/sessions/{id}/report", get(super::report::session_report))
         .route(
             "/api/v1/sessions/{id}/entries/{index}/body",
