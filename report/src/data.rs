@@ -645,7 +645,7 @@ fn entry_view(index: usize, raw: &Entry, offset_ms: f64, config: &ReportConfig) 
         url: e.request.url.clone(),
         status,
         status_text: e.response.status_text.clone(),
-        status_class: if status <= 0 || error.is_some() && status == 0 {
+        status_class: if status <= 0 {
             "failed".to_string()
         } else {
             format!("{}xx", (status / 100).clamp(1, 5))
