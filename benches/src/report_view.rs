@@ -92,20 +92,7 @@ pub struct ReportLoad {
 /// measured. The tab is closed again.
 pub async fn load_report(browser: &Browser, url: &str) -> ReportLoad {
     let conn = browser.connection();
-    let created = conn
-        .execute_raw(None, "Target.createTarget", json!({ "url": "about:blank" }))
-        .await
-        .unwrap();
-    let target = created["targetId"].as_str().unwrap().to_string();
-    let attached = conn
-        .execute_raw(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target, "flatten": true }),
-        )
-        .await
-        .unwrap();
-    let session = attached["sessionId"].as_str().unwrap().to_string();
+    let (target, session) = crate::page_load::open_tab(browser).await;
     let s = Some(session.as_str());
     conn.execute_raw(s, "Page.navigate", json!({ "url": url }))
         .await
