@@ -142,6 +142,7 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
             tab.eval("Array.from(document.querySelectorAll('#waterfall tbody tr.entry')).filter(r => !r.hidden).map(r => Number(r.dataset.index))").await,
         );
         put("filter_label", tab.eval("document.getElementById('action-filter').textContent").await);
+        put("messages_after_click", json!(tab.visible("#messages .message").await));
 
         // The login's details, as a person opens them.
         let login = expected
@@ -226,6 +227,16 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
             .as_str()
             .unwrap()
             .contains(kinds[click_action])
+    );
+    let caused_messages = expected
+        .console
+        .iter()
+        .filter(|c| c.action == Some(click_action))
+        .count();
+    assert_eq!(seen["messages_after_click"], json!(caused_messages));
+    assert!(
+        caused_messages < session.console.len(),
+        "the console is filtered too"
     );
     assert_eq!(seen["rows_after_show_all"], json!(session.entries.len()));
     let fetches = expected
