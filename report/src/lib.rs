@@ -29,7 +29,8 @@ pub use data::{
     format_bytes,
 };
 pub use regression::{
-    RegressionData, RegressionDifference, RegressionStep, RegressionStepStatus, regression_report,
+    RegressionData, RegressionDifference, RegressionLine, RegressionStep, RegressionStepStatus,
+    ScreenshotComparison, regression_report,
 };
 pub use render::render;
 

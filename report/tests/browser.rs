@@ -18,7 +18,10 @@ use common::shop::{PASSWORD, USERNAME, record_shop_session};
 use serde_json::{Value, json};
 use spool_engine::{Browser, LaunchConfig};
 use spool_fixtures::{FixtureConfig, FixtureServer};
-use spool_report::{ReportConfig, ReportSource, analyze_source, build, session_report};
+use spool_report::{
+    RegressionData, RegressionLine, RegressionStep, RegressionStepStatus, ReportConfig,
+    ReportSource, analyze_source, build, regression_report, session_report,
+};
 use spool_store::{Session, Store};
 use std::time::Duration;
 
@@ -113,6 +116,36 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
         .map(|e| e.index)
         .collect();
 
+    // The regression seam: the same session with a check's findings on top.
+    let regression = RegressionData {
+        passed: false,
+        regressions: vec![RegressionLine {
+            kind: "actionFailed".into(),
+            step: "click #login-button".into(),
+            message: "no recorded selector found the element".into(),
+        }],
+        steps: vec![
+            RegressionStep {
+                name: "page load".into(),
+                ..Default::default()
+            },
+            RegressionStep {
+                action: Some(click_action),
+                name: "click #login-button".into(),
+                status: RegressionStepStatus::Failed,
+                message: Some("no recorded selector found the element".into()),
+                ..Default::default()
+            },
+        ],
+        ..Default::default()
+    };
+    let regression_path = dir.path().join("regression.html");
+    std::fs::write(
+        &regression_path,
+        regression_report(&source, Ok(&analysis), regression, &config).unwrap(),
+    )
+    .unwrap();
+
     // Open the file and read everything out of the page before checking any of it.
     let browser = Browser::launch(&LaunchConfig::default()).await.unwrap();
     let url = format!("file://{}", path.display());
@@ -161,6 +194,12 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
         tab.eval("(() => { const s = document.getElementById('filter-type'); s.value = 'fetch'; s.dispatchEvent(new Event('change')); })()").await;
         put("fetch_rows", json!(tab.visible("#waterfall tbody tr.entry").await));
         put("html_after", tab.eval("document.documentElement.outerHTML").await);
+        tab.close().await;
+
+        let tab = ReportTab::open(&browser, &format!("file://{}", regression_path.display())).await;
+        put("regression_steps", json!(tab.visible("#regression-steps tr.step").await));
+        put("regression_failed", json!(tab.visible("#regression-steps tr.step-failed").await));
+        put("regression_lines", tab.eval("document.getElementById('regressions').innerText").await);
         tab.close().await;
         seen
     })
@@ -245,6 +284,16 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
         .filter(|e| e.resource_type == "fetch")
         .count();
     assert_eq!(seen["fetch_rows"], json!(fetches));
+
+    // The regression report shows its steps, the failing one marked.
+    assert_eq!(seen["regression_steps"], json!(2));
+    assert_eq!(seen["regression_failed"], json!(1));
+    assert!(
+        seen["regression_lines"]
+            .as_str()
+            .unwrap()
+            .contains("no recorded selector found the element")
+    );
 
     // Secrets: redacted in the details, and nowhere in the page or the file.
     let details = seen["details"].as_str().unwrap();

@@ -9,8 +9,8 @@ use serde_json::Value;
 use spool_model::har::Har;
 use spool_model::session::{Action, ConsoleEntry, Screenshot};
 use spool_report::{
-    RegressionData, RegressionStep, RegressionStepStatus, ReportConfig, ReportData, ReportSource,
-    analyze_source, build, regression_report, render,
+    RegressionData, RegressionDifference, RegressionLine, RegressionStep, RegressionStepStatus,
+    ReportConfig, ReportData, ReportSource, analyze_source, build, regression_report, render,
 };
 use spool_store::SessionMetadata;
 use std::path::PathBuf;
@@ -296,21 +296,31 @@ fn recorded_markup_cannot_end_the_data_block() {
 fn the_regression_seam_renders_its_steps_into_the_page() {
     let source = shop_source([10, 10, 10]);
     let regression = RegressionData {
-        replayed_session: None,
+        passed: false,
+        regressions: vec![RegressionLine {
+            kind: "statusChanged".into(),
+            step: "click #login-button".into(),
+            message: "POST /api/orders answered 409, recorded 201".into(),
+        }],
         steps: vec![
             RegressionStep {
-                action: 0,
+                action: None,
+                name: "page load".into(),
                 ..Default::default()
             },
             RegressionStep {
-                action: 3,
-                status: RegressionStepStatus::Failed,
-                message: Some("POST /api/orders answered 409, recorded 201".into()),
+                action: Some(3),
+                name: "click #login-button".into(),
+                status: RegressionStepStatus::Changed,
+                requests: vec![RegressionDifference {
+                    subject: "POST /api/orders".into(),
+                    recorded: Some("201".into()),
+                    replayed: Some("409".into()),
+                }],
                 ..Default::default()
             },
         ],
-        network: vec![],
-        console: vec![],
+        ..Default::default()
     };
     let html = regression_report(
         &source,
@@ -319,6 +329,6 @@ fn the_regression_seam_renders_its_steps_into_the_page() {
         &ReportConfig::default(),
     )
     .unwrap();
-    assert!(html.contains("\"status\":\"failed\""));
+    assert!(html.contains("\"status\":\"changed\""));
     assert!(html.contains("answered 409, recorded 201"));
 }
