@@ -88,6 +88,7 @@ async fn generated_scripts_place_an_order_with_new_credentials() {
         FixtureConfig {
             username: "bob".into(),
             password: "builder".into(),
+            ..Default::default()
         },
         0,
     )

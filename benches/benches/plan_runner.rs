@@ -1,8 +1,15 @@
 //! The API-plan runner (`integuru`) on the shop chain against the fixture app: one run of
 //! the plan vs the same five requests sent by a bare `reqwest` loop (goal: < 1 ms of
-//! overhead per run), and runs per second with 1, 4 and 16 runs at once (goal: ≥ 8× the
-//! sequential rate at 16). Each run, in both variants, makes a fresh HTTP client, as
-//! `run_plan` does.
+//! overhead per run), and executions per second in parallel mode at concurrency 1, 4 and 16
+//! (goal: ≥ 8× the sequential rate at 16). Each run, in both variants, makes a fresh HTTP
+//! client, as `run_plan` does.
+//!
+//! Parallel mode is measured against a fixture app that holds every response back 50 ms,
+//! as an API across a network would (`shop_chain_parallel_50ms`): executions start in
+//! order, at most N at a time (`buffered(N)`, as `parallel-execute` runs its operations).
+//! Each iteration runs 2·N executions, so every concurrency gets the same wall time per
+//! iteration when the runs overlap perfectly. `shop_chain_concurrent` is the same on the
+//! fixture app without latency, where a run is CPU work on both sides.
 
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
@@ -10,11 +17,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::StreamExt;
 use futures_util::future::join_all;
 use serde_json::{Value, json};
 use spool_analyzer::{AnalysisConfig, AnalyzeInput, ApiPlan, analyze};
 use spool_engine::plan_runner::{RunConfig, RunStatus, run_plan};
-use spool_fixtures::FixtureServer;
+use spool_fixtures::{FixtureConfig, FixtureServer};
 
 fn shop_plan() -> ApiPlan {
     let har = std::fs::read(concat!(
@@ -136,6 +144,32 @@ fn bench(c: &mut Criterion) {
         group.bench_function(format!("{n}"), |b| {
             b.to_async(&rt)
                 .iter(|| join_all((0..n).map(|_| one_run(&plan, &config))))
+        });
+    }
+    group.finish();
+
+    let slow = rt
+        .block_on(FixtureServer::start_with_latency(
+            FixtureConfig::default(),
+            0,
+            Duration::from_millis(50),
+        ))
+        .unwrap();
+    let slow_config = RunConfig {
+        base_url: Some(slow.base_url()),
+        ..config.clone()
+    };
+    let mut group = c.benchmark_group("shop_chain_parallel_50ms");
+    group.sample_size(10);
+    for concurrency in [1usize, 4, 16] {
+        let runs = 2 * concurrency;
+        group.throughput(Throughput::Elements(runs as u64));
+        group.bench_function(format!("{concurrency}"), |b| {
+            b.to_async(&rt).iter(|| {
+                futures_util::stream::iter((0..runs).map(|_| one_run(&plan, &slow_config)))
+                    .buffered(concurrency)
+                    .collect::<Vec<()>>()
+            })
         });
     }
     group.finish();

@@ -55,6 +55,9 @@ pub struct LaunchConfig {
     pub extra_args: Vec<String>,
     /// How long Chromium may take to open its DevTools port.
     pub startup_timeout: Duration,
+    /// Show a window (for a person to drive), on the display `DISPLAY` names; otherwise
+    /// headless.
+    pub headed: bool,
 }
 
 impl Default for LaunchConfig {
@@ -63,6 +66,7 @@ impl Default for LaunchConfig {
             executable: None,
             extra_args: Vec::new(),
             startup_timeout: Duration::from_secs(30),
+            headed: false,
         }
     }
 }
@@ -115,23 +119,27 @@ impl Browser {
             .tempdir()
             .map_err(|e| launch_failed(format!("could not create a user-data-dir: {e}")))?;
         let mut cmd = Command::new(&path);
-        cmd.args(CHROMIUM_FLAGS)
-            .arg("--remote-debugging-port=0")
-            .arg(format!(
-                "--user-data-dir={}",
-                user_data_dir.path().display()
-            ))
-            .args(&config.extra_args)
-            .arg("about:blank")
-            // Chromium's crash handlers double-fork out of our process group; pointing their
-            // dump directory into the user-data-dir puts our directory on every one of their
-            // command lines, so cleanup can find them too.
-            .env("BREAKPAD_DUMP_LOCATION", user_data_dir.path().join("crash"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            // Its own process group, so that one signal ends Chromium and all its helpers.
-            .process_group(0);
+        cmd.args(
+            CHROMIUM_FLAGS
+                .iter()
+                .filter(|f| !(config.headed && **f == "--headless")),
+        )
+        .arg("--remote-debugging-port=0")
+        .arg(format!(
+            "--user-data-dir={}",
+            user_data_dir.path().display()
+        ))
+        .args(&config.extra_args)
+        .arg("about:blank")
+        // Chromium's crash handlers double-fork out of our process group; pointing their
+        // dump directory into the user-data-dir puts our directory on every one of their
+        // command lines, so cleanup can find them too.
+        .env("BREAKPAD_DUMP_LOCATION", user_data_dir.path().join("crash"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        // Its own process group, so that one signal ends Chromium and all its helpers.
+        .process_group(0);
         sweep_stale_profiles();
         std::fs::write(
             user_data_dir.path().join(OWNER_FILE),

@@ -170,6 +170,41 @@ impl Capture {
     }
 }
 
+/// Tags each entry with the action that caused it, as the custom HAR field `_action` (the
+/// action's index in the session): the last action before the request started. A `submit`
+/// is not a cause of its own (it follows from the click or key before it); a request before
+/// the first action (the page load) gets no tag.
+pub fn tag_with_actions(entries: &mut [spool_model::har::Entry], actions: &[Action]) {
+    if actions.is_empty() {
+        return;
+    }
+    let times: Vec<(i64, usize)> = actions
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.kind != "submit")
+        .filter_map(|(i, a)| {
+            Some((
+                a.timestamp
+                    .parse::<jiff::Timestamp>()
+                    .ok()?
+                    .as_millisecond(),
+                i,
+            ))
+        })
+        .collect();
+    for entry in entries {
+        let Ok(started) = entry.started_date_time.parse::<jiff::Timestamp>() else {
+            continue;
+        };
+        let started = started.as_millisecond();
+        if let Some((_, index)) = times.iter().take_while(|(t, _)| *t <= started).last() {
+            entry
+                .custom
+                .insert("_action".into(), serde_json::json!(index));
+        }
+    }
+}
+
 /// Ends a running capture from elsewhere (a CLI signal handler, an API call).
 #[derive(Clone, Default)]
 pub struct StopSignal(Arc<Notify>);
@@ -267,6 +302,7 @@ const ACTION_RECORDER_JS: &str = concat!(
     try {
       window.__spoolAction(JSON.stringify(Object.assign({
         kind, value, selectors: selectorsOf(el), fingerprint: describe(el), url: location.href,
+        time: Date.now(),
       }, extra || {})));
     } catch (e) {}
   };
@@ -325,7 +361,13 @@ fn recorded_action(report: &Value) -> Action {
         kind: report["kind"].as_str().unwrap_or("unknown").to_string(),
         target,
         value: text("value"),
-        timestamp: iso8601(now_epoch()),
+        // When the event happened in the page, not when its report was handled: a request
+        // the action started must not look older than the action.
+        timestamp: iso8601(
+            report["time"]
+                .as_f64()
+                .map_or_else(now_epoch, |ms| ms / 1000.0),
+        ),
         selectors,
         fingerprint,
         slot: text("slot"),
@@ -925,8 +967,9 @@ async fn run(
         Some(s) => (s.width, s.height),
         None => (config.viewport.width, config.viewport.height),
     };
-    let rest = session.network.take_remaining();
+    let mut rest = session.network.take_remaining();
     if !rest.is_empty() {
+        tag_with_actions(&mut rest, &session.actions);
         sink.entries(&rest);
     }
     let dropped_events = session.route.dropped();
@@ -940,7 +983,8 @@ async fn run(
         screenshots,
         ..
     } = session;
-    let (pages, entries) = network.finish();
+    let (pages, mut entries) = network.finish();
+    tag_with_actions(&mut entries, &actions);
     let product = &lease.browser_version().product;
     let mut har = Har::new_spool();
     har.log.browser = Some(spool_model::har::Creator {
@@ -1147,6 +1191,9 @@ impl Session<'_> {
                     && let Ok(v) = serde_json::from_str::<Value>(payload)
                 {
                     let action = recorded_action(&v);
+                    // A person acting on the page is activity, network or not: a recording
+                    // ends on quiet only when neither the page nor the person does anything.
+                    self.last_activity = Instant::now();
                     sink.actions(std::slice::from_ref(&action));
                     self.actions.push(action);
                     if self.config.level >= CaptureLevel::Full
@@ -1336,8 +1383,9 @@ impl Session<'_> {
 
     /// Hands completed entries and new raw events to the sink.
     fn flush(&mut self, sink: &mut dyn CaptureSink) {
-        let done = self.network.take_completed();
+        let mut done = self.network.take_completed();
         if !done.is_empty() {
+            tag_with_actions(&mut done, &self.actions);
             sink.entries(&done);
         }
         if let Some(raw) = &mut self.raw

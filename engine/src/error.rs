@@ -114,7 +114,8 @@ impl EngineError {
         }
     }
 
-    pub(crate) fn invalid(field: &str, rule: impl Into<String>) -> EngineError {
+    /// Bad input: `field` (as the API names it) breaks `rule`.
+    pub fn invalid(field: &str, rule: impl Into<String>) -> EngineError {
         EngineError::InvalidParams {
             field: field.to_string(),
             rule: rule.into(),

@@ -111,6 +111,7 @@ async fn fresh_app() -> (FixtureServer, BTreeMap<String, Value>) {
         FixtureConfig {
             username: "bob".into(),
             password: "builder".into(),
+            ..Default::default()
         },
         0,
     )
@@ -364,4 +365,118 @@ async fn the_recorded_shop_flow_replays_on_a_fresh_app_with_other_credentials() 
     assert!(error.to_string().contains("#no-such-button"), "{error}");
     assert!(error.to_string().contains("action 5"), "{error}");
     assert_eq!(o.missing_orders, Vec::<Value>::new());
+}
+
+/// Replays `recorded` with the sign-in button's selectors broken and `pause_on_error`:
+/// it pauses at that click with nothing ordered.
+async fn paused_at_the_button(
+    pool: &BrowserPool,
+    recorded: &[Action],
+) -> (FixtureServer, spool_engine::replay::ActionReplay, usize) {
+    let (app, parameters) = fresh_app().await;
+    let mut broken = recorded.to_vec();
+    let index = broken
+        .iter()
+        .position(|a| a.kind == "click" && a.target.as_deref() == Some("#login-button"))
+        .unwrap();
+    broken[index].selectors = vec!["#no-such-button".into()];
+    broken[index].fingerprint = None;
+    let config = ActionReplayConfig {
+        override_parameters: parameters,
+        element_timeout: Duration::from_secs(1),
+        speed_multiplier: 5.0,
+        pause_on_error: true,
+        ..ActionReplayConfig::default()
+    };
+    let mut replay =
+        spool_engine::replay::ActionReplay::start(pool, &broken, &config, &Default::default())
+            .await
+            .unwrap();
+    replay.run().await.unwrap();
+    let report = replay.report();
+    assert_eq!(report.status, ActionReplayStatus::Paused, "{report:#?}");
+    assert_eq!(report.paused_at, Some(index));
+    assert_eq!(report.steps[index].status, StepStatus::Failed);
+    assert_eq!(
+        report.steps[index].selectors_tried,
+        vec!["#no-such-button".to_string()]
+    );
+    assert!(orders_after_replay(&app, false).await.is_empty());
+    (app, replay, index)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_on_error_waits_for_a_retry_a_skip_or_a_cancel() {
+    let pool = BrowserPool::new(PoolConfig {
+        max_browsers: 1,
+        max_contexts_per_browser: 2,
+        ..PoolConfig::single(BrowserSource::Launch(LaunchConfig::default()))
+    })
+    .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(180), async {
+        let recording_app = FixtureServer::start().await.unwrap();
+        let recorded = record_shop_flow(&pool, &recording_app).await;
+        drop(recording_app);
+
+        // Retry after a person fixed the page: the button now has the id the step looks for.
+        let (app, mut replay, index) = paused_at_the_button(&pool, &recorded).await;
+        eval(
+            replay.page(),
+            "document.getElementById('login-button').id = 'no-such-button'",
+        )
+        .await;
+        replay
+            .resume(spool_engine::replay::Resume::Retry)
+            .await
+            .unwrap();
+        let (retried, _) = replay.finish(true).await;
+        let retried_orders = orders_after_replay(&app, true).await;
+        assert_eq!(
+            retried.status,
+            ActionReplayStatus::Completed,
+            "{retried:#?}"
+        );
+        assert_eq!(retried.steps[index].status, StepStatus::Success);
+        assert_eq!(retried_orders.len(), 1, "the retried click ordered");
+
+        // Skip: the failed click is left out, the replay goes on to its end, nothing is
+        // ordered.
+        let (app, mut replay, index) = paused_at_the_button(&pool, &recorded).await;
+        replay
+            .resume(spool_engine::replay::Resume::Skip)
+            .await
+            .unwrap();
+        let (skipped, _) = replay.finish(true).await;
+        assert_eq!(
+            skipped.status,
+            ActionReplayStatus::Completed,
+            "{skipped:#?}"
+        );
+        assert_eq!(skipped.steps[index].status, StepStatus::Skipped);
+        assert!(
+            skipped.steps[index]
+                .error
+                .as_deref()
+                .unwrap()
+                .starts_with("skipped after it failed"),
+            "{skipped:#?}"
+        );
+        assert!(orders_after_replay(&app, false).await.is_empty());
+
+        // Cancel: the replay ends CANCELLED where it stood.
+        let (app, replay, index) = paused_at_the_button(&pool, &recorded).await;
+        let cancelled = replay.cancel().await;
+        assert_eq!(cancelled.status, ActionReplayStatus::Cancelled);
+        assert!(
+            cancelled.steps[index + 1..]
+                .iter()
+                .all(|s| s.status == StepStatus::Skipped
+                    && s.error.as_deref() == Some("the replay was cancelled")),
+            "{cancelled:#?}"
+        );
+        assert!(orders_after_replay(&app, false).await.is_empty());
+    })
+    .await;
+    pool.shutdown().await;
+    outcome.expect("the pause replays took longer than 3 minutes");
 }

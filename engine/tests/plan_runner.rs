@@ -144,6 +144,7 @@ async fn shop_task_runs_with_new_credentials_and_no_browser() {
     let server = ServerThread::start(FixtureConfig {
         username: "bob".into(),
         password: "correct horse battery".into(),
+        ..Default::default()
     });
     let mut cfg = config(&server.base_url);
     cfg.inputs = BTreeMap::from([

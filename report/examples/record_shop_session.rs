@@ -24,6 +24,7 @@ async fn main() {
         FixtureConfig {
             username: shop::USERNAME.into(),
             password: shop::PASSWORD.into(),
+            ..FixtureConfig::default()
         },
         0,
     )

@@ -81,6 +81,7 @@ async fn the_report_of_a_captured_shop_session_shows_it_all_and_no_secret() {
         FixtureConfig {
             username: USERNAME.into(),
             password: PASSWORD.into(),
+            ..FixtureConfig::default()
         },
         0,
     )

@@ -48,11 +48,7 @@ enum Command {
         out_dir: Option<PathBuf>,
     },
     /// Serve the fixture web app (the flows Spool is tested against) on 127.0.0.1.
-    FixtureSite {
-        /// Port to listen on (0 picks a free one).
-        #[arg(long, default_value_t = 8080)]
-        port: u16,
-    },
+    FixtureSite(cmd::fixture_site::FixtureSiteArgs),
     /// Start the fixture app, capture its shop flow at level 3 and print the summary.
     Demo(cmd::demo::DemoArgs),
     /// Analyze a stored session or a HAR file: endpoints, the API chain, the recommended
@@ -65,13 +61,25 @@ enum Command {
     /// Kills what a `spool serve` started once it is gone (started by the server itself).
     #[command(hide = true)]
     ReapOrphans,
+    /// Measure how fast stored sessions replay on the browser pool: replays per minute and
+    /// p50/p95/p99 per replay, offline or live, at a chosen concurrency.
+    BenchReplay(cmd::bench_replay::BenchReplayArgs),
+    /// Record a session a person drives (headless, `--headed`, or `--attach` to a running
+    /// browser) until Ctrl-C, inactivity or the time limit.
+    Record(cmd::record::RecordArgs),
+    /// Export a session's actions as a Chrome DevTools Recorder recording, or import one.
+    Actions {
+        #[command(subcommand)]
+        command: cmd::actions::ActionsCommand,
+    },
     /// List, show, delete, export, import stored sessions, and show store totals.
     Sessions {
         #[command(subcommand)]
         command: cmd::sessions::SessionsCommand,
     },
     /// Run a task from a recorded session: analyze it, then send its API plan as plain HTTP
-    /// (`integuru`; no browser starts).
+    /// (`integuru`; no browser starts), or replay it in a headless browser (`--modality
+    /// headless_cdp`).
     Execute(cmd::execute::ExecuteArgs),
     /// Replay a recorded session: `--network offline` loads its page with every request
     /// answered from the recording and reports unmatched and unused requests.
@@ -105,12 +113,17 @@ fn main() -> ExitCode {
             Command::HarFromEvents { logs, out_dir } => {
                 cmd::har_from_events::run(&logs, out_dir.as_deref())
             }
-            Command::FixtureSite { port } => cmd::fixture_site::run(port).await,
+            Command::FixtureSite(args) => cmd::fixture_site::run(args).await,
             Command::Demo(args) => cmd::demo::run(args, &data).await,
             Command::Analyze(args) => analyze(&args, &data),
             Command::Serve(args) => serve::run(args, data_flag.as_deref()).await,
             Command::ReapOrphans => serve::reaper::run_watcher(),
             Command::Tool(args) => serve::run_tool(args, data_flag.as_deref()).await,
+            Command::Record(args) => cmd::record::run(args, &data).await,
+            Command::BenchReplay(args) => cmd::bench_replay::run(args, &data).await,
+            Command::Actions { command } => {
+                open_store(&data).and_then(|store| cmd::actions::run(&store, command))
+            }
             Command::Sessions { command } => {
                 open_store(&data).and_then(|store| cmd::sessions::run(&store, command))
             }

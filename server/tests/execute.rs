@@ -67,6 +67,7 @@ async fn the_shop_recording_runs_with_new_credentials() {
         FixtureConfig {
             username: "carol".into(),
             password: "s3cret-pass".into(),
+            ..Default::default()
         },
         0,
     )
@@ -149,12 +150,16 @@ async fn a_refused_login_fails_with_the_replay_code() {
 async fn bad_requests_get_their_codes() {
     let data = tempfile::tempdir().unwrap();
     let base = "http://127.0.0.1:9";
+    let out = spool(data.path(), execute_shop(base, &["--modality", "by-hand"])).await;
+    assert_fails(&out, 2, -32602, &["modality", "integuru", "headless_cdp"]);
+
+    // A HAR file records no actions for a browser to replay.
     let out = spool(
         data.path(),
         execute_shop(base, &["--modality", "headless_cdp"]),
     )
     .await;
-    assert_fails(&out, 2, -32602, &["modality", "integuru"]);
+    assert_fails(&out, 2, -32602, &["--session"]);
 
     let out = spool(data.path(), execute_shop(base, &["--timeout", "5"])).await;
     assert_fails(&out, 2, -32602, &["timeout"]);
@@ -178,4 +183,70 @@ async fn bad_requests_get_their_codes() {
     )
     .await;
     assert_fails(&out, 5, -32004, &["not found"]);
+}
+
+/// `spool capture` of the signed flow, then `spool execute --modality headless_cdp` on the
+/// stored session against a fresh fixture app: the page signs its own calls and files the
+/// report there.
+#[tokio::test]
+async fn the_signed_session_runs_in_a_headless_browser() {
+    let data = tempfile::tempdir().unwrap();
+    let recorded = FixtureServer::start().await.unwrap();
+    let fresh = FixtureServer::start().await.unwrap();
+    let task = "file the weekly report for the signed-in profile";
+    let out = spool(
+        data.path(),
+        args(&[
+            "capture",
+            "--url",
+            &recorded.url("/signed/"),
+            "--task",
+            task,
+            "--level",
+            "2",
+            "--wait-for",
+            "document.title === 'done'",
+        ]),
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = stdout
+        .split("stored as session ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no session id in: {stdout}"))
+        .to_string();
+    let out = spool(
+        data.path(),
+        args(&[
+            "execute",
+            "--task",
+            task,
+            "--session",
+            &id,
+            "--modality",
+            "headless_cdp",
+            "--input",
+            &format!("baseUrl={}", fresh.base_url()),
+            "--json",
+        ]),
+    )
+    .await;
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(result["status"], "SUCCESS", "{result}");
+    assert_eq!(result["modality"], "headless_cdp", "{result}");
+    let reports = fresh.state().reports();
+    assert_eq!(reports.len(), 1, "{result}");
+    assert_eq!(result["output"]["reportId"], reports[0]["reportId"]);
 }

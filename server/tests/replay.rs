@@ -148,7 +148,10 @@ fn bad_replay_input_gets_coded_errors() {
         -32602,
         "--network live",
     );
-    assert!(stderr.contains("only `offline`"), "{stderr}");
+    assert!(
+        stderr.contains("only `offline`") && stderr.contains("--check"),
+        "{stderr}"
+    );
     let args = r#"{"sessionId": "00000000-0000-4000-8000-000000000000"}"#;
     fails(
         &spool(dir, &["tool", "replay-network", args]),
@@ -166,6 +169,61 @@ fn bad_replay_input_gets_coded_errors() {
         2,
         -32102,
         "not a HAR",
+    );
+}
+
+#[test]
+fn bench_replay_measures_stored_sessions_offline() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path();
+    let first = import(dir, "static");
+    let second = import(dir, "shop");
+    let out = spool(
+        dir,
+        &[
+            "bench-replay",
+            &first,
+            &second,
+            "--iterations",
+            "2",
+            "--concurrency",
+            "2",
+            "--json",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["replays"], 4, "{result:#}");
+    assert_eq!(result["failures"], 0, "{result:#}");
+    assert_eq!(result["sessions"], 2);
+    let (p50, p99) = (
+        result["p50Ms"].as_f64().unwrap(),
+        result["p99Ms"].as_f64().unwrap(),
+    );
+    assert!(p50 > 0.0 && p99 >= p50, "{result:#}");
+    assert!(result["replaysPerMinute"].as_f64().unwrap() > 0.0);
+    for (args, field) in [
+        (vec!["--concurrency", "0"], "concurrency"),
+        (vec!["--iterations", "0"], "iterations"),
+    ] {
+        let mut all = vec!["bench-replay", first.as_str()];
+        all.extend(args);
+        let stderr = fails(&spool(dir, &all), 2, -32602, field);
+        assert!(stderr.contains(field), "{stderr}");
+    }
+    fails(
+        &spool(
+            dir,
+            &["bench-replay", "00000000-0000-4000-8000-000000000000"],
+        ),
+        5,
+        -32004,
+        "an unknown session",
     );
 }
 

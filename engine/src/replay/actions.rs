@@ -9,10 +9,13 @@
 //! `settle_timeout`). The first failed step ends the replay: later actions depend on it, so
 //! they are reported SKIPPED. The tab is closed and the context returned, also on error.
 
-use crate::capture::{CaptureConfig, LiveCapture, NoSink, PageHandle, WaitUntil, validate_url};
+use crate::capture::{
+    Capture, CaptureConfig, LiveCapture, NoSink, PageHandle, WaitUntil, validate_url,
+};
 use crate::error::EngineError;
 use crate::network::iso8601;
 use crate::pool::BrowserPool;
+use crate::screenshot::ScreenshotOptions;
 use serde::Serialize;
 use serde_json::{Value, json};
 use spool_model::session::{Action, CaptureLevel};
@@ -40,6 +43,10 @@ pub struct ActionReplayConfig {
     pub settle_timeout: Duration,
     /// The longest think time waited between two actions, however long the person paused.
     pub max_think_time: Duration,
+    /// Stop at a failed action with the tab still open (status PAUSED), to be resumed
+    /// ([`ActionReplay::resume`]: retry it or skip it) or cancelled, instead of ending the
+    /// replay there.
+    pub pause_on_error: bool,
 }
 
 impl Default for ActionReplayConfig {
@@ -53,6 +60,7 @@ impl Default for ActionReplayConfig {
             element_timeout: Duration::from_secs(5),
             settle_timeout: Duration::from_secs(10),
             max_think_time: Duration::from_secs(10),
+            pause_on_error: false,
         }
     }
 }
@@ -91,12 +99,36 @@ pub struct StepResult {
     pub timestamp: String,
 }
 
+impl StepResult {
+    /// A step not performed (yet), with why; a password slot's value is left out.
+    fn not_run(index: usize, action: &Action, why: &str) -> StepResult {
+        let mut shown = action.clone();
+        if shown.slot.is_some() {
+            shown.value = None;
+        }
+        StepResult {
+            index,
+            action: shown,
+            status: StepStatus::Skipped,
+            think_time_ms: 0,
+            duration_ms: 0,
+            selector_used: None,
+            selectors_tried: Vec::new(),
+            error: Some(why.to_string()),
+            timestamp: iso8601(now_epoch()),
+        }
+    }
+}
+
 /// How the whole replay ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ActionReplayStatus {
     Completed,
     Failed,
+    /// Stopped at a failed action with `pause_on_error`, waiting to be resumed or cancelled.
+    Paused,
+    Cancelled,
 }
 
 /// What an action replay did.
@@ -112,6 +144,9 @@ pub struct ActionReplayReport {
     /// One result per recorded action, in order.
     pub steps: Vec<StepResult>,
     pub duration_ms: u64,
+    /// The failed action a PAUSED replay waits at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<usize>,
 }
 
 impl ActionReplayReport {
@@ -197,47 +232,240 @@ pub async fn replay_actions(
     config: &ActionReplayConfig,
 ) -> Result<ActionReplayReport, EngineError> {
     validate(actions, config)?;
-    let actions = with_overrides(actions, &config.override_parameters);
-    let start_url = match &config.start_url {
-        Some(url) => url.clone(),
-        None => start_url(&actions, config.action_index.unwrap_or(0)).ok_or_else(|| {
-            EngineError::invalid("session", "the session recorded no page to start on")
-        })?,
-    };
-    validate_url(&start_url)?;
-    let started = Instant::now();
-    let mut capture_config = CaptureConfig::new("");
-    capture_config.level = CaptureLevel::Metadata;
-    // The live capture's deadline only bounds a replay that hangs in Spool itself: every
-    // wait below has its own, shorter bound.
-    capture_config.timeout = Duration::from_secs(3 * 3600);
-    let live = LiveCapture::start(pool, capture_config, Box::new(NoSink)).await?;
-    let page = live.page().clone();
-    let outcome = Replayer {
-        page: &page,
-        config,
-        actions: &actions,
-        start_url: &start_url,
+    // The replay's own recording is not kept, so a failure to finish it is no failure of
+    // the replay.
+    let (report, _) = run_replay(pool, actions, config, &ReplayRecording::default()).await?;
+    Ok(report)
+}
+
+/// What a replay's own recording keeps, for a comparison with the session it replays.
+#[derive(Debug, Clone)]
+pub struct ReplayRecording {
+    /// The level the replay is recorded at: `Metadata` keeps every entry's method, URL,
+    /// status and timings, and the console.
+    pub level: CaptureLevel,
+    /// `Some` to take a screenshot after every action and at the end, as a recording made
+    /// with the same options did.
+    pub screenshots: Option<ScreenshotOptions>,
+}
+
+impl Default for ReplayRecording {
+    fn default() -> Self {
+        ReplayRecording {
+            level: CaptureLevel::Metadata,
+            screenshots: None,
+        }
     }
-    .run()
-    .await;
-    let final_url = page.status().url;
-    // The recording of the replay itself is not kept.
-    let _ = live.stop().await;
-    let steps = outcome?;
-    let status = if steps.iter().any(|s| s.status == StepStatus::Failed) {
-        ActionReplayStatus::Failed
-    } else {
-        ActionReplayStatus::Completed
+}
+
+/// Replays `actions` like [`replay_actions`] and also returns the replay's own recording
+/// (its network, console and screenshots), which a regression check compares with the
+/// session's. A session without actions is allowed here: its replay opens the start page
+/// (`config.start_url`, which must then be set) and waits for it to settle, which is what a
+/// recorded page load is.
+pub async fn replay_actions_recorded(
+    pool: &BrowserPool,
+    actions: &[Action],
+    config: &ActionReplayConfig,
+    recording: &ReplayRecording,
+) -> Result<(ActionReplayReport, Capture), EngineError> {
+    if !actions.is_empty() {
+        validate(actions, config)?;
+    }
+    let (report, recorded) = run_replay(pool, actions, config, recording).await?;
+    Ok((report, recorded?))
+}
+
+async fn run_replay(
+    pool: &BrowserPool,
+    actions: &[Action],
+    config: &ActionReplayConfig,
+    recording: &ReplayRecording,
+) -> Result<(ActionReplayReport, Result<Capture, EngineError>), EngineError> {
+    let config = ActionReplayConfig {
+        pause_on_error: false,
+        ..config.clone()
     };
-    Ok(ActionReplayReport {
-        status,
-        start_url,
-        final_url,
-        dry_run: config.dry_run,
-        steps,
-        duration_ms: millis(started.elapsed()),
-    })
+    let mut replay = ActionReplay::start(pool, actions, &config, recording).await?;
+    let ran = replay.run().await;
+    let (report, recorded) = replay.finish(ran.is_ok()).await;
+    ran?;
+    Ok((report, recorded))
+}
+
+/// How a paused replay goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Resume {
+    /// Perform the failed action again (the page may have caught up, or a person fixed it).
+    Retry,
+    /// Leave the failed action out (SKIPPED) and go on with the next.
+    Skip,
+}
+
+/// A replay in progress: its tab (a [`LiveCapture`] recording the replay), the steps done so
+/// far, and, with `pause_on_error`, the failed action it waits at. [`replay_actions`] runs
+/// one to the end; a caller that pauses holds it between [`ActionReplay::run`] and
+/// [`ActionReplay::resume`], and ends it with [`ActionReplay::finish`] or
+/// [`ActionReplay::cancel`], which close the tab.
+pub struct ActionReplay {
+    live: LiveCapture,
+    page: PageHandle,
+    actions: Vec<Action>,
+    config: ActionReplayConfig,
+    start_url: String,
+    steps: Vec<StepResult>,
+    started: Instant,
+    opened: bool,
+    paused_at: Option<usize>,
+}
+
+impl ActionReplay {
+    /// Checks the input, takes a context from `pool` and opens the replay's tab; no action
+    /// is performed yet.
+    pub async fn start(
+        pool: &BrowserPool,
+        actions: &[Action],
+        config: &ActionReplayConfig,
+        recording: &ReplayRecording,
+    ) -> Result<ActionReplay, EngineError> {
+        let actions = with_overrides(actions, &config.override_parameters);
+        let start_url = match &config.start_url {
+            Some(url) => url.clone(),
+            None => start_url(&actions, config.action_index.unwrap_or(0)).ok_or_else(|| {
+                EngineError::invalid("session", "the session recorded no page to start on")
+            })?,
+        };
+        validate_url(&start_url)?;
+        let started = Instant::now();
+        let mut capture_config = CaptureConfig::new("");
+        capture_config.level = recording.level;
+        capture_config.screenshots = recording.screenshots.clone();
+        if let Some(shots) = &recording.screenshots {
+            capture_config.viewport.width = shots.width;
+            capture_config.viewport.height = shots.height;
+        }
+        // The live capture's deadline only bounds a replay that hangs in Spool itself: every
+        // wait has its own, shorter bound.
+        capture_config.timeout = Duration::from_secs(3 * 3600);
+        let live = LiveCapture::start(pool, capture_config, Box::new(NoSink)).await?;
+        let page = live.page().clone();
+        Ok(ActionReplay {
+            live,
+            page,
+            actions,
+            config: config.clone(),
+            start_url,
+            steps: Vec::new(),
+            started,
+            opened: false,
+            paused_at: None,
+        })
+    }
+
+    /// Performs the actions from where the replay stands: to the end, or, with
+    /// `pause_on_error`, to the next failed action (then [`ActionReplay::report`] says
+    /// PAUSED). An `Err` is a tab that could not be driven at all.
+    pub async fn run(&mut self) -> Result<(), EngineError> {
+        let from = self.steps.len();
+        let replayer = Replayer {
+            page: &self.page,
+            config: &self.config,
+            actions: &self.actions,
+            start_url: &self.start_url,
+        };
+        if !self.opened {
+            replayer.open_start_page().await?;
+            self.opened = true;
+        }
+        self.paused_at = replayer.run_from(from, &mut self.steps).await?;
+        Ok(())
+    }
+
+    /// Goes on after a pause: the failed action again, or past it.
+    pub async fn resume(&mut self, how: Resume) -> Result<(), EngineError> {
+        let Some(at) = self.paused_at.take() else {
+            return Err(EngineError::invalid("replay", "the replay is not paused"));
+        };
+        match how {
+            Resume::Retry => {
+                self.steps.truncate(at);
+            }
+            Resume::Skip => {
+                if let Some(step) = self.steps.get_mut(at) {
+                    step.status = StepStatus::Skipped;
+                    let why = step.error.take().unwrap_or_default();
+                    step.error = Some(format!("skipped after it failed: {why}"));
+                }
+            }
+        }
+        self.run().await
+    }
+
+    /// The replay's tab: a person or a test may fix the page while the replay is paused.
+    pub fn page(&self) -> &PageHandle {
+        &self.page
+    }
+
+    /// Where the replay stands.
+    pub fn report(&self) -> ActionReplayReport {
+        let mut steps = self.steps.clone();
+        // Actions not reached yet.
+        for (index, action) in self.actions.iter().enumerate().skip(steps.len()) {
+            steps.push(StepResult::not_run(index, action, "not reached yet"));
+        }
+        let status = if self.paused_at.is_some() {
+            ActionReplayStatus::Paused
+        } else if self.steps.iter().any(|s| s.status == StepStatus::Failed) {
+            ActionReplayStatus::Failed
+        } else {
+            ActionReplayStatus::Completed
+        };
+        ActionReplayReport {
+            status,
+            start_url: self.start_url.clone(),
+            final_url: self.page.status().url,
+            dry_run: self.config.dry_run,
+            steps,
+            duration_ms: millis(self.started.elapsed()),
+            paused_at: self.paused_at,
+        }
+    }
+
+    /// Ends the replay: waits for what the last action started (when `settle`), closes the
+    /// tab and returns the report with the replay's own recording.
+    pub async fn finish(
+        self,
+        settle_first: bool,
+    ) -> (ActionReplayReport, Result<Capture, EngineError>) {
+        if settle_first && !self.config.dry_run {
+            // What the last action started (a form's chain of API calls) belongs to the
+            // replay: the recording stops only once the page has been quiet for a while.
+            settle(
+                &self.page,
+                Duration::from_millis(500),
+                Some(Instant::now()),
+                self.config.settle_timeout,
+            )
+            .await;
+        }
+        let report = self.report();
+        let recorded = self.live.stop().await;
+        (report, recorded)
+    }
+
+    /// Ends a paused replay without going on: the actions not performed are SKIPPED and the
+    /// replay is CANCELLED.
+    pub async fn cancel(mut self) -> ActionReplayReport {
+        self.paused_at = None;
+        let mut report = self.report();
+        for step in report.steps.iter_mut().skip(self.steps.len()) {
+            step.error = Some("the replay was cancelled".into());
+        }
+        report.status = ActionReplayStatus::Cancelled;
+        let _ = self.live.stop().await;
+        report
+    }
 }
 
 /// The actions with each `action-N` override's value in place.
@@ -361,37 +589,34 @@ struct Replayer<'a> {
 }
 
 impl Replayer<'_> {
-    async fn run(&self) -> Result<Vec<StepResult>, EngineError> {
+    /// Opens the start page, unless the first action is that navigation.
+    async fn open_start_page(&self) -> Result<(), EngineError> {
         let first_is_start = self.actions.first().is_some_and(|a| {
             a.kind == "navigate"
                 && self.config.action_index.is_none()
                 && self.config.start_url.is_none()
         });
-        // The first navigation is the start; otherwise the start page is opened first.
         if !first_is_start {
             self.page
                 .navigate(self.start_url, WaitUntil::Load, self.config.settle_timeout)
                 .await?;
             self.settle().await;
         }
-        let mut steps = Vec::with_capacity(self.actions.len());
-        let mut failed = false;
-        for (index, action) in self.actions.iter().enumerate() {
-            let mut shown = action.clone();
-            if shown.slot.is_some() {
-                shown.value = None;
-            }
-            let mut step = StepResult {
-                index,
-                action: shown,
-                status: StepStatus::Skipped,
-                think_time_ms: 0,
-                duration_ms: 0,
-                selector_used: None,
-                selectors_tried: Vec::new(),
-                error: None,
-                timestamp: iso8601(now_epoch()),
-            };
+        Ok(())
+    }
+
+    /// Performs the actions from `from` on, pushing each one's result. Returns the index of
+    /// the failed action it paused at (with `pause_on_error`); without it, the actions
+    /// after a failed one are SKIPPED.
+    async fn run_from(
+        &self,
+        from: usize,
+        steps: &mut Vec<StepResult>,
+    ) -> Result<Option<usize>, EngineError> {
+        let mut failed = steps.iter().any(|s| s.status == StepStatus::Failed);
+        for (index, action) in self.actions.iter().enumerate().skip(from) {
+            let mut step = StepResult::not_run(index, action, "");
+            step.error = None;
             if failed {
                 step.error = Some("an earlier action failed".into());
                 steps.push(step);
@@ -435,8 +660,11 @@ impl Replayer<'_> {
             }
             step.duration_ms = millis(started.elapsed());
             steps.push(step);
+            if failed && self.config.pause_on_error {
+                return Ok(Some(index));
+            }
         }
-        Ok(steps)
+        Ok(None)
     }
 
     /// Performs one action (or, in a dry run, resolves it). `Ok(Some(why))` is a step that
@@ -642,22 +870,33 @@ impl Replayer<'_> {
     /// Waits, at most `settle_timeout`, until nothing has been in flight for 300 ms: the
     /// requests and navigations an action starts are done before the next action.
     async fn settle(&self) {
-        let quiet = Duration::from_millis(300);
-        let deadline = Instant::now() + self.config.settle_timeout;
         // Requests an action starts may take a moment to show up in the status.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        while Instant::now() < deadline {
-            let status = self.page.status();
-            if status.ended
-                || (status.in_flight == 0
-                    && status
-                        .last_network_activity
-                        .is_none_or(|t| t.elapsed() >= quiet))
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        settle(
+            self.page,
+            Duration::from_millis(300),
+            None,
+            self.config.settle_timeout,
+        )
+        .await;
+    }
+}
+
+/// Waits until no request is in flight and the network has been quiet for `quiet` (counted
+/// from `since` too when given: requests an action started may not have shown up yet), or
+/// until `timeout`.
+async fn settle(page: &PageHandle, quiet: Duration, since: Option<Instant>, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        let status = page.status();
+        let last = match (status.last_network_activity, since) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if status.ended || (status.in_flight == 0 && last.is_none_or(|t| t.elapsed() >= quiet)) {
+            return;
         }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

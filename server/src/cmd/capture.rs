@@ -103,6 +103,19 @@ pub async fn capture_into_store(
     store: &spool_store::Store,
     out: Option<&Path>,
 ) -> anyhow::Result<(Capture, spool_store::SessionMetadata)> {
+    capture_into_store_as(config, source, store, out, SessionStatus::Stopped).await
+}
+
+/// [`capture_into_store`], with the status a capture ended by Ctrl-C or its deadline is
+/// stored as: STOPPED for a capture (it was cut short), COMPLETED for `spool record`
+/// (Ctrl-C is how a person says they are done).
+pub async fn capture_into_store_as(
+    config: &CaptureConfig,
+    source: BrowserSource,
+    store: &spool_store::Store,
+    out: Option<&Path>,
+    stopped: SessionStatus,
+) -> anyhow::Result<(Capture, spool_store::SessionMetadata)> {
     config.validate()?;
     let writer = StoreWriter::spawn(store.clone())?;
     let mut sink = writer.begin(new_session(config))?;
@@ -135,6 +148,7 @@ pub async fn capture_into_store(
         Ok(capture) => {
             let status = match capture.stop_reason {
                 StopReason::NetworkIdle => SessionStatus::Completed,
+                StopReason::Stopped => stopped,
                 _ => SessionStatus::Stopped,
             };
             let meta = sink.finish(

@@ -2,12 +2,15 @@
 //! builds its API plan and runs it, then prints a per-step report (or, with `--json`, the
 //! engine's [`PlanRun`]).
 //!
-//! Only the `integuru` modality runs in this version: the plan's requests go out as plain
-//! HTTP and no browser starts. The browser modalities need replay, which does not exist yet;
-//! asking for one is an `InvalidParams` error rather than a pretend run.
+//! `--modality integuru` (the default) sends the plan's requests as plain HTTP and no
+//! browser starts. `--modality headless_cdp` or `visible_browser` runs the server's
+//! `execute-optimally` tool in this process with that modality forced (a headless replay of
+//! the session's actions on a local browser pool, falling back to a person), and prints its
+//! answer; those need `--session`, since a HAR file records no actions.
 //!
 //! Exit status: 0 when the run succeeded; a failed run prints its report and then
-//! `error[-32005]` (exit 1), a run that timed out `error[-32604]` (exit 3).
+//! `error[-32005]` (exit 1), a run that timed out `error[-32604]` (exit 3); a task handed to
+//! a person prints the instructions and exits 1 with `error[-32005]`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -34,7 +37,8 @@ pub struct ExecuteArgs {
     /// A HAR file.
     #[arg(long)]
     pub har: Option<PathBuf>,
-    /// How to run the task; only `integuru` (plain HTTP, no browser) runs in this version.
+    /// How to run the task: `integuru` (plain HTTP, no browser), `headless_cdp` (the
+    /// session's actions replayed in a headless browser) or `visible_browser`.
     #[arg(long, default_value = "integuru")]
     pub modality: String,
     /// An input as NAME=VALUE (repeatable): the plan's inputs, `baseUrl`, or a literal
@@ -68,16 +72,18 @@ fn parse_input(s: &str) -> Result<(String, String), String> {
 
 /// Runs `spool execute`; `data` is the session store's directory (used with `--session`).
 pub async fn run(args: ExecuteArgs, data: &Path) -> anyhow::Result<()> {
-    if args.modality != "integuru" {
-        return Err(EngineError::InvalidParams {
-            field: "modality".into(),
-            rule: format!(
-                "`{}` cannot run: only `integuru` (plain HTTP, no browser) runs in this version; \
-                 the browser modalities need replay, which is not built yet",
-                args.modality
-            ),
+    match args.modality.as_str() {
+        "integuru" => {}
+        "headless_cdp" | "visible_browser" => return run_by_tool(args, data).await,
+        other => {
+            return Err(EngineError::InvalidParams {
+                field: "modality".into(),
+                rule: format!(
+                    "`{other}` is no modality: give integuru, headless_cdp or visible_browser"
+                ),
+            }
+            .into());
         }
-        .into());
     }
     let config = run_config(&args)?;
     // Validate before the (possibly slow) analysis, so a bad flag fails at once.
@@ -130,6 +136,124 @@ pub async fn run(args: ExecuteArgs, data: &Path) -> anyhow::Result<()> {
                 .unwrap_or_else(|| "the run failed".into()),
         })),
     }
+}
+
+/// A browser modality: the server's `execute-optimally` tool, called in this process with
+/// the modality forced, on a browser pool of its own that is closed before returning.
+async fn run_by_tool(args: ExecuteArgs, data: &Path) -> anyhow::Result<()> {
+    use crate::serve::config::{ServeArgs, ServeConfig};
+    use crate::serve::registry::CallContext;
+    use crate::serve::state::AppState;
+
+    let Some(session) = &args.session else {
+        return Err(CodedError::invalid(format!(
+            "--modality {} needs --session ID: a HAR file records no actions to replay",
+            args.modality
+        )));
+    };
+    let config = ServeConfig::resolve(&ServeArgs::default(), Some(data))?;
+    let store = crate::open_store(&config.data)?;
+    let id = crate::cmd::sessions::resolve_id(&store, session)?;
+    let mut call = serde_json::json!({
+        "taskDescription": args.task,
+        "sessionId": id.to_string(),
+        "forceModality": args.modality,
+        "inputs": args.inputs.iter().cloned().collect::<BTreeMap<_, _>>(),
+        "timeout": args.timeout,
+        "retryPolicy": { "maxRetries": args.retries, "backoffMs": args.backoff_ms },
+    });
+    if let Some(path) = &args.state {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("cannot read state file {}", path.display()))?;
+        call["browserState"] = serde_json::from_slice(&bytes)
+            .map_err(|e| CodedError::invalid(format!("invalid --state {}: {e}", path.display())))?;
+    }
+    let state = AppState::new(store, config)?;
+    let ctx = CallContext {
+        surface: "cli",
+        ..CallContext::default()
+    };
+    let result = state
+        .registry
+        .call(&state, "execute-optimally", call, ctx)
+        .await;
+    state.pool.shutdown().await;
+    let answer = result
+        .map_err(|e| {
+            anyhow::Error::new(CodedError {
+                code: e.code,
+                message: e.message,
+            })
+        })?
+        .structured;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&answer)?);
+    } else {
+        print!("{}", tool_report(&answer));
+    }
+    let error = answer["error"]
+        .as_str()
+        .unwrap_or("the run failed")
+        .to_string();
+    match answer["status"].as_str() {
+        Some("SUCCESS") => Ok(()),
+        Some("TIMEOUT") => Err(anyhow::Error::new(CodedError {
+            code: spool_model::ErrorCode::Timeout,
+            message: error,
+        })),
+        _ => Err(anyhow::Error::new(CodedError {
+            code: spool_model::ErrorCode::ReplayFailed,
+            message: error,
+        })),
+    }
+}
+
+/// The readable report of an `execute-optimally` answer: each attempt, the steps, the
+/// outcome and the output.
+fn tool_report(answer: &serde_json::Value) -> String {
+    let mut o = String::new();
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or("-").to_string();
+    for a in answer["details"]["attempts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let _ = writeln!(
+            o,
+            "attempt {}: {} in {:.0} ms{}",
+            text(&a["modality"]),
+            text(&a["status"]),
+            a["duration"].as_f64().unwrap_or(0.0),
+            a["error"]
+                .as_str()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        );
+    }
+    for s in answer["details"]["steps"].as_array().into_iter().flatten() {
+        let _ = writeln!(o, "    {} {}", text(&s["status"]), text(&s["action"]));
+    }
+    let _ = writeln!(
+        o,
+        "{} by {} in {:.0} ms, {} requests",
+        text(&answer["status"]),
+        text(&answer["modality"]),
+        answer["executionTime"].as_f64().unwrap_or(0.0),
+        answer["details"]["resources"]["networkRequests"]
+            .as_u64()
+            .unwrap_or(0)
+    );
+    if let Some(instructions) = answer["details"]["instructions"].as_str() {
+        let _ = writeln!(o, "instructions: {instructions}");
+    }
+    if let Some(output) = answer.get("output") {
+        let _ = writeln!(
+            o,
+            "output:\n{}",
+            serde_json::to_string_pretty(output).unwrap_or_default()
+        );
+    }
+    o
 }
 
 fn run_config(args: &ExecuteArgs) -> anyhow::Result<RunConfig> {

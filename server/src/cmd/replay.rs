@@ -6,8 +6,13 @@
 //! real mouse and keyboard input against the live site, and prints each step's outcome
 //! (`--dry-run`, `--speed`, `--action-index`, `--override action-N.value=...`).
 //!
-//! `--network live` and the regression check are not built, and asking for them is an
-//! `InvalidParams` error rather than a pretend run.
+//! `spool replay SESSION --check` (or `--all [--task WORDS] [--shard i/n] --check`): the
+//! regression check of [`crate::cmd::check`], the actions replayed against the live app and
+//! compared with the recording, as text, JSON and JUnit XML.
+//!
+//! `--network live` is the check's network (the app answers); offline network replay
+//! combined with action replay is not built, and asking for it is an `InvalidParams` error
+//! rather than a pretend run.
 //!
 //! Exit status: 0 when the page settled and every request was answered (network), or every
 //! action succeeded (actions); otherwise the report, then `error[-32005]` (exit 1). An
@@ -35,11 +40,43 @@ use crate::exit::CodedError;
 #[derive(Debug, Clone, Args)]
 pub struct ReplayArgs {
     /// A stored session id (or a unique prefix of it), or a HAR file.
-    pub session: String,
-    /// Where responses come from: `offline` answers every request from the recording (the
-    /// only mode built so far).
+    #[arg(required_unless_present = "all")]
+    pub session: Option<String>,
+    /// Where responses come from: `offline` answers every request from the recording;
+    /// `live` lets the app answer (with --check, the default).
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
+    /// The regression check: replay the recorded actions against the live app while
+    /// recording the replay, and compare the two (actions, network, console, screenshots).
+    /// Exits non-zero when anything regressed.
+    #[arg(long)]
+    pub check: bool,
+    /// With --check: every completed session in the store (or those matching --task).
+    #[arg(long, requires = "check", conflicts_with = "session")]
+    pub all: bool,
+    /// With --all: only sessions whose task has all these words.
+    #[arg(long, value_name = "WORDS", requires = "all")]
+    pub task: Option<String>,
+    /// With --all: the i-th of n parts of the sessions (`--shard 2/4`), for a CI matrix.
+    #[arg(long, value_name = "i/n", requires = "all")]
+    pub shard: Option<String>,
+    /// With --check: the origin to replay against (`http://staging:8080`) instead of the
+    /// recorded one.
+    #[arg(long, value_name = "URL", requires = "check")]
+    pub base_url: Option<String>,
+    /// With --check: the value of a recorded input slot, such as a password field (which is
+    /// never stored), in every session (repeatable).
+    #[arg(long = "input", value_name = "SLOT=VALUE", requires = "check")]
+    pub inputs: Vec<String>,
+    /// With --check: the fraction of a screenshot's pixels (0–1) that may differ.
+    #[arg(long, default_value_t = 0.01, requires = "check")]
+    pub screenshot_threshold: f64,
+    /// With --check: write the JUnit XML report here.
+    #[arg(long, value_name = "FILE", requires = "check")]
+    pub junit: Option<std::path::PathBuf>,
+    /// With --check: write the JSON report here.
+    #[arg(long, value_name = "FILE", requires = "check")]
+    pub json_report: Option<std::path::PathBuf>,
     /// Send requests the recording cannot answer to the network instead of failing them.
     #[arg(long)]
     pub passthrough: bool,
@@ -76,25 +113,24 @@ pub struct ReplayArgs {
     /// With --actions: find every action's element on the start page, perform none.
     #[arg(long, requires = "actions")]
     pub dry_run: bool,
-    /// With --actions: scale the recorded think time between actions (0.1–5; 2 is twice
-    /// as fast).
-    #[arg(long, default_value_t = 1.0, requires = "actions")]
+    /// With --actions or --check: scale the recorded think time between actions (0.1–5; 2
+    /// is twice as fast).
+    #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// With --actions: replay only this action (0-based) on the session's start page.
     #[arg(long, value_name = "N", requires = "actions")]
     pub action_index: Option<usize>,
     /// With --actions: replace a recorded value, as `action-N.value=TEXT` (repeatable). A
     /// recorded password is never stored and must be given this way.
-    #[arg(
-        long = "override",
-        value_name = "action-N.value=TEXT",
-        requires = "actions"
-    )]
+    #[arg(long = "override", value_name = "action-N.value=TEXT")]
     pub overrides: Vec<String>,
 }
 
 /// Runs `spool replay`; `data` is the session store's directory.
 pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
+    if args.check {
+        return run_check(args, data).await;
+    }
     if args.actions {
         return run_actions(args, data).await;
     }
@@ -103,7 +139,13 @@ pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         Some(other) => {
             return Err(EngineError::InvalidParams {
                 field: "network".into(),
-                rule: format!("`{other}` is not built; only `offline` replays in this version"),
+                rule: if other == "live" {
+                    "a page alone replays only `offline`; with the live app answering, replay the \
+                     recorded actions (`--actions`) or check them (`--check`)"
+                        .into()
+                } else {
+                    format!("must be offline or live, got {other:?}")
+                },
             }
             .into());
         }
@@ -117,6 +159,7 @@ pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
             .into());
         }
     }
+    let session = args.session.clone().unwrap_or_default();
     if !(1..=600).contains(&args.timeout) {
         return Err(EngineError::InvalidParams {
             field: "timeout".into(),
@@ -124,7 +167,7 @@ pub async fn run(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         }
         .into());
     }
-    let har = load(&args.session, data)?;
+    let har = load(&session, data)?;
     let mut matching = MatchConfig {
         ignore_query_params: args.ignore_query.iter().cloned().collect(),
         ignore_headers: args.ignore_header.iter().cloned().collect(),
@@ -194,7 +237,7 @@ async fn run_actions(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         ..ActionReplayConfig::default()
     };
     let store = crate::open_store(data)?;
-    let id = crate::cmd::sessions::resolve_id(&store, &args.session)?;
+    let id = crate::cmd::sessions::resolve_id(&store, args.session.as_deref().unwrap_or_default())?;
     let actions = store.get(id)?.actions;
     drop(store);
     // Bad input is reported before a browser starts.
@@ -214,6 +257,101 @@ async fn run_actions(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         None => Ok(()),
         Some(failure) => Err(failure.into()),
     }
+}
+
+/// `spool replay … --check`.
+async fn run_check(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
+    match args.network.as_deref() {
+        None | Some("live") => {}
+        Some("offline") => {
+            return Err(EngineError::invalid(
+                "network",
+                "the check replays actions against the live app; offline network replay \
+                 combined with action replay is not built (use --network offline without \
+                 --check to replay a page's network)",
+            )
+            .into());
+        }
+        Some(other) => {
+            return Err(EngineError::invalid(
+                "network",
+                format!("must be live or offline, got {other:?}"),
+            )
+            .into());
+        }
+    }
+    if args.actions || args.dry_run || args.action_index.is_some() {
+        return Err(EngineError::invalid(
+            "check",
+            "--check replays every action; it does not combine with --actions, --dry-run or \
+             --action-index",
+        )
+        .into());
+    }
+    if !(0.1..=5.0).contains(&args.speed) {
+        return Err(EngineError::invalid(
+            "speedMultiplier",
+            format!("must be 0.1–5, got {}", args.speed),
+        )
+        .into());
+    }
+    let base_url = match &args.base_url {
+        None => None,
+        Some(given) => {
+            let url = url::Url::parse(given).map_err(|e| {
+                EngineError::invalid("baseUrl", format!("{given:?} is not a URL: {e}"))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(EngineError::invalid(
+                    "baseUrl",
+                    format!("must be http:// or https://, got {given:?}"),
+                )
+                .into());
+            }
+            Some(url)
+        }
+    };
+    let mut inputs = BTreeMap::new();
+    for given in &args.inputs {
+        let (slot, value) = given.split_once('=').ok_or_else(|| {
+            EngineError::invalid("input", format!("must be SLOT=VALUE, got {given:?}"))
+        })?;
+        inputs.insert(slot.to_string(), value.to_string());
+    }
+    let mut overrides = BTreeMap::new();
+    for given in &args.overrides {
+        if args.all {
+            return Err(EngineError::invalid(
+                "override",
+                "action-N overrides name one session's actions; with --all give slot values \
+                 with --input",
+            )
+            .into());
+        }
+        let (key, value) = parse_override(given)?;
+        overrides.insert(key, json!({ "value": value }));
+    }
+    let check = crate::cmd::check::CheckArgs {
+        session: args.session.clone(),
+        task: args.task.clone(),
+        shard: args
+            .shard
+            .as_deref()
+            .map(crate::cmd::check::Shard::parse)
+            .transpose()?,
+        base_url,
+        inputs,
+        overrides,
+        speed: args.speed,
+        check: spool_engine::replay::CheckConfig {
+            screenshot_threshold: args.screenshot_threshold,
+            ..Default::default()
+        },
+        junit: args.junit.clone(),
+        json_report: args.json_report.clone(),
+        json: args.json,
+    };
+    crate::cmd::check::run(check, data).await
 }
 
 /// `action-3.value=bob` → (`action-3`, `bob`).

@@ -27,12 +27,26 @@ pub struct ServeArgs {
     /// Seconds a call waits for a free browser before it is refused as busy (default 30).
     #[arg(long, env = "SPOOL_ACQUIRE_TIMEOUT")]
     pub acquire_timeout: Option<u64>,
+    /// Seconds an idle browser stays open before it is closed (default 300).
+    #[arg(long, env = "SPOOL_BROWSER_IDLE_TIMEOUT")]
+    pub browser_idle_timeout: Option<u64>,
+    /// Sessions one browser serves at once, each in its own isolated context (default 4;
+    /// 1 gives every session a browser process of its own).
+    #[arg(long, env = "SPOOL_CONTEXTS_PER_BROWSER")]
+    pub contexts_per_browser: Option<usize>,
     /// Largest request body in bytes (default 50 MiB); larger ones get 413.
     #[arg(long, env = "SPOOL_MAX_BODY_BYTES")]
     pub max_body_bytes: Option<usize>,
     /// Allow the `evaluate` browser tool (runs caller JavaScript in the page).
     #[arg(long, env = "SPOOL_ALLOW_EVALUATE")]
     pub allow_evaluate: Option<bool>,
+    /// Allow `execute-optimally`'s `integuruCode` (runs caller Python with `python3`).
+    #[arg(long, env = "SPOOL_ALLOW_INTEGURU_CODE")]
+    pub allow_integuru_code: Option<bool>,
+    /// Tool calls a `batch-execute` or `parallel-execute` call runs at once, at most
+    /// (default 4); a call asking for more gets this many.
+    #[arg(long, env = "SPOOL_MAX_CONCURRENCY")]
+    pub max_concurrency: Option<usize>,
     /// An API key clients send as `X-API-Key` (repeat the flag, or comma-separate the
     /// variable, for several). With any credential set, every route but /health needs one.
     #[arg(
@@ -103,8 +117,12 @@ struct FileSettings {
     data: Option<PathBuf>,
     max_browsers: Option<usize>,
     acquire_timeout: Option<u64>,
+    browser_idle_timeout: Option<u64>,
+    contexts_per_browser: Option<usize>,
     max_body_bytes: Option<usize>,
     allow_evaluate: Option<bool>,
+    allow_integuru_code: Option<bool>,
+    max_concurrency: Option<usize>,
     /// One bearer token (older files); `api_tokens` takes several.
     api_token: Option<String>,
     #[serde(default)]
@@ -136,8 +154,12 @@ pub struct ServeConfig {
     pub data: PathBuf,
     pub max_browsers: usize,
     pub acquire_timeout: Duration,
+    pub browser_idle_timeout: Duration,
+    pub contexts_per_browser: usize,
     pub max_body_bytes: usize,
     pub allow_evaluate: bool,
+    pub allow_integuru_code: bool,
+    pub max_concurrency: usize,
     pub api_keys: Vec<String>,
     pub api_tokens: Vec<String>,
     pub jwt_hs256_secret: Option<String>,
@@ -199,6 +221,9 @@ impl Default for RateLimits {
             per_tool: BTreeMap::from([
                 ("capture-and-analyze".to_string(), RateLimit::of(1, 5)),
                 ("execute-optimally".to_string(), RateLimit::of(2, 10)),
+                // A batch may hold many executions: it is limited like one at least.
+                ("batch-execute".to_string(), RateLimit::of(2, 10)),
+                ("parallel-execute".to_string(), RateLimit::of(2, 10)),
             ]),
             default: RateLimit::of(20, 50),
         }
@@ -213,8 +238,12 @@ impl Default for ServeConfig {
             data: spool_store::Store::default_dir(),
             max_browsers: 5,
             acquire_timeout: Duration::from_secs(30),
+            browser_idle_timeout: Duration::from_secs(300),
+            contexts_per_browser: 4,
             max_body_bytes: 50 * 1024 * 1024,
             allow_evaluate: false,
+            allow_integuru_code: false,
+            max_concurrency: 4,
             api_keys: Vec::new(),
             api_tokens: Vec::new(),
             jwt_hs256_secret: None,
@@ -306,6 +335,15 @@ impl ServeConfig {
                 .or(file.acquire_timeout)
                 .map(Duration::from_secs)
                 .unwrap_or(d.acquire_timeout),
+            browser_idle_timeout: args
+                .browser_idle_timeout
+                .or(file.browser_idle_timeout)
+                .map(Duration::from_secs)
+                .unwrap_or(d.browser_idle_timeout),
+            contexts_per_browser: args
+                .contexts_per_browser
+                .or(file.contexts_per_browser)
+                .unwrap_or(d.contexts_per_browser),
             max_body_bytes: args
                 .max_body_bytes
                 .or(file.max_body_bytes)
@@ -314,6 +352,14 @@ impl ServeConfig {
                 .allow_evaluate
                 .or(file.allow_evaluate)
                 .unwrap_or(d.allow_evaluate),
+            allow_integuru_code: args
+                .allow_integuru_code
+                .or(file.allow_integuru_code)
+                .unwrap_or(d.allow_integuru_code),
+            max_concurrency: args
+                .max_concurrency
+                .or(file.max_concurrency)
+                .unwrap_or(d.max_concurrency),
             api_keys,
             api_tokens,
             jwt_hs256_secret,
@@ -343,10 +389,21 @@ impl ServeConfig {
                 .map(Duration::from_secs)
                 .unwrap_or(d.shutdown_grace),
         };
+        if config.max_concurrency == 0 {
+            return Err(crate::exit::CodedError::invalid(
+                "invalid max_concurrency: must be at least 1",
+            ));
+        }
         if config.max_browsers == 0 {
             return Err(crate::exit::CodedError::invalid(
                 "invalid max_browsers: must be at least 1",
             ));
+        }
+        if !(1..=64).contains(&config.contexts_per_browser) {
+            return Err(crate::exit::CodedError::invalid(format!(
+                "invalid contexts_per_browser: must be 1–64, got {}",
+                config.contexts_per_browser
+            )));
         }
         if !config.stdio && !config.addr.ip().is_loopback() && !has_credentials {
             return Err(crate::exit::CodedError::invalid(
@@ -383,8 +440,15 @@ impl ServeConfig {
             format!("data = {}", self.data.display()),
             format!("max_browsers = {}", self.max_browsers),
             format!("acquire_timeout = {} s", self.acquire_timeout.as_secs()),
+            format!(
+                "browser_idle_timeout = {} s",
+                self.browser_idle_timeout.as_secs()
+            ),
+            format!("contexts_per_browser = {}", self.contexts_per_browser),
             format!("max_body_bytes = {}", self.max_body_bytes),
             format!("allow_evaluate = {}", self.allow_evaluate),
+            format!("allow_integuru_code = {}", self.allow_integuru_code),
+            format!("max_concurrency = {}", self.max_concurrency),
             format!("api_keys = {}", masked(self.api_keys.len())),
             format!("api_tokens = {}", masked(self.api_tokens.len())),
             format!("jwt_hs256_secret = {}", secret(&self.jwt_hs256_secret)),

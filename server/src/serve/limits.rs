@@ -131,7 +131,11 @@ fn rest_tool(method: &Method, path: &str) -> Option<String> {
         (&Method::GET, ["api", "v1", "sessions", _, "export"]) => "export-session".into(),
         (&Method::POST, ["api", "v1", "analyze"]) => "analyze-har".into(),
         (&Method::POST, ["api", "v1", "execute"]) => "execute-optimally".into(),
+        (&Method::POST, ["api", "v1", "batch"]) => "batch-execute".into(),
         (&Method::POST, ["api", "v1", "sessions", _, "replay"]) => "replay-automation".into(),
+        (&Method::POST, ["api", "v1", "sessions"]) => "record-session".into(),
+        (&Method::GET, ["api", "v1", "sessions", _, "recording"]) => "get-recording-status".into(),
+        (&Method::POST, ["api", "v1", "sessions", _, "stop"]) => "stop-recording".into(),
         _ => return None,
     };
     Some(tool)

@@ -9,6 +9,7 @@
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod events;
 pub mod limits;
 pub mod mcp;
 pub mod metrics;
@@ -150,6 +151,10 @@ pub struct ToolArgs {
     /// List the tools with their input schemas.
     #[arg(long)]
     list: bool,
+    /// Allow execute-optimally's `integuruCode` (runs the Python it is given), as
+    /// `spool serve --allow-integuru-code true` does.
+    #[arg(long)]
+    allow_integuru_code: bool,
     /// Call the tool this many times and print the handler's latency on stderr (the
     /// baseline for the MCP and REST overhead in BENCHMARKS.md).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -157,7 +162,11 @@ pub struct ToolArgs {
 }
 
 pub async fn run_tool(args: ToolArgs, data: Option<&Path>) -> anyhow::Result<()> {
-    let config = ServeConfig::resolve(&ServeArgs::default(), data)?;
+    let serve_args = ServeArgs {
+        allow_integuru_code: args.allow_integuru_code.then_some(true),
+        ..ServeArgs::default()
+    };
+    let config = ServeConfig::resolve(&serve_args, data)?;
     let store = crate::open_store(&config.data)?;
     let state = AppState::new(store, config)?;
     if args.list {

@@ -32,6 +32,8 @@ enum Response {
     Download,
     /// Prometheus text.
     Metrics,
+    /// Server-Sent Events.
+    EventStream,
     /// The session report: one self-contained HTML page.
     Html,
     /// A recorded body or screenshot as it was recorded (redacted as exports redact).
@@ -192,12 +194,57 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "post",
+        path: "/api/v1/batch",
+        tool: Some("batch-execute"),
+        summary: "Run several tool calls (usually execute-optimally) in one, in order or in parallel (maxConcurrency), each with its own result or error",
+        parameters: &[],
+        body: Body::AnyJson,
+        response: Response::ToolOutput,
+    },
+    Route {
+        method: "post",
         path: "/api/v1/sessions/{id}/replay",
         tool: Some("replay-automation"),
         summary: "Replay a stored session's recorded actions in a headless browser",
         parameters: &[("id", "path", "The session id", true)],
         body: Body::AnyJson,
         response: Response::ToolOutput,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/sessions",
+        tool: Some("record-session"),
+        summary: "Start a recording: a browser session recorded until stopped, idle or out of time",
+        parameters: &[],
+        body: Body::AnyJson,
+        response: Response::ToolOutput,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/sessions/{id}/recording",
+        tool: Some("get-recording-status"),
+        summary: "A recording's status: duration and counts while it records, how it ended after",
+        parameters: &[("id", "path", "The session id", true)],
+        body: Body::None,
+        response: Response::ToolOutput,
+    },
+    Route {
+        method: "post",
+        path: "/api/v1/sessions/{id}/stop",
+        tool: Some("stop-recording"),
+        summary: "Stop a recording and store it",
+        parameters: &[("id", "path", "The session id", true)],
+        body: Body::None,
+        response: Response::ToolOutput,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/sessions/{id}/events",
+        tool: None,
+        summary: "Live events of a recording as Server-Sent Events (also over the WebSocket at /ws)",
+        parameters: &[("id", "path", "The session id", true)],
+        body: Body::None,
+        response: Response::EventStream,
     },
     Route {
         method: "get",
@@ -375,6 +422,10 @@ pub fn document(registry: &Registry) -> Value {
             Response::Metrics => json!({
                 "description": "The Prometheus text exposition format",
                 "content": { "text/plain": { "schema": { "type": "string" } } }
+            }),
+            Response::EventStream => json!({
+                "description": "Server-Sent Events named browser.event, each data line a JSON {type, sessionId, timestamp, event {kind: status|action|network|console|screenshot|dropped, ...}}; the stream ends after the recording's last status",
+                "content": { "text/event-stream": { "schema": { "type": "string" } } }
             }),
             Response::Html => json!({
                 "description": "One self-contained HTML page (inline CSS, JavaScript and data)",

@@ -66,11 +66,19 @@ pub fn app(state: AppState) -> Router {
         .route("/api/tools/{name}/call", post(call_tool))
         .route("/api/v1/analyze", post(analyze))
         .route("/api/v1/execute", post(execute))
+        .route("/api/v1/batch", post(batch))
         .route("/api/v1/sessions/{id}/replay", post(replay_session))
+        .route("/api/v1/sessions", post(record_session))
+        .route("/api/v1/sessions/{id}/recording", get(recording_status))
+        .route("/api/v1/sessions/{id}/stop", post(stop_recording))
         .route_layer(middleware::from_fn_with_state(
             state.config.tool_timeout,
             time_limit,
         ));
+    // Streams: no route timeout (a subscriber follows a recording for as long as it runs).
+    let streams = Router::new()
+        .route("/api/v1/sessions/{id}/events", get(super::events::sse))
+        .route("/ws", get(super::events::websocket));
     let mcp = Router::new()
         .nest_service("/mcp", mcp)
         .layer(middleware::from_fn_with_state(
@@ -82,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .merge(quick)
         .merge(tools)
+        .merge(streams)
         .merge(mcp)
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(limit))
@@ -484,6 +493,19 @@ async fn execute(
     ))
 }
 
+/// The body is the `batch-execute` tool's arguments (`maxConcurrency` above 1 runs the
+/// operations in parallel).
+async fn batch(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json_body(body)?;
+    Ok(Json(
+        run(&state, caller, "batch-execute", args).await?.structured,
+    ))
+}
+
 /// The body is the `replay-automation` tool's arguments but `sessionId`, which is the path's.
 async fn replay_session(
     State(state): State<AppState>,
@@ -498,6 +520,48 @@ async fn replay_session(
     map.insert("sessionId".into(), json!(id));
     Ok(Json(
         run(&state, caller, "replay-automation", args)
+            .await?
+            .structured,
+    ))
+}
+
+/// `POST /api/v1/sessions`: starts a recording (`record-session`).
+async fn record_session(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json_body(body)?;
+    Ok(Json(
+        run(&state, caller, "record-session", args)
+            .await?
+            .structured,
+    ))
+}
+
+/// `GET /api/v1/sessions/{id}/recording`: a recording's status (`get-recording-status`).
+async fn recording_status(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json!({ "sessionId": id });
+    Ok(Json(
+        run(&state, caller, "get-recording-status", args)
+            .await?
+            .structured,
+    ))
+}
+
+/// `POST /api/v1/sessions/{id}/stop`: stops a recording (`stop-recording`).
+async fn stop_recording(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json!({ "sessionId": id });
+    Ok(Json(
+        run(&state, caller, "stop-recording", args)
             .await?
             .structured,
     ))

@@ -26,6 +26,10 @@ pub struct Inner {
     pub pool: BrowserPool,
     /// Browser sessions the browser tools hold open, by session id.
     pub live: LiveSessions,
+    /// The live-event topics of the recordings running now.
+    pub events: super::events::EventHub,
+    /// Action replays paused at a failed step, waiting for `resume-replay`.
+    pub paused: super::tools::replay::PausedReplays,
     pub config: ServeConfig,
     pub registry: Registry,
     /// The configured credentials.
@@ -53,6 +57,8 @@ impl AppState {
             max_browsers: config.max_browsers,
             min_browsers: 0,
             acquire_timeout: config.acquire_timeout,
+            idle_timeout: config.browser_idle_timeout,
+            max_contexts_per_browser: config.contexts_per_browser,
             source: BrowserSource::Launch(LaunchConfig::default()),
             ..PoolConfig::default()
         })?;
@@ -61,6 +67,8 @@ impl AppState {
             writer,
             pool,
             live: LiveSessions::default(),
+            events: Default::default(),
+            paused: Default::default(),
             registry: super::tools::registry(&config),
             auth: Authenticator::new(&config)?,
             limiters: RateLimiters::new(&config.limits),

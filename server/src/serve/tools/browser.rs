@@ -16,7 +16,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spool_engine::{
-    CaptureConfig, CaptureSink, LiveCapture, PageHandle, ScreenshotOptions, WaitUntil,
+    CaptureConfig, CaptureSink, LiveCapture, PageHandle, Progress, ScreenshotOptions, WaitUntil,
 };
 use spool_model::ErrorCode;
 use spool_model::har::Entry;
@@ -38,12 +38,69 @@ pub struct LiveSessions {
 }
 
 pub struct LiveSession {
-    id: Uuid,
-    page: PageHandle,
+    pub(super) id: Uuid,
+    pub(super) page: PageHandle,
     capture: tokio::sync::Mutex<Option<LiveCapture>>,
     /// The store sink, shared with the capture task so it can be finished after the stop.
     sink: Arc<Mutex<Option<StoreSink>>>,
     last_used: Mutex<Instant>,
+    /// When the recording started.
+    pub(super) started: Instant,
+    /// `record-session`'s stop rules; `None` for a session the browser tools opened, which
+    /// closes when nobody has used it for [`IDLE_TIMEOUT`].
+    pub(super) rules: Option<RecordingRules>,
+    /// What was recorded when it last changed, and when: inactivity is no new action, entry
+    /// or console message for a while.
+    activity: Mutex<(Progress, Instant)>,
+}
+
+/// When a `record-session` recording stops on its own.
+#[derive(Debug, Clone, Copy)]
+pub struct RecordingRules {
+    /// No action, network entry or console message for this long ends it as COMPLETED.
+    pub inactivity: Option<Duration>,
+    /// It ends as STOPPED after this long, however busy.
+    pub deadline: Duration,
+}
+
+/// How to open a live session.
+#[derive(Debug, Clone)]
+pub struct LiveOptions {
+    pub session_id: Option<Uuid>,
+    pub task: String,
+    pub level: CaptureLevel,
+    /// The page to record first (the session's start URL).
+    pub url: Option<String>,
+    /// `Some` to take a screenshot on navigation and after every action (level 3 and up).
+    pub screenshots: Option<ScreenshotOptions>,
+    pub capture_network: bool,
+    pub capture_console: bool,
+    pub rules: Option<RecordingRules>,
+}
+
+impl LiveSession {
+    /// What the recording holds so far (zero once it has been stopped).
+    pub(super) async fn progress(&self) -> Progress {
+        match self.capture.lock().await.as_ref() {
+            Some(live) => live.progress(),
+            None => Progress::default(),
+        }
+    }
+
+    /// Whether the recording has been quiet for its inactivity timeout.
+    async fn inactive_for(&self, timeout: Duration) -> bool {
+        let now = self.progress().await;
+        let network = self.page.status().last_network_activity;
+        let Ok(mut last) = self.activity.lock() else {
+            return false;
+        };
+        let counts = |p: &Progress| (p.actions, p.entries, p.console, p.in_flight);
+        if counts(&now) != counts(&last.0) {
+            *last = (now, Instant::now());
+        }
+        let quiet_since = network.map_or(last.1, |n| n.max(last.1));
+        now.in_flight == 0 && quiet_since.elapsed() >= timeout
+    }
 }
 
 impl LiveSessions {
@@ -72,6 +129,11 @@ impl LiveSessions {
         self.sessions.lock().ok().and_then(|mut s| s.remove(&id))
     }
 
+    /// The open session `id`, if any, without counting as a use.
+    pub(super) fn peek(&self, id: Uuid) -> Option<Arc<LiveSession>> {
+        self.sessions.lock().ok().and_then(|s| s.get(&id).cloned())
+    }
+
     pub fn len(&self) -> usize {
         self.sessions.lock().map(|s| s.len()).unwrap_or(0)
     }
@@ -81,6 +143,7 @@ impl LiveSessions {
             .lock()
             .map(|s| {
                 s.values()
+                    .filter(|l| l.rules.is_none())
                     .filter(|l| {
                         l.last_used
                             .lock()
@@ -93,6 +156,13 @@ impl LiveSessions {
             .unwrap_or_default()
     }
 
+    fn recordings(&self) -> Vec<Arc<LiveSession>> {
+        self.sessions
+            .lock()
+            .map(|s| s.values().filter(|l| l.rules.is_some()).cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn all(&self) -> Vec<Uuid> {
         self.sessions
             .lock()
@@ -101,29 +171,53 @@ impl LiveSessions {
     }
 }
 
-/// Closes live sessions idle longer than [`IDLE_TIMEOUT`], every few seconds, until shutdown.
+/// Closes live sessions idle longer than [`IDLE_TIMEOUT`], and `record-session` recordings
+/// past their deadline or inactivity timeout, every second, until shutdown.
 pub async fn close_idle_sessions(state: AppState) {
     loop {
         tokio::select! {
             _ = state.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+        state.paused.cancel_expired(false).await;
         for id in state.live.idle(IDLE_TIMEOUT) {
             tracing::info!("closing idle browser session {id}");
-            let _ = close(&state, id).await;
+            let _ = close(&state, id, SessionStatus::Completed).await;
+        }
+        for session in state.live.recordings() {
+            let Some(rules) = session.rules else { continue };
+            if session.started.elapsed() >= rules.deadline {
+                tracing::info!("recording {} reached its time limit", session.id);
+                let _ = close(&state, session.id, SessionStatus::Stopped).await;
+            } else if let Some(quiet) = rules.inactivity
+                && session.inactive_for(quiet).await
+            {
+                tracing::info!(
+                    "recording {} stopped after {quiet:?} without activity",
+                    session.id
+                );
+                let _ = close(&state, session.id, SessionStatus::Completed).await;
+            }
         }
     }
 }
 
-/// Closes every live session (server shutdown); each is stored.
+/// Closes every live session (server shutdown); each is stored. Paused replays are
+/// cancelled.
 pub async fn close_all(state: &AppState) {
+    state.paused.cancel_expired(true).await;
     for id in state.live.all() {
-        let _ = close(state, id).await;
+        let _ = close(state, id, SessionStatus::Stopped).await;
     }
 }
 
-/// Stops the recording, finishes the stored session and returns its summary.
-async fn close(state: &AppState, id: Uuid) -> Result<SessionSummary, ApiError> {
+/// Stops the recording, finishes the stored session as `status` (COMPLETED or STOPPED;
+/// ERROR when the recording failed) and returns its summary.
+pub(super) async fn close(
+    state: &AppState,
+    id: Uuid,
+    status: SessionStatus,
+) -> Result<SessionSummary, ApiError> {
     let session = state.live.remove(id).ok_or_else(|| {
         ApiError::new(
             ErrorCode::SessionNotFound,
@@ -141,7 +235,7 @@ async fn close(state: &AppState, id: Uuid) -> Result<SessionSummary, ApiError> {
     };
     let meta = tokio::task::spawn_blocking(move || match &result {
         Ok(capture) => sink.finish(
-            SessionStatus::Completed,
+            status,
             capture.har.log.pages.clone(),
             Some(capture.browser.clone()),
         ),
@@ -153,16 +247,26 @@ async fn close(state: &AppState, id: Uuid) -> Result<SessionSummary, ApiError> {
         ),
     })
     .await
-    .map_err(ApiError::internal)??;
-    SessionSummary::from_metadata(&meta)
+    .map_err(ApiError::internal)?;
+    state
+        .events
+        .finish(id, meta.as_ref().map_or(SessionStatus::Error, |m| m.status));
+    SessionSummary::from_metadata(&meta?)
 }
 
-/// Forwards the recording to the shared store sink.
-struct SharedSink(Arc<Mutex<Option<StoreSink>>>);
+/// Forwards the recording to the shared store sink, leaving out the network or the console
+/// when `record-session` was asked not to keep them.
+struct SharedSink {
+    sink: Arc<Mutex<Option<StoreSink>>>,
+    network: bool,
+    console: bool,
+    /// The session's live-events topic.
+    events: super::super::events::EventPublisher,
+}
 
 impl SharedSink {
     fn with(&self, f: impl FnOnce(&mut StoreSink)) {
-        if let Ok(mut guard) = self.0.lock()
+        if let Ok(mut guard) = self.sink.lock()
             && let Some(sink) = guard.as_mut()
         {
             f(sink);
@@ -172,16 +276,24 @@ impl SharedSink {
 
 impl CaptureSink for SharedSink {
     fn entries(&mut self, entries: &[Entry]) {
-        self.with(|s| s.entries(entries));
+        if self.network {
+            self.with(|s| s.entries(entries));
+            self.events.entries(entries);
+        }
     }
     fn console(&mut self, entries: &[ConsoleEntry]) {
-        self.with(|s| s.console(entries));
+        if self.console {
+            self.with(|s| s.console(entries));
+            self.events.console(entries);
+        }
     }
     fn screenshot(&mut self, shot: &Screenshot) {
         self.with(|s| s.screenshot(shot));
+        self.events.screenshot(shot);
     }
     fn actions(&mut self, actions: &[Action]) {
         self.with(|s| s.actions(actions));
+        self.events.actions(actions);
     }
     fn raw_events(&mut self, jsonl: &[u8]) {
         self.with(|s| s.raw_events(jsonl));
@@ -244,38 +356,76 @@ pub struct NavigateOutput {
     pub load_time: f64,
 }
 
-async fn open(state: &AppState, input: &NavigateInput) -> Result<Arc<LiveSession>, ApiError> {
+async fn open_for_navigate(
+    state: &AppState,
+    input: &NavigateInput,
+) -> Result<Arc<LiveSession>, ApiError> {
     let level = CaptureLevel::try_from(input.capture_level)
         .map_err(|e| ApiError::invalid("captureLevel", e.to_string()))?;
+    open(
+        state,
+        LiveOptions {
+            session_id: None,
+            task: input.task_description.clone().unwrap_or_default(),
+            level,
+            url: Some(input.url.clone()),
+            screenshots: None,
+            capture_network: true,
+            capture_console: true,
+            rules: None,
+        },
+    )
+    .await
+}
+
+/// Opens a live session: a pool context recording into a new stored session.
+pub(super) async fn open(
+    state: &AppState,
+    options: LiveOptions,
+) -> Result<Arc<LiveSession>, ApiError> {
     let mut config = CaptureConfig::new("");
-    config.task = input.task_description.clone();
-    config.level = level;
-    config.timeout = LIVE_SESSION_DEADLINE;
+    config.task = Some(options.task.clone()).filter(|t| !t.is_empty());
+    config.level = options.level;
+    config.screenshots = options.screenshots.clone();
+    config.timeout = match options.rules {
+        // A little beyond the rules' deadline, so the watcher ends it as STOPPED first.
+        Some(rules) => rules.deadline + Duration::from_secs(30),
+        None => LIVE_SESSION_DEADLINE,
+    };
     let sink = state.writer.begin(spool_store::NewSession {
-        id: None,
-        task_description: input.task_description.clone().unwrap_or_default(),
-        capture_level: level,
+        id: options.session_id,
+        task_description: options.task.clone(),
+        capture_level: options.level,
         browser: Default::default(),
-        start_url: Some(input.url.clone()),
+        start_url: options.url.clone(),
     })?;
     let id = sink.id();
     let shared = Arc::new(Mutex::new(Some(sink)));
-    let live =
-        match LiveCapture::start(&state.pool, config, Box::new(SharedSink(shared.clone()))).await {
-            Ok(live) => live,
-            Err(e) => {
-                if let Some(sink) = shared.lock().ok().and_then(|mut s| s.take()) {
-                    let _ = sink.fail(&e.to_string(), Vec::new());
-                }
-                return Err(e.into());
+    let sink = SharedSink {
+        sink: shared.clone(),
+        network: options.capture_network,
+        console: options.capture_console,
+        events: state.events.publisher(id),
+    };
+    let live = match LiveCapture::start(&state.pool, config, Box::new(sink)).await {
+        Ok(live) => live,
+        Err(e) => {
+            if let Some(sink) = shared.lock().ok().and_then(|mut s| s.take()) {
+                let _ = sink.fail(&e.to_string(), Vec::new());
             }
-        };
+            state.events.finish(id, SessionStatus::Error);
+            return Err(e.into());
+        }
+    };
     let session = Arc::new(LiveSession {
         id,
         page: live.page().clone(),
         capture: tokio::sync::Mutex::new(Some(live)),
         sink: shared,
         last_used: Mutex::new(Instant::now()),
+        started: Instant::now(),
+        rules: options.rules,
+        activity: Mutex::new((Progress::default(), Instant::now())),
     });
     state.live.insert(session.clone());
     Ok(session)
@@ -288,7 +438,7 @@ pub async fn navigate(
 ) -> Result<Reply<NavigateOutput>, ApiError> {
     let session = match &input.session_id {
         Some(id) => state.live.get(parse_session_id(id)?)?,
-        None => open(&state, &input).await?,
+        None => open_for_navigate(&state, &input).await?,
     };
     let until = match input.wait_until {
         WaitUntilInput::Load => WaitUntil::Load,
@@ -864,5 +1014,5 @@ pub async fn close_session(
     _ctx: CallContext,
 ) -> Result<Reply<SessionSummary>, ApiError> {
     let id = parse_session_id(&input.session_id)?;
-    Ok(close(&state, id).await?.into())
+    Ok(close(&state, id, SessionStatus::Completed).await?.into())
 }

@@ -196,10 +196,11 @@ async fn record(
         ctx: ctx.clone(),
         timeout: config.timeout,
     };
+    let mut events = state.events.publisher(id);
     let result = spool_engine::capture(
         &state.pool,
         config,
-        &mut Tee(&mut sink, &mut progress),
+        &mut Tee(&mut sink, &mut Tee(&mut progress, &mut events)),
         Some(stop),
     )
     .await;
@@ -213,9 +214,12 @@ async fn record(
             };
             let pages = capture.har.log.pages.clone();
             let browser = capture.browser.clone();
-            tokio::task::spawn_blocking(move || sink.finish(status, pages, Some(browser)))
-                .await
-                .map_err(ApiError::internal)??;
+            let stored =
+                tokio::task::spawn_blocking(move || sink.finish(status, pages, Some(browser)))
+                    .await
+                    .map_err(ApiError::internal);
+            state.events.finish(id, status);
+            stored??;
             Ok((capture, id.to_string()))
         }
         Err(e) => {
@@ -228,6 +232,7 @@ async fn record(
             if let Ok(Err(store_err)) = stored {
                 tracing::error!("could not store the failed session {id}: {store_err}");
             }
+            state.events.finish(id, SessionStatus::Error);
             let mut error = ApiError::from(e);
             let mut details = match error.details.take() {
                 Value::Object(map) => map,

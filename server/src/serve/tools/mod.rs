@@ -1,11 +1,13 @@
-//! Every tool Spool serves. A capability that does not work yet is not listed: record adds
-//! its tools here when it lands. `replay-network` replays a stored session's network only;
+//! Every tool Spool serves. A capability that does not work yet is not listed. `replay-network` replays a stored session's network only;
 //! `replay-automation` its recorded actions.
 
 pub mod analysis;
+pub mod batch;
 pub mod browser;
 pub mod capture;
+pub mod code;
 pub mod execute;
+pub mod record;
 pub mod replay;
 pub mod sessions;
 
@@ -60,6 +62,31 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             execute::execute_optimally,
         ),
         Tool::new(
+            "batch-execute",
+            "Run several tool calls (usually execute-optimally) in one: started in order, one at a time unless maxConcurrency asks for more, each with its own result or error (one failure never fails the others), within one overall timeout",
+            batch::batch_execute,
+        ),
+        Tool::new(
+            "parallel-execute",
+            "Run several tool calls (usually execute-optimally or capture-and-analyze) at once, at most maxConcurrency at a time (default and cap: the server's max_concurrency), each with its own result or error (one failure never fails the others), within one overall timeout",
+            batch::parallel_execute,
+        ),
+        Tool::new(
+            "record-session",
+            "Record complete automation session for replay: opens a recorded browser session (drive it with navigate, click, type and press-key using the returned sessionId, or let a person drive it), stopped by stop-recording, after inactivityTimeoutSeconds without actions or traffic (autoStop), or at timeoutMinutes",
+            record::record_session,
+        ),
+        Tool::new(
+            "get-recording-status",
+            "Get a recording's status while it records (duration and counts of actions, screenshots, network and console entries) or how it ended",
+            record::get_recording_status,
+        ),
+        Tool::new(
+            "stop-recording",
+            "Stop a recording and store it; a recording that already stopped on its own answers with how it ended",
+            record::stop_recording,
+        ),
+        Tool::new(
             "replay-network",
             "Replay a stored session's network offline: load its recorded page in a headless browser with every request answered from the recording (no action is replayed), and report the requests served, those with no recorded answer (with the nearest recorded entry and what differed) and the recorded entries never used",
             replay::replay_network,
@@ -68,6 +95,11 @@ pub fn registry(_config: &ServeConfig) -> Registry {
             "replay-automation",
             "Replay a previously recorded automation session: each recorded action performed again through real mouse and keyboard input on the first recorded selector that finds the element, with recorded think time scaled by speedMultiplier, one action (actionIndex), a dry run that only resolves elements, and overrideParameters for new values (a recorded password is never stored and must be given)",
             replay::replay_automation,
+        ),
+        Tool::new(
+            "resume-replay",
+            "Go on with a replay-automation replay that paused at a failed action (pauseOnError): retry the action, skip it, or cancel the replay",
+            replay::resume_replay,
         ),
         Tool::new(
             "navigate",

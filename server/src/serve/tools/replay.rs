@@ -8,9 +8,13 @@
 //! recording's page load stops.
 //!
 //! `replay-automation`: a stored session's recorded actions performed again through CDP
-//! input in a pool context (`spool_engine::replay_actions`), answered in the spec's
-//! `ReplayAutomationResponse` shape. A failed step is a ReplayFailed error naming the step
-//! and the selectors tried, with the whole response in its details.
+//! input in a pool context (`spool_engine::ActionReplay`), answered in the spec's
+//! `ReplayAutomationResponse` shape. With `pauseOnError` (the spec's default) a failed step
+//! pauses the replay with its tab open: the answer is PAUSED with a `replayId`, and
+//! `resume-replay` retries the step, skips it or cancels the replay (a paused replay nobody
+//! resumes is cancelled after [`PAUSE_TIMEOUT`]). Without it, a failed step is a
+//! ReplayFailed error naming the step and the selectors tried, with the whole response in
+//! its details.
 
 use super::super::error::ApiError;
 use super::super::registry::{CallContext, Reply};
@@ -20,14 +24,14 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spool_engine::replay::{
-    ActionReplayStatus, MatchConfig, StepResult, StepStatus, UnmatchedPolicy,
+    ActionReplay, ActionReplayStatus, MatchConfig, Resume, StepResult, StepStatus, UnmatchedPolicy,
 };
 use spool_engine::{
-    ActionReplayConfig, ActionReplayReport, ReplayNetworkConfig, replay_actions,
-    replay_network as replay,
+    ActionReplayConfig, ActionReplayReport, ReplayNetworkConfig, replay_network as replay,
 };
 use spool_model::ErrorCode;
-use std::collections::BTreeMap;
+use spool_store::Uuid;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -173,10 +177,9 @@ pub struct ReplayAutomationInput {
     /// Resolve and validate every action on the start page, perform none.
     #[serde(default)]
     pub dry_run: bool,
-    /// Accepted for the spec's sake; the replay stops at the failing step either way and
-    /// reports FAILED (pausing and resuming is not built).
+    /// Pause at a failed action (status PAUSED, with a `replayId` for `resume-replay`)
+    /// instead of failing the replay there.
     #[serde(default = "yes")]
-    #[allow(dead_code)] // Part of the spec's input; pausing is not built.
     pub pause_on_error: bool,
     /// Values replacing recorded ones, keyed `action-N` (0-based): `{"action-3": {"value":
     /// "bob"}}`. A password field is recorded without its value and needs one here.
@@ -239,8 +242,15 @@ pub struct ReplaySummary {
 #[serde(rename_all = "camelCase")]
 pub struct ReplayAutomationOutput {
     pub session_id: String,
-    /// `COMPLETED` or `FAILED`.
+    /// `COMPLETED`, `FAILED`, `PAUSED` (waiting at `pausedAt`; resume it with
+    /// `resume-replay` and `replayId`) or `CANCELLED`.
     pub status: String,
+    /// The paused replay, for `resume-replay`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replay_id: Option<String>,
+    /// The failed action a PAUSED replay waits at.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<usize>,
     /// Milliseconds.
     pub duration: u64,
     /// Actions performed (or, in a dry run, resolved), not counting skipped ones.
@@ -270,10 +280,44 @@ pub async fn replay_automation(
         action_index: input.action_index,
         dry_run: input.dry_run,
         override_parameters: input.override_parameters,
+        pause_on_error: input.pause_on_error,
         ..ActionReplayConfig::default()
     };
-    let report = replay_actions(&state.pool, &session.actions, &config).await?;
-    let output = automation_output(id.to_string(), &report)?;
+    spool_engine::replay::actions::validate(&session.actions, &config)?;
+    let mut replay =
+        ActionReplay::start(&state.pool, &session.actions, &config, &Default::default()).await?;
+    let ran = replay.run().await;
+    answer(&state, id, replay, ran).await
+}
+
+/// What a running replay says after a run: PAUSED (kept for `resume-replay`), or finished.
+async fn answer(
+    state: &AppState,
+    session: Uuid,
+    replay: ActionReplay,
+    ran: Result<(), spool_engine::EngineError>,
+) -> Result<Reply<ReplayAutomationOutput>, ApiError> {
+    if ran.is_ok() && replay.report().status == ActionReplayStatus::Paused {
+        let replay_id = Uuid::new_v4();
+        let mut output = automation_output(session.to_string(), &replay.report())?;
+        output.replay_id = Some(replay_id.to_string());
+        state.paused.insert(replay_id, session, replay).await;
+        return Ok(output.into());
+    }
+    let (report, _) = replay.finish(ran.is_ok()).await;
+    ran?;
+    finished(session, &report)
+}
+
+/// A finished replay's answer: the response, or ReplayFailed with it in the details.
+fn finished(
+    session: Uuid,
+    report: &ActionReplayReport,
+) -> Result<Reply<ReplayAutomationOutput>, ApiError> {
+    let output = automation_output(session.to_string(), report)?;
+    if report.status == ActionReplayStatus::Cancelled {
+        return Ok(output.into());
+    }
     match report.failure() {
         None => Ok(output.into()),
         Some(failure) => {
@@ -287,6 +331,95 @@ pub async fn replay_automation(
             Err(ApiError::new(failure.code(), failure.to_string()).with_details(details))
         }
     }
+}
+
+/// How long a paused replay waits for `resume-replay` before it is cancelled.
+pub const PAUSE_TIMEOUT: Duration = Duration::from_secs(600);
+
+/// Replays paused at a failed action, by replay id, with their session and when they paused.
+#[derive(Default)]
+pub struct PausedReplays {
+    replays: tokio::sync::Mutex<HashMap<Uuid, (Uuid, ActionReplay, std::time::Instant)>>,
+}
+
+impl PausedReplays {
+    async fn insert(&self, id: Uuid, session: Uuid, replay: ActionReplay) {
+        self.replays
+            .lock()
+            .await
+            .insert(id, (session, replay, std::time::Instant::now()));
+    }
+
+    async fn take(&self, id: Uuid) -> Option<(Uuid, ActionReplay)> {
+        self.replays
+            .lock()
+            .await
+            .remove(&id)
+            .map(|(session, replay, _)| (session, replay))
+    }
+
+    /// Cancels the replays paused longer than [`PAUSE_TIMEOUT`] (or all, at shutdown),
+    /// closing their tabs.
+    pub async fn cancel_expired(&self, all: bool) {
+        let expired: Vec<ActionReplay> = {
+            let mut replays = self.replays.lock().await;
+            let ids: Vec<Uuid> = replays
+                .iter()
+                .filter(|(_, (_, _, at))| all || at.elapsed() >= PAUSE_TIMEOUT)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter()
+                .filter_map(|id| replays.remove(id).map(|(_, r, _)| r))
+                .collect()
+        };
+        for replay in expired {
+            replay.cancel().await;
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResumeReplayInput {
+    /// The `replayId` of a PAUSED `replay-automation` answer.
+    #[schemars(regex(pattern = SESSION_ID_PATTERN))]
+    pub replay_id: String,
+    /// `retry` the failed action, `skip` it and go on, or `cancel` the replay.
+    pub action: ResumeAction,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResumeAction {
+    Retry,
+    Skip,
+    Cancel,
+}
+
+pub async fn resume_replay(
+    state: AppState,
+    input: ResumeReplayInput,
+    _ctx: CallContext,
+) -> Result<Reply<ReplayAutomationOutput>, ApiError> {
+    let replay_id = Uuid::parse_str(&input.replay_id)
+        .map_err(|_| ApiError::invalid("replayId", "must be a UUID"))?;
+    let (session, mut replay) = state.paused.take(replay_id).await.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::SessionNotFound,
+            format!("no paused replay {replay_id} (it finished, was cancelled or expired)"),
+        )
+        .with_details(json!({ "replayId": replay_id }))
+    })?;
+    let how = match input.action {
+        ResumeAction::Cancel => {
+            let report = replay.cancel().await;
+            return finished(session, &report);
+        }
+        ResumeAction::Retry => Resume::Retry,
+        ResumeAction::Skip => Resume::Skip,
+    };
+    let ran = replay.resume(how).await;
+    answer(&state, session, replay, ran).await
 }
 
 fn automation_output(
@@ -327,7 +460,11 @@ fn automation_output(
         status: match report.status {
             ActionReplayStatus::Completed => "COMPLETED".into(),
             ActionReplayStatus::Failed => "FAILED".into(),
+            ActionReplayStatus::Paused => "PAUSED".into(),
+            ActionReplayStatus::Cancelled => "CANCELLED".into(),
         },
+        replay_id: None,
+        paused_at: report.paused_at,
         duration: report.duration_ms,
         actions_replayed: replayed.len(),
         success_count,
