@@ -6,10 +6,9 @@ use serde_json::json;
 use spool_engine::Browser;
 use std::time::{Duration, Instant};
 
-/// Loads `url` in a new tab of `browser` and waits for `done_expression` to be true.
-pub async fn load_without_capture(browser: &Browser, url: &str, done_expression: &str) -> Duration {
+/// Opens a blank tab in `browser` and attaches to it: its target id and CDP session id.
+pub async fn open_tab(browser: &Browser) -> (String, String) {
     let conn = browser.connection();
-    let start = Instant::now();
     let created = conn
         .execute_raw(None, "Target.createTarget", json!({ "url": "about:blank" }))
         .await
@@ -24,6 +23,14 @@ pub async fn load_without_capture(browser: &Browser, url: &str, done_expression:
         .await
         .unwrap();
     let session = attached["sessionId"].as_str().unwrap().to_string();
+    (target, session)
+}
+
+/// Loads `url` in a new tab of `browser` and waits for `done_expression` to be true.
+pub async fn load_without_capture(browser: &Browser, url: &str, done_expression: &str) -> Duration {
+    let conn = browser.connection();
+    let start = Instant::now();
+    let (target, session) = open_tab(browser).await;
     let s = Some(session.as_str());
     conn.execute_raw(s, "Page.enable", json!({})).await.unwrap();
     conn.execute_raw(s, "Page.navigate", json!({ "url": url }))

@@ -84,6 +84,9 @@ enum Command {
     /// Replay a recorded session: `--network offline` loads its page with every request
     /// answered from the recording and reports unmatched and unused requests.
     Replay(cmd::replay::ReplayArgs),
+    /// Write a session's report: one self-contained HTML file with the action timeline and
+    /// screenshots, the network waterfall, the console and the analysis.
+    Report(cmd::report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -126,6 +129,9 @@ fn main() -> ExitCode {
             }
             Command::Execute(args) => cmd::execute::run(args, &data).await,
             Command::Replay(args) => cmd::replay::run(args, &data).await,
+            Command::Report(args) => {
+                open_store(&data).and_then(|store| cmd::report::run(&store, &args))
+            }
         }
     });
     match result {

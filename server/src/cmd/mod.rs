@@ -12,4 +12,5 @@ pub mod fixture_site;
 pub mod har_from_events;
 pub mod record;
 pub mod replay;
+pub mod report;
 pub mod sessions;

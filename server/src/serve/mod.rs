@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod reaper;
 pub mod registry;
+pub mod report;
 pub mod rest;
 pub mod state;
 pub mod tools;

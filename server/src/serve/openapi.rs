@@ -34,6 +34,10 @@ enum Response {
     Metrics,
     /// Server-Sent Events.
     EventStream,
+    /// The session report: one self-contained HTML page.
+    Html,
+    /// A recorded body or screenshot as it was recorded (redacted as exports redact).
+    Bytes,
 }
 
 const ROUTES: &[Route] = &[
@@ -244,6 +248,50 @@ const ROUTES: &[Route] = &[
     },
     Route {
         method: "get",
+        path: "/api/v1/sessions/{id}/report",
+        tool: None,
+        summary: "The session report (HTML): action timeline with screenshots, network waterfall, console, analysis; also at /sessions/{id}/report",
+        parameters: &[("id", "path", "The session id", true)],
+        body: Body::None,
+        response: Response::Html,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/sessions/{id}/entries/{index}/body",
+        tool: None,
+        summary: "One HAR entry's request or response body, secrets redacted as in exports (the report loads bodies it left out from here)",
+        parameters: &[
+            ("id", "path", "The session id", true),
+            (
+                "index",
+                "path",
+                "The entry's index in the exported HAR",
+                true,
+            ),
+            ("part", "query", "response (default) or request", false),
+        ],
+        body: Body::None,
+        response: Response::Bytes,
+    },
+    Route {
+        method: "get",
+        path: "/api/v1/sessions/{id}/screenshots/{index}",
+        tool: None,
+        summary: "One screenshot of the session, as recorded (the report loads screenshots it left out from here)",
+        parameters: &[
+            ("id", "path", "The session id", true),
+            (
+                "index",
+                "path",
+                "The screenshot's index in the session",
+                true,
+            ),
+        ],
+        body: Body::None,
+        response: Response::Bytes,
+    },
+    Route {
+        method: "get",
         path: "/metrics",
         tool: None,
         summary: "Prometheus metrics: tool calls, errors by code, latency histograms, pool, store",
@@ -378,6 +426,14 @@ pub fn document(registry: &Registry) -> Value {
             Response::EventStream => json!({
                 "description": "Server-Sent Events named browser.event, each data line a JSON {type, sessionId, timestamp, event {kind: status|action|network|console|screenshot|dropped, ...}}; the stream ends after the recording's last status",
                 "content": { "text/event-stream": { "schema": { "type": "string" } } }
+            }),
+            Response::Html => json!({
+                "description": "One self-contained HTML page (inline CSS, JavaScript and data)",
+                "content": { "text/html": { "schema": { "type": "string" } } }
+            }),
+            Response::Bytes => json!({
+                "description": "The bytes as recorded, with their recorded content type",
+                "content": { "*/*": { "schema": { "type": "string", "format": "binary" } } }
             }),
         };
         let error = json!({

@@ -43,6 +43,19 @@ pub fn app(state: AppState) -> Router {
             get(get_session).delete(delete_session),
         )
         .route("/api/v1/sessions/{id}/export", get(export_session))
+        .route(
+            "/api/v1/sessions/{id}/report",
+            get(super::report::session_report),
+        )
+        .route("/sessions/{id}/report", get(super::report::session_report))
+        .route(
+            "/api/v1/sessions/{id}/entries/{index}/body",
+            get(super::report::entry_body),
+        )
+        .route(
+            "/api/v1/sessions/{id}/screenshots/{index}",
+            get(super::report::screenshot),
+        )
         .route("/api/openapi.json", get(openapi))
         .route("/metrics", get(super::metrics::render))
         .route_layer(middleware::from_fn_with_state(

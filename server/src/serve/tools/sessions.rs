@@ -40,6 +40,11 @@ pub struct SessionSummary {
     /// The session as an MCP resource (`spool://sessions/{id}`; add `/har` for the HAR).
     #[serde(default)]
     pub uri: String,
+    /// The session's report page on this server (`/api/v1/sessions/{id}/report`, a path
+    /// relative to the server's address): action timeline with screenshots, network
+    /// waterfall, console and analysis, in one HTML file.
+    #[serde(default)]
+    pub report_url: String,
 }
 
 impl SessionSummary {
@@ -49,6 +54,10 @@ impl SessionSummary {
             obj.insert(
                 "uri".into(),
                 session_uri(&meta.session_id.to_string()).into(),
+            );
+            obj.insert(
+                "reportUrl".into(),
+                super::super::report::report_path(&meta.session_id.to_string()).into(),
             );
         }
         serde_json::from_value(value).map_err(ApiError::internal)
