@@ -194,7 +194,18 @@ async fn a_changed_app_fails_the_check_naming_the_changed_status_and_the_broken_
     .await
     .unwrap();
     let junit = dir.join("junit.xml");
-    let (out, report) = check_all(dir, &variant, &["--junit", junit.to_str().unwrap()]).await;
+    let reports = dir.join("reports");
+    let (out, report) = check_all(
+        dir,
+        &variant,
+        &[
+            "--junit",
+            junit.to_str().unwrap(),
+            "--report",
+            reports.to_str().unwrap(),
+        ],
+    )
+    .await;
     fails(&out, 1, -32005, "the check of the broken app");
     assert_eq!(report["passed"], false, "{report:#}");
     assert!(variant.orders().is_empty());
@@ -219,6 +230,35 @@ async fn a_changed_app_fails_the_check_naming_the_changed_status_and_the_broken_
     );
     let text = stdout(&out);
     assert!(text.contains("FAIL"), "{text}");
+
+    // The HTML regression report of each session names what changed and the failing step.
+    let html_of = |task: &str| {
+        let id = report["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["task"] == task)
+            .unwrap()["sessionId"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        std::fs::read_to_string(reports.join(format!("{id}.html"))).unwrap()
+    };
+    let poll = html_of("poll job");
+    assert!(
+        poll.contains("200 → 503"),
+        "the poll report names the changed status"
+    );
+    let shop = html_of("shop order");
+    assert!(
+        shop.contains("action 5: click #login-button") && shop.contains("POST /api/login"),
+        "the shop report names the failing step and what it no longer did"
+    );
+    // The sign-in request's password is redacted (the fixture's own script mentions its
+    // default password in a comment, which is no leak).
+    for leak in [r#"\"password\":\"wonderland"#, "password=wonderland"] {
+        assert!(!shop.contains(leak), "the report leaks {leak}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -241,7 +241,7 @@ impl Replay<'_> {
         let mut loaded = false;
         let mut last_request = Instant::now();
         // When the wait_for condition was false, it is asked again this much later.
-        let poll = Duration::from_millis(100);
+        let poll = Duration::from_millis(20);
         let mut next_check = Instant::now();
         let settled = loop {
             let quiet_at = (last_request + self.config.quiet).max(next_check);

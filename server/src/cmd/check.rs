@@ -46,6 +46,9 @@ pub struct CheckArgs {
     pub check: CheckConfig,
     pub junit: Option<std::path::PathBuf>,
     pub json_report: Option<std::path::PathBuf>,
+    /// The HTML regression report: a file for one session, a directory (one
+    /// `<session-id>.html` each) for `--all`.
+    pub html_report: Option<std::path::PathBuf>,
     pub json: bool,
 }
 
@@ -166,6 +169,9 @@ pub async fn run(args: CheckArgs, data: &Path) -> anyhow::Result<()> {
         std::fs::write(path, junit(&run)?)
             .with_context(|| format!("writing {}", path.display()))?;
     }
+    if let Some(path) = &args.html_report {
+        write_html_reports(path, args.session.is_some(), &sessions, &run)?;
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&run)?);
     } else {
@@ -179,6 +185,32 @@ pub async fn run(args: CheckArgs, data: &Path) -> anyhow::Result<()> {
         code: ErrorCode::ReplayFailed,
         message: format!("{failed} of {} sessions regressed", run.sessions.len()),
     }))
+}
+
+/// The regression reports: `path` itself for one session, `path/<id>.html` for each of
+/// many.
+fn write_html_reports(
+    path: &Path,
+    single: bool,
+    sessions: &[Session],
+    run: &CheckRun,
+) -> anyhow::Result<()> {
+    if !single {
+        std::fs::create_dir_all(path).with_context(|| format!("creating {}", path.display()))?;
+    }
+    for (session, checked) in sessions.iter().zip(&run.sessions) {
+        let Some(report) = &checked.report else {
+            continue;
+        };
+        let html = crate::cmd::report::regression_report(session, report)?;
+        let file = if single {
+            path.to_path_buf()
+        } else {
+            path.join(format!("{}.html", checked.session_id))
+        };
+        std::fs::write(&file, html).with_context(|| format!("writing {}", file.display()))?;
+    }
+    Ok(())
 }
 
 /// The sessions to check, in session-id order, after `--task` and `--shard`.

@@ -77,6 +77,10 @@ pub struct ReplayArgs {
     /// With --check: write the JSON report here.
     #[arg(long, value_name = "FILE", requires = "check")]
     pub json_report: Option<std::path::PathBuf>,
+    /// With --check: write the HTML regression report (recorded vs replayed per step) to
+    /// this file, or with --all into this directory, one `<session-id>.html` each.
+    #[arg(long = "report", value_name = "PATH", requires = "check")]
+    pub html_report: Option<std::path::PathBuf>,
     /// Send requests the recording cannot answer to the network instead of failing them.
     #[arg(long)]
     pub passthrough: bool,
@@ -349,6 +353,7 @@ async fn run_check(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         },
         junit: args.junit.clone(),
         json_report: args.json_report.clone(),
+        html_report: args.html_report.clone(),
         json: args.json,
     };
     crate::cmd::check::run(check, data).await

@@ -42,11 +42,24 @@ pub fn run(store: &Store, args: &ReportArgs) -> Result<()> {
     Ok(())
 }
 
-/// The seam for `spool replay --check --report FILE.html` (issue 12, item 2): the check's
-/// findings as the report's regression section. Render it with
-/// `spool_report::regression_report(&recorded, analysis, regression_data(&check), &config)`.
-// Not called yet: the check's `--report` flag is built on top of this.
-#[cfg_attr(not(test), allow(dead_code))]
+/// The regression report of `spool replay --check --report`: the recorded session's report
+/// with the check's findings beside it (recorded vs replayed per step, the requests and
+/// console errors that changed, the screenshot differences).
+pub fn regression_report(
+    recorded: &spool_store::Session,
+    check: &spool_engine::replay::CheckReport,
+) -> Result<String> {
+    let source = ReportSource::from_session(recorded);
+    let analysis = spool_report::analyze_source(&source).map_err(|e| e.to_string());
+    Ok(spool_report::regression_report(
+        &source,
+        analysis.as_ref().map_err(String::as_str),
+        regression_data(check, None),
+        &ReportConfig::default(),
+    )?)
+}
+
+/// The check's findings as the report's regression section.
 pub fn regression_data(
     check: &spool_engine::replay::CheckReport,
     replayed_session: Option<String>,
