@@ -1081,14 +1081,14 @@ async fn enable_domains(
 }
 
 /// One setup command, and whether the capture fails without it.
-struct Step {
+pub(crate) struct Step {
     method: &'static str,
     params: Value,
     required: bool,
 }
 
 impl Step {
-    fn must(method: &'static str, params: Value) -> Step {
+    pub(crate) fn must(method: &'static str, params: Value) -> Step {
         Step {
             method,
             params,
@@ -1096,7 +1096,7 @@ impl Step {
         }
     }
 
-    fn may(method: &'static str, params: Value) -> Step {
+    pub(crate) fn may(method: &'static str, params: Value) -> Step {
         Step {
             method,
             params,
@@ -1127,7 +1127,7 @@ fn domain_steps(page: bool) -> Vec<Step> {
 /// Sends setup commands to one target all at once and waits for every answer: the browser
 /// handles a session's commands in the order they were sent, so this keeps their order and
 /// costs one round trip instead of one per command.
-async fn run_steps(
+pub(crate) async fn run_steps(
     conn: &Connection,
     session: Option<&str>,
     steps: Vec<Step>,
