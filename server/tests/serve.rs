@@ -1861,12 +1861,38 @@ async fn a_killed_browser_fails_only_its_own_capture() {
             panic!("{n} browsers never started");
         }
     };
+    // Waits until `n` captures have recorded their page (under load a browser can take
+    // seconds from launch to a loaded page).
+    let recording = |n: usize| {
+        let url = server.url("/api/v1/sessions?status=RECORDING");
+        let http = http.clone();
+        async move {
+            for _ in 0..600 {
+                let list: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+                let loaded = list["sessions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|s| s["networkEventCount"].as_u64().unwrap_or(0) >= 1)
+                    .count();
+                if loaded >= n {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            panic!("{n} captures never loaded their page");
+        }
+    };
     let doomed = start("a capture whose browser is killed", 60);
+    recording(1).await;
     let doomed_browser = wait_for_browsers(1).await[0];
     let spared = start("a capture that runs to its deadline", 8);
-    wait_for_browsers(2).await;
-    // Both pages have loaded and are recording.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    recording(2).await;
+    assert_eq!(
+        browser_processes(&server.marker).len(),
+        2,
+        "one browser per capture"
+    );
     // SAFETY: a signal to a browser process this test's server started.
     #[allow(unsafe_code)]
     unsafe {
