@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used)] // Test code: an unwrap that fails is a failed run.
 
 mod common;
-use common::fails;
+use common::{fails, spool_async as spool};
 #[path = "common/recording.rs"]
 mod recording;
 use recording::{record_poll, record_shop, store_capture};
@@ -19,7 +19,7 @@ use spool_engine::{BrowserPool, BrowserSource, LaunchConfig, PoolConfig};
 use spool_fixtures::{FixtureConfig, FixtureServer, Regressions};
 use spool_store::Store;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// Records both sessions on a fixture app that is gone afterwards.
 async fn record_suite(data: &Path) {
@@ -64,19 +64,6 @@ async fn record_suite(data: &Path) {
     let store = Store::open(data).unwrap();
     store_capture(&store, "shop order", app.url("/shop/"), &shop);
     store_capture(&store, "poll job", app.url("/poll/"), &poll);
-}
-
-async fn spool(data: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spool"));
-    command
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("SPOOL_DATA")
-        .env("NO_COLOR", "1");
-    tokio::task::spawn_blocking(move || command.output().expect("the spool binary runs"))
-        .await
-        .unwrap()
 }
 
 fn stdout(out: &Output) -> String {

@@ -8,7 +8,7 @@
 #![allow(clippy::unwrap_used)] // Test code: an unwrap that fails is a failed run.
 
 mod common;
-use common::fails;
+use common::{fails, spool_async as spool};
 #[path = "common/recording.rs"]
 mod recording;
 
@@ -18,19 +18,6 @@ use spool_store::Store;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
-
-async fn spool(data: &Path, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_spool"));
-    command
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("SPOOL_DATA")
-        .env("NO_COLOR", "1");
-    tokio::task::spawn_blocking(move || command.output().expect("the spool binary runs"))
-        .await
-        .unwrap()
-}
 
 fn text(out: &Output) -> String {
     format!(

@@ -1,6 +1,7 @@
 //! What the CLI test binaries share.
 
-use std::process::Output;
+use std::path::Path;
+use std::process::{Command, Output};
 
 /// Asserts the exit status and the stable error code in the message.
 pub fn fails(out: &Output, exit: i32, code: i32, what: &str) -> String {
@@ -16,4 +17,20 @@ pub fn fails(out: &Output, exit: i32, code: i32, what: &str) -> String {
     );
     assert!(!stderr.contains("panicked"), "{what} panicked:\n{stderr}");
     stderr
+}
+
+/// Runs `spool --data DATA ARGS…` off the async runtime (a test's fixture server keeps
+/// serving meanwhile) and returns what it printed.
+#[allow(dead_code)] // Used by the async test binaries only.
+pub async fn spool_async(data: &Path, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_spool"));
+    command
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .env_remove("SPOOL_DATA")
+        .env("NO_COLOR", "1");
+    tokio::task::spawn_blocking(move || command.output().expect("the spool binary runs"))
+        .await
+        .expect("the spool run was not cancelled")
 }
