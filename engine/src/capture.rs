@@ -544,6 +544,89 @@ impl PageHandle {
             .await?)
     }
 
+    /// Evaluates `expression` in the page and returns its value; an exception thrown by
+    /// the script is an `InvalidParams` error naming `script`.
+    pub async fn evaluate(&self, expression: &str) -> Result<Value, EngineError> {
+        let answer = self
+            .call(
+                "Runtime.evaluate",
+                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
+            )
+            .await?;
+        if let Some(exception) = answer.get("exceptionDetails") {
+            let text = exception["exception"]["description"]
+                .as_str()
+                .or(exception["text"].as_str())
+                .unwrap_or("the script threw");
+            return Err(EngineError::invalid(
+                "script",
+                format!("the script threw: {text}"),
+            ));
+        }
+        Ok(answer["result"]["value"].clone())
+    }
+
+    /// The centre of the element `selector` matches, scrolled into view, waiting up to
+    /// `timeout` for it to be there and visible (a navigation in between is waited out).
+    pub async fn element_center(
+        &self,
+        selector: &str,
+        timeout: Duration,
+    ) -> Result<(f64, f64), EngineError> {
+        let quoted = serde_json::to_string(selector)
+            .map_err(|e| EngineError::invalid("selector", e.to_string()))?;
+        let expr = format!(
+            "(() => {{ const e = document.querySelector({quoted}); if (!e) return null; \
+             e.scrollIntoView({{block: 'center', inline: 'center'}}); const r = e.getBoundingClientRect(); \
+             if (r.width === 0 && r.height === 0) return null; \
+             return {{x: r.left + r.width / 2, y: r.top + r.height / 2}}; }})()"
+        );
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.evaluate(&expr).await {
+                Ok(v) => {
+                    if let (Some(x), Some(y)) = (v["x"].as_f64(), v["y"].as_f64()) {
+                        return Ok((x, y));
+                    }
+                }
+                // A bad selector throws: no wait makes it match.
+                Err(e @ EngineError::InvalidParams { .. }) => {
+                    return Err(EngineError::invalid("selector", e.to_string()));
+                }
+                // The document is being replaced: that is waiting too.
+                Err(_) => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(EngineError::invalid(
+                    "selector",
+                    format!("{selector:?} matches no visible element"),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Clicks the centre of the element `selector` matches with real mouse input (moved,
+    /// pressed, released), waiting up to `timeout` for the element.
+    pub async fn click(&self, selector: &str, timeout: Duration) -> Result<(), EngineError> {
+        let (x, y) = self.element_center(selector, timeout).await?;
+        for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+            self.call(
+                "Input.dispatchMouseEvent",
+                json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Types `text` into the focused element as one input event (`Input.insertText`).
+    pub async fn insert_text(&self, text: &str) -> Result<(), EngineError> {
+        self.call("Input.insertText", json!({ "text": text }))
+            .await
+            .map(|_| ())
+    }
+
     /// Presses and releases one key with real key events: `key` and `code` as DOM
     /// `KeyboardEvent` names them, `key_code` the Windows virtual key code, and `text` what
     /// the key types, if anything (a key that types sends `keyDown`, one that does not

@@ -17,40 +17,16 @@ pub const USERNAME: &str = "carol";
 pub const PASSWORD: &str = "Tr0ub4dor-report-7";
 
 async fn eval(page: &PageHandle, expression: &str) -> Value {
-    let answer = page
-        .call(
-            "Runtime.evaluate",
-            json!({ "expression": expression, "returnByValue": true }),
-        )
-        .await
-        .unwrap();
-    answer["result"]["value"].clone()
+    page.evaluate(expression).await.unwrap()
 }
 
 async fn click(page: &PageHandle, selector: &str) {
-    let centre = eval(
-        page,
-        &format!(
-            "(() => {{ const r = document.querySelector({}).getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }})()",
-            serde_json::to_string(selector).unwrap()
-        ),
-    )
-    .await;
-    for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
-        page.call(
-            "Input.dispatchMouseEvent",
-            json!({ "type": kind, "x": centre[0], "y": centre[1], "button": "left", "clickCount": 1 }),
-        )
-        .await
-        .unwrap();
-    }
+    page.click(selector, Duration::from_secs(5)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
 }
 
 async fn type_text(page: &PageHandle, text: &str) {
-    page.call("Input.insertText", json!({ "text": text }))
-        .await
-        .unwrap();
+    page.insert_text(text).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
 

@@ -17,44 +17,18 @@ use std::time::Duration;
 
 /// The expression's value; `Null` while a navigation replaces the document.
 async fn eval(page: &PageHandle, expression: &str) -> Value {
-    match page
-        .call(
-            "Runtime.evaluate",
-            json!({ "expression": expression, "returnByValue": true }),
-        )
-        .await
-    {
-        Ok(answer) => answer["result"]["value"].clone(),
-        Err(_) => Value::Null,
-    }
+    page.evaluate(expression).await.unwrap_or(Value::Null)
 }
 
 /// Clicks the centre of `selector` with real mouse input, then pauses as a person would.
 async fn click(page: &PageHandle, selector: &str) {
-    let centre = eval(
-        page,
-        &format!(
-            "(() => {{ const r = document.querySelector({}).getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }})()",
-            serde_json::to_string(selector).unwrap()
-        ),
-    )
-    .await;
-    for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
-        page.call(
-            "Input.dispatchMouseEvent",
-            json!({ "type": kind, "x": centre[0], "y": centre[1], "button": "left", "clickCount": 1 }),
-        )
-        .await
-        .unwrap();
-    }
+    page.click(selector, Duration::from_secs(5)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
 
 async fn type_into(page: &PageHandle, selector: &str, text: &str) {
     click(page, selector).await;
-    page.call("Input.insertText", json!({ "text": text }))
-        .await
-        .unwrap();
+    page.insert_text(text).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
 }
 

@@ -492,33 +492,13 @@ async fn eval(page: &PageHandle, expression: &str) -> Result<Value, ApiError> {
 }
 
 /// The centre of the element `selector` matches, scrolled into view, waiting for it to
-/// appear up to `timeout`.
+/// appear up to `timeout` (the engine's; named here for the tools' error type).
 async fn element_center(
     page: &PageHandle,
     selector: &str,
     timeout: Duration,
 ) -> Result<(f64, f64), ApiError> {
-    let quoted = serde_json::to_string(selector).map_err(ApiError::internal)?;
-    let expr = format!(
-        "(() => {{ const e = document.querySelector({quoted}); if (!e) return null; \
-         e.scrollIntoView({{block: 'center', inline: 'center'}}); const r = e.getBoundingClientRect(); \
-         if (r.width === 0 && r.height === 0) return null; \
-         return {{x: r.left + r.width / 2, y: r.top + r.height / 2}}; }})()"
-    );
-    let deadline = Instant::now() + timeout;
-    loop {
-        let v = eval(page, &expr).await?;
-        if let (Some(x), Some(y)) = (v["x"].as_f64(), v["y"].as_f64()) {
-            return Ok((x, y));
-        }
-        if Instant::now() >= deadline {
-            return Err(ApiError::invalid(
-                "selector",
-                format!("{selector:?} matches no visible element"),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    Ok(page.element_center(selector, timeout).await?)
 }
 
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -565,21 +545,13 @@ pub async fn click(
     _ctx: CallContext,
 ) -> Result<Reply<ActionOutput>, ApiError> {
     let session = state.live.get(parse_session_id(&input.session_id)?)?;
-    let (x, y) = element_center(
-        &session.page,
-        &input.selector,
-        Duration::from_secs_f64(input.timeout_seconds),
-    )
-    .await?;
-    for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
-        session
-            .page
-            .call(
-                "Input.dispatchMouseEvent",
-                json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
-            )
-            .await?;
-    }
+    session
+        .page
+        .click(
+            &input.selector,
+            Duration::from_secs_f64(input.timeout_seconds),
+        )
+        .await?;
     Ok(action_output(&session, format!("click {}", input.selector))
         .await?
         .into())
