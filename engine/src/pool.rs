@@ -544,11 +544,50 @@ async fn maintain(pool: Weak<PoolInner>) {
     }
 }
 
+/// Has the spare tab's renderer answer once (attach, evaluate, detach), so the capture that
+/// takes the tab does not wait for it to start: the first command a fresh tab answers
+/// costs tens of milliseconds, the next ones a few. Failing here is no failure: the
+/// capture then just waits as it would have.
+async fn warm_up(conn: &crate::cdp::Connection, target: &str) {
+    let warmed = async {
+        let session = conn
+            .execute_for_string(
+                None,
+                "Target.attachToTarget",
+                serde_json::json!({ "targetId": target, "flatten": true }),
+                "sessionId",
+            )
+            .await?;
+        let _ = conn
+            .execute_raw(
+                Some(&session),
+                "Runtime.evaluate",
+                serde_json::json!({ "expression": "0" }),
+            )
+            .await;
+        conn.execute_raw(
+            None,
+            "Target.detachFromTarget",
+            serde_json::json!({ "sessionId": session }),
+        )
+        .await?;
+        Ok::<_, crate::cdp::CdpError>(())
+    };
+    if let Err(e) = tokio::time::timeout(Duration::from_secs(5), warmed)
+        .await
+        .map_err(|_| "timed out".to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()))
+    {
+        tracing::debug!("could not warm up the spare tab: {e}");
+    }
+}
+
 /// Opens a spare context with a blank tab for a slot, in the background.
 async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>) {
     let made = async {
         let context = browser.new_context().await?;
         let page = context.create_page("about:blank").await?;
+        warm_up(context.connection(), &page).await;
         Ok::<_, EngineError>(Spare { context, page })
     }
     .await;
