@@ -156,7 +156,7 @@ pub async fn replay_network(
     let conn = lease.connection().clone();
     let (route, mut events) = conn.open_route(DEFAULT_ROUTE_CAPACITY);
     route.add_context(lease.context_id());
-    let (target_id, page_session) = crate::capture::open_tab(&lease, &route).await?;
+    let (_target_id, page_session) = crate::capture::open_tab(&lease, &route).await?;
     let mut replay = Replay {
         conn: &conn,
         network: RecordedNetwork::new(har, config.matching.clone()),
@@ -168,18 +168,8 @@ pub async fn replay_network(
     let outcome = replay
         .run(&url, &mut events, started + config.timeout)
         .await;
-    // The tab closes in the background: the report does not wait for it, and the context
-    // it lives in is disposed with the lease anyway.
-    {
-        let conn = conn.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(
-                Duration::from_secs(2),
-                conn.execute_raw(None, "Target.closeTarget", json!({ "targetId": target_id })),
-            )
-            .await;
-        });
-    }
+    // The tab is not closed here: disposing the lease's context (on drop, in the background)
+    // closes it, so the report does not wait for it.
     let (loaded, title, evaluated) = outcome?;
     Ok(NetworkReplayReport {
         url,
