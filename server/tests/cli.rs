@@ -5,28 +5,17 @@
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
 mod common;
-use common::fails;
+use common::{fails, spool};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-fn spool(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spool"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("SPOOL_DATA")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the spool binary runs")
 }
 
 fn ok(out: &Output, what: &str) -> String {

@@ -7,22 +7,11 @@
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
 mod common;
-use common::fails;
+use common::{fails, spool};
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn spool(data: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spool"))
-        .arg("--data")
-        .arg(data)
-        .args(args)
-        .env_remove("SPOOL_DATA")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the spool binary runs")
-}
+use std::process::Output;
 
 fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("stdout is UTF-8")

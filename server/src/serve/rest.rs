@@ -381,11 +381,7 @@ async fn get_session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        run(&state, caller, "get-session", json!({ "sessionId": id }))
-            .await?
-            .structured,
-    ))
+    session_tool(&state, caller, "get-session", &id).await
 }
 
 async fn delete_session(
@@ -393,11 +389,7 @@ async fn delete_session(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(
-        run(&state, caller, "delete-session", json!({ "sessionId": id }))
-            .await?
-            .structured,
-    ))
+    session_tool(&state, caller, "delete-session", &id).await
 }
 
 #[derive(Deserialize)]
@@ -485,12 +477,7 @@ async fn execute(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let args = json_body(body)?;
-    Ok(Json(
-        run(&state, caller, "execute-optimally", args)
-            .await?
-            .structured,
-    ))
+    body_tool(&state, caller, "execute-optimally", body).await
 }
 
 /// The body is the `batch-execute` tool's arguments (`maxConcurrency` above 1 runs the
@@ -500,10 +487,7 @@ async fn batch(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let args = json_body(body)?;
-    Ok(Json(
-        run(&state, caller, "batch-execute", args).await?.structured,
-    ))
+    body_tool(&state, caller, "batch-execute", body).await
 }
 
 /// The body is the `replay-automation` tool's arguments but `sessionId`, which is the path's.
@@ -531,12 +515,7 @@ async fn record_session(
     caller: Caller,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let args = json_body(body)?;
-    Ok(Json(
-        run(&state, caller, "record-session", args)
-            .await?
-            .structured,
-    ))
+    body_tool(&state, caller, "record-session", body).await
 }
 
 /// `GET /api/v1/sessions/{id}/recording`: a recording's status (`get-recording-status`).
@@ -545,12 +524,7 @@ async fn recording_status(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let args = json!({ "sessionId": id });
-    Ok(Json(
-        run(&state, caller, "get-recording-status", args)
-            .await?
-            .structured,
-    ))
+    session_tool(&state, caller, "get-recording-status", &id).await
 }
 
 /// `POST /api/v1/sessions/{id}/stop`: stops a recording (`stop-recording`).
@@ -559,12 +533,29 @@ async fn stop_recording(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    session_tool(&state, caller, "stop-recording", &id).await
+}
+
+/// A route whose JSON body is the tool's arguments.
+async fn body_tool(
+    state: &AppState,
+    caller: Caller,
+    tool: &str,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let args = json_body(body)?;
+    Ok(Json(run(state, caller, tool, args).await?.structured))
+}
+
+/// A route whose only argument is the session id in its path.
+async fn session_tool(
+    state: &AppState,
+    caller: Caller,
+    tool: &str,
+    id: &str,
+) -> Result<Json<Value>, ApiError> {
     let args = json!({ "sessionId": id });
-    Ok(Json(
-        run(&state, caller, "stop-recording", args)
-            .await?
-            .structured,
-    ))
+    Ok(Json(run(state, caller, tool, args).await?.structured))
 }
 
 async fn openapi(State(state): State<AppState>) -> Json<Value> {

@@ -19,10 +19,9 @@ pub fn fails(out: &Output, exit: i32, code: i32, what: &str) -> String {
     stderr
 }
 
-/// Runs `spool --data DATA ARGS…` off the async runtime (a test's fixture server keeps
-/// serving meanwhile) and returns what it printed.
-#[allow(dead_code)] // Used by the async test binaries only.
-pub async fn spool_async(data: &Path, args: &[&str]) -> Output {
+/// `spool --data DATA ARGS…` as a user runs it: no `SPOOL_DATA` from the environment, no
+/// colour.
+fn spool_command(data: &Path, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_spool"));
     command
         .arg("--data")
@@ -30,6 +29,21 @@ pub async fn spool_async(data: &Path, args: &[&str]) -> Output {
         .args(args)
         .env_remove("SPOOL_DATA")
         .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs `spool --data DATA ARGS…` and returns what it printed.
+#[allow(dead_code)] // Used by the blocking test binaries only.
+pub fn spool(data: &Path, args: &[&str]) -> Output {
+    spool_command(data, args)
+        .output()
+        .expect("the spool binary runs")
+}
+
+/// [`spool`] off the async runtime (a test's fixture server keeps serving meanwhile).
+#[allow(dead_code)] // Used by the async test binaries only.
+pub async fn spool_async(data: &Path, args: &[&str]) -> Output {
+    let mut command = spool_command(data, args);
     tokio::task::spawn_blocking(move || command.output().expect("the spool binary runs"))
         .await
         .expect("the spool run was not cancelled")
