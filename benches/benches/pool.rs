@@ -2,7 +2,9 @@
 //! shop-flow captures a minute the pool serves with 1, 2 and 4 at once, and what the real
 //! store writer adds to a level-2 capture. Goals: warm start ≤ 50 ms from "capture asked"
 //! to "navigation sent"; 4 concurrent ≥ 3× sequential throughput; level 2 with the store
-//! ≤ 10 % over an uncaptured load (compare with `page_load/no_capture` of the capture bench).
+//! ≤ 10 % over an uncaptured load in a context of the same pool
+//! (`page_load_with_store/no_capture_pool_context`; `page_load/no_capture` of the capture
+//! bench is a tab in the browser's default context, with its warm HTTP cache).
 
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
@@ -153,6 +155,23 @@ fn bench(c: &mut Criterion) {
     let data = tempfile::tempdir().unwrap();
     let store = Store::open(data.path()).unwrap();
     let writer = StoreWriter::spawn(store).unwrap();
+    // The same load without a capture, in a context of the same pool: what an isolated
+    // context costs is in both, so the difference is what recording costs.
+    group.bench_function("no_capture_pool_context", |b| {
+        b.to_async(&rt).iter_custom(|iters| {
+            let (pool, url) = (&pool, server.url("/shop/?auto=1"));
+            async move {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    while pool.stats().spares == 0 {
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    total += spool_benches::page_load::load_in_pool_context(pool, &url, DONE).await;
+                }
+                total
+            }
+        })
+    });
     group.bench_function("capture_level_2_store", |b| {
         b.to_async(&rt).iter_custom(|iters| {
             let (pool, writer) = (&pool, &writer);

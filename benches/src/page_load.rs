@@ -3,7 +3,8 @@
 //! plain browser automation does, so the difference to a capture is what recording costs.
 
 use serde_json::json;
-use spool_engine::Browser;
+use spool_engine::cdp::Connection;
+use spool_engine::{Browser, BrowserPool};
 use std::time::{Duration, Instant};
 
 /// Opens a blank tab in `browser` and attaches to it: its target id and CDP session id.
@@ -31,7 +32,46 @@ pub async fn load_without_capture(browser: &Browser, url: &str, done_expression:
     let conn = browser.connection();
     let start = Instant::now();
     let (target, session) = open_tab(browser).await;
-    let s = Some(session.as_str());
+    wait_until_done(conn, &session, url, done_expression).await;
+    let elapsed = start.elapsed();
+    conn.execute_raw(None, "Target.closeTarget", json!({ "targetId": target }))
+        .await
+        .unwrap();
+    elapsed
+}
+
+/// Loads `url` uncaptured in a context of `pool`, as a capture would get it (the pool's ready
+/// tab when it has one), and waits for `done_expression` to be true: the baseline that
+/// isolates what recording costs from what an isolated context costs. The context is
+/// disposed in the background afterwards, as a capture's is.
+pub async fn load_in_pool_context(
+    pool: &BrowserPool,
+    url: &str,
+    done_expression: &str,
+) -> Duration {
+    let start = Instant::now();
+    let lease = pool.acquire().await.unwrap();
+    let target = match lease.ready_page() {
+        Some(page) => page.to_string(),
+        None => lease.context().create_page("about:blank").await.unwrap(),
+    };
+    let conn = lease.connection();
+    let attached = conn
+        .execute_raw(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target, "flatten": true }),
+        )
+        .await
+        .unwrap();
+    let session = attached["sessionId"].as_str().unwrap().to_string();
+    wait_until_done(conn, &session, url, done_expression).await;
+    start.elapsed()
+}
+
+/// Enables the Page domain, navigates to `url` and polls `done_expression` every 10 ms.
+async fn wait_until_done(conn: &Connection, session: &str, url: &str, done_expression: &str) {
+    let s = Some(session);
     conn.execute_raw(s, "Page.enable", json!({})).await.unwrap();
     conn.execute_raw(s, "Page.navigate", json!({ "url": url }))
         .await
@@ -51,9 +91,4 @@ pub async fn load_without_capture(browser: &Browser, url: &str, done_expression:
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let elapsed = start.elapsed();
-    conn.execute_raw(None, "Target.closeTarget", json!({ "targetId": target }))
-        .await
-        .unwrap();
-    elapsed
 }

@@ -282,6 +282,23 @@ impl BrowserPool {
                         _permit: permit,
                     });
                 }
+                Claim::SpareComing(id, browser) => {
+                    // A spare already on its way is ready sooner than a context made now,
+                    // and making a second one at the same time would slow both.
+                    match self.wait_for_spare(id).await {
+                        Some(spare) => {
+                            return Ok(ContextLease {
+                                pool: Arc::downgrade(inner),
+                                slot_id: id,
+                                browser,
+                                context: Some(spare.context),
+                                page: Some(spare.page),
+                                _permit: permit,
+                            });
+                        }
+                        None => (id, browser),
+                    }
+                }
                 Claim::Existing(id, browser) => (id, browser),
                 Claim::Launch => self.launch_one(true).await?,
                 Claim::WaitForLaunch => {
@@ -386,6 +403,9 @@ impl BrowserPool {
             if let Some(spare) = slot.spare.take() {
                 return Ok(Claim::Spare(slot.id, slot.browser.clone(), spare));
             }
+            if slot.making_spare {
+                return Ok(Claim::SpareComing(slot.id, slot.browser.clone()));
+            }
             return Ok(Claim::Existing(slot.id, slot.browser.clone()));
         }
         if state.browsers.len() + state.launching < inner.config.max_browsers {
@@ -441,15 +461,57 @@ impl BrowserPool {
         Ok((id, browser))
     }
 
+    /// Waits, briefly, for the spare being made for slot `slot_id` and takes it; `None`
+    /// when it did not come (its making failed or took too long, or another caller took it).
+    async fn wait_for_spare(&self, slot_id: u64) -> Option<Spare> {
+        let deadline = tokio::time::Instant::now() + SPARE_PATIENCE;
+        loop {
+            let changed = self.inner.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let mut state = self.inner.state();
+                let slot = state.browsers.iter_mut().find(|s| s.id == slot_id)?;
+                if let Some(spare) = slot.spare.take() {
+                    return Some(spare);
+                }
+                if !slot.making_spare {
+                    return None;
+                }
+            }
+            if tokio::time::timeout_at(deadline, changed).await.is_err() {
+                return None;
+            }
+        }
+    }
+
     fn unlease(&self, slot_id: u64) {
         let mut state = self.inner.state();
+        let max_contexts = self.inner.config.max_contexts_per_browser;
+        let mut make = None;
+        let shut_down = state.shut_down;
         if let Some(slot) = state.browsers.iter_mut().find(|s| s.id == slot_id) {
             slot.leases = slot.leases.saturating_sub(1);
             if slot.leases == 0 {
                 slot.idle_since = Instant::now();
             }
+            // The next caller finds a spare sooner if it is made now, between requests,
+            // rather than at the next upkeep tick.
+            if !shut_down
+                && slot.spare.is_none()
+                && !slot.making_spare
+                && slot.leases < max_contexts
+            {
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    slot.making_spare = true;
+                    make = Some((runtime, slot.browser.clone()));
+                }
+            }
         }
         drop(state);
+        if let Some((runtime, browser)) = make {
+            runtime.spawn(make_spare(Arc::downgrade(&self.inner), slot_id, browser));
+        }
         self.inner.changed.notify_waiters();
     }
 
@@ -466,8 +528,14 @@ impl BrowserPool {
     }
 }
 
+/// How long a caller waits for a spare context already being made before it makes its own.
+/// Making one takes 50–150 ms on a busy two-core machine.
+const SPARE_PATIENCE: Duration = Duration::from_millis(1500);
+
 enum Claim {
     Spare(u64, Arc<Browser>, Spare),
+    /// No spare yet, but one is being made for this browser.
+    SpareComing(u64, Arc<Browser>),
     Existing(u64, Arc<Browser>),
     Launch,
     WaitForLaunch,
@@ -602,6 +670,9 @@ async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>) 
         Ok(spare) => slot.spare = Some(spare),
         Err(e) => tracing::debug!("could not make a spare context: {e}"),
     }
+    drop(state);
+    // Callers waiting for this spare (or for it to fail) look again.
+    inner.changed.notify_waiters();
 }
 
 /// An isolated browser context from the pool. Dropping it disposes the context and returns

@@ -306,3 +306,33 @@ async fn a_full_pool_says_busy_with_its_own_code() {
     assert!(pool.stats().launched_total >= 1);
     pool.shutdown().await;
 }
+
+/// Back to back, each caller gets a context with its tab already open: the spare is made
+/// as soon as the previous lease ends, and a caller that comes while it is being made waits
+/// for it rather than making a second context at the same time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn back_to_back_leases_each_get_a_ready_tab() {
+    let pool = BrowserPool::new(PoolConfig {
+        max_browsers: 1,
+        min_browsers: 1,
+        max_contexts_per_browser: 2,
+        ..PoolConfig::default()
+    })
+    .unwrap();
+    // The first lease may come before the pool made its first spare.
+    drop(pool.acquire().await.unwrap());
+    let mut contexts = BTreeSet::new();
+    for i in 0..5 {
+        let lease = pool.acquire().await.unwrap();
+        assert!(
+            lease.ready_page().is_some(),
+            "lease {i} came without a ready tab: {:?}",
+            pool.stats()
+        );
+        assert!(
+            contexts.insert(lease.context_id().to_string()),
+            "lease {i} reused a context"
+        );
+    }
+    pool.shutdown().await;
+}
