@@ -23,6 +23,7 @@ use crate::console::ConsoleRecorder;
 use crate::error::EngineError;
 use crate::network::{Body, Fetch, NetworkRecorder, RecorderConfig, iso8601};
 use crate::pool::{BrowserPool, ContextLease};
+use crate::replay::offline::RecordedAnswers;
 use crate::screenshot::{self, ScreenshotOptions};
 use crate::state::{self, BrowserState};
 use serde_json::{Value, json};
@@ -60,6 +61,10 @@ pub struct CaptureConfig {
     /// Console entries kept in memory for the returned [`Capture`]; the sink gets all of
     /// them. Bounds memory on pages that log without end.
     pub max_console_entries: usize,
+    /// `Some` to answer every request from a recording instead of the network (an action
+    /// replay with `--network offline`); the capture still records what the page asked for
+    /// and got.
+    pub answers: Option<RecordedAnswers>,
 }
 
 impl CaptureConfig {
@@ -76,6 +81,7 @@ impl CaptureConfig {
             state: BrowserState::default(),
             wait_for: None,
             max_console_entries: 10_000,
+            answers: None,
         }
     }
 
@@ -811,7 +817,7 @@ async fn run(
                 json!({ "userAgent": ua }),
             ));
         }
-        commands.extend(domain_steps(true));
+        commands.extend(domain_steps(true, config.answers.is_some()));
         commands.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
         commands.push(Step::must(
             "Page.addScriptToEvaluateOnNewDocument",
@@ -1159,8 +1165,9 @@ async fn enable_domains(
     conn: &Connection,
     session: Option<&str>,
     page: bool,
+    intercept: bool,
 ) -> Result<(), EngineError> {
-    run_steps(conn, session, domain_steps(page)).await
+    run_steps(conn, session, domain_steps(page, intercept)).await
 }
 
 /// One setup command, and whether the capture fails without it.
@@ -1188,12 +1195,19 @@ impl Step {
     }
 }
 
-/// The domains a capture listens to on one target, and auto-attach for its children.
-fn domain_steps(page: bool) -> Vec<Step> {
+/// The domains a capture listens to on one target, and auto-attach for its children; with
+/// `intercept`, every request of the target pauses (`Fetch`) to be answered from a recording.
+fn domain_steps(page: bool, intercept: bool) -> Vec<Step> {
     let mut steps = vec![Step::must(
         "Network.enable",
         json!({ "maxTotalBufferSize": 256 << 20, "maxResourceBufferSize": 64 << 20, "maxPostDataSize": 1 << 20 }),
     )];
+    if intercept {
+        steps.push(Step::must(
+            "Fetch.enable",
+            json!({ "patterns": [{ "urlPattern": "*" }] }),
+        ));
+    }
     if page {
         steps.push(Step::must("Page.enable", json!({})));
     }
@@ -1269,6 +1283,11 @@ impl Session<'_> {
             }
             "Target.attachedToTarget" => self.on_attached(&event.params),
             "Target.targetCreated" => self.on_target_created(&event.params),
+            "Fetch.requestPaused" => {
+                if let Some(answers) = &self.config.answers {
+                    answers.answer(self.conn, &event);
+                }
+            }
             "Runtime.bindingCalled" if event.params["name"] == BINDING => {
                 if let Some(payload) = event.params["payload"].as_str()
                     && let Ok(v) = serde_json::from_str::<Value>(payload)
@@ -1327,6 +1346,7 @@ impl Session<'_> {
         let conn = self.conn.clone();
         let child = child.to_string();
         let tx = self.done_tx.clone();
+        let intercept = self.config.answers.is_some();
         self.pending += 1;
         tokio::spawn(async move {
             let s = Some(child.as_str());
@@ -1335,7 +1355,7 @@ impl Session<'_> {
                 kind.as_str(),
                 "iframe" | "page" | "worker" | "shared_worker" | "service_worker"
             ) {
-                if let Err(e) = enable_domains(&conn, s, is_frame).await {
+                if let Err(e) = enable_domains(&conn, s, is_frame, intercept).await {
                     tracing::warn!("could not set up the {kind} target: {e}");
                 }
                 if is_frame {

@@ -501,11 +501,10 @@ impl BrowserPool {
                 && slot.spare.is_none()
                 && !slot.making_spare
                 && slot.leases < max_contexts
+                && let Ok(runtime) = tokio::runtime::Handle::try_current()
             {
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    slot.making_spare = true;
-                    make = Some((runtime, slot.browser.clone()));
-                }
+                slot.making_spare = true;
+                make = Some((runtime, slot.browser.clone()));
             }
         }
         drop(state);

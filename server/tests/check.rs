@@ -246,13 +246,70 @@ async fn a_changed_app_fails_the_check_naming_the_changed_status_and_the_broken_
     for leak in [r#"\"password\":\"wonderland"#, "password=wonderland"] {
         assert!(!shop.contains(leak), "the report leaks {leak}");
     }
+    drop(variant);
+
+    // Offline, with no app running at all, the recorded back end answers every request of
+    // the replayed actions: the check passes.
+    let offline = |password: &'static str| {
+        let report = dir.join("offline.json");
+        async move {
+            let out = spool(
+                dir,
+                &[
+                    "replay",
+                    "--all",
+                    "--check",
+                    "--network",
+                    "offline",
+                    "--input",
+                    password,
+                    "--speed",
+                    "5",
+                    "--json-report",
+                    report.to_str().unwrap(),
+                ],
+            )
+            .await;
+            let json: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+            (out, json)
+        }
+    };
+    let (out, report) = offline("password=wonderland").await;
+    assert!(
+        out.status.success(),
+        "offline, the recorded app answers:\n{}\n{}\n{report:#}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert_eq!(session_ids(&report).len(), 2, "{report:#}");
+    // A sign-in the recording never saw is not answered: it fails, and the check says so.
+    let (out, report) = offline("password=not-the-recorded-one").await;
+    fails(&out, 1, -32005, "the offline check with another password");
+    let regressions = |task: &str| {
+        report["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["task"] == task)
+            .unwrap()["regressions"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    assert!(regressions("poll job").is_empty(), "{report:#}");
+    assert!(
+        regressions("shop order")
+            .iter()
+            .any(|r| r.to_string().contains("POST /api/login")),
+        "the unanswered sign-in is named: {report:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_check_input_gets_coded_errors() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path();
-    let cases: [(&[&str], i32, i32, &str); 5] = [
+    let cases: [(&[&str], i32, i32, &str); 6] = [
         (
             &["replay", "--all", "--check", "--shard", "3/2"],
             2,
@@ -266,7 +323,21 @@ async fn bad_check_input_gets_coded_errors() {
             "baseUrl",
         ),
         (
-            &["replay", "--all", "--check", "--network", "offline"],
+            &[
+                "replay",
+                "--all",
+                "--check",
+                "--network",
+                "offline",
+                "--base-url",
+                "http://127.0.0.1:1",
+            ],
+            2,
+            -32602,
+            "baseUrl",
+        ),
+        (
+            &["replay", "--all", "--check", "--network", "sideways"],
             2,
             -32602,
             "network",

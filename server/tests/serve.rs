@@ -924,8 +924,37 @@ async fn browser_tools_complete_the_shop_order() {
     assert_eq!(orders.len(), 1, "{replayed:#}");
     assert_eq!(orders[0]["username"], "bob");
 
-    // Over REST, bad input names its field before any browser work.
+    // Offline, over REST, the recording answers every request: the order is placed in the
+    // replayed page, and neither app hears of it.
     let http = reqwest::Client::new();
+    let mut password_only = Map::new();
+    password_only.insert(
+        format!("action-{password}"),
+        json!({ "value": "wonderland" }),
+    );
+    let response = http
+        .post(server.url(&format!("/api/v1/sessions/{id}/replay")))
+        .json(&json!({
+            "network": "offline",
+            "speedMultiplier": 5,
+            "overrideParameters": password_only,
+        }))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    let offline: Value = response.json().await.unwrap();
+    assert_eq!(status, 200, "{offline:#}");
+    assert_eq!(offline["status"], "COMPLETED", "{offline:#}");
+    assert_eq!(offline["failureCount"], 0, "{offline:#}");
+    assert_eq!(
+        fixture.orders().len(),
+        1,
+        "the recording app got no new order"
+    );
+    assert_eq!(fresh.orders().len(), 1, "the fresh app got no new order");
+
+    // Over REST, bad input names its field before any browser work.
     let response = http
         .post(server.url(&format!("/api/v1/sessions/{id}/replay")))
         .json(&json!({ "actionIndex": 999 }))

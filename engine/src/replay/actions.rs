@@ -15,6 +15,7 @@ use crate::capture::{
 use crate::error::EngineError;
 use crate::network::iso8601;
 use crate::pool::BrowserPool;
+use crate::replay::offline::RecordedAnswers;
 use crate::screenshot::ScreenshotOptions;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -247,6 +248,9 @@ pub struct ReplayRecording {
     /// `Some` to take a screenshot after every action and at the end, as a recording made
     /// with the same options did.
     pub screenshots: Option<ScreenshotOptions>,
+    /// `Some` to answer the replay's requests from the session's recording (`--network
+    /// offline`) instead of the live app.
+    pub answers: Option<RecordedAnswers>,
 }
 
 impl Default for ReplayRecording {
@@ -254,6 +258,7 @@ impl Default for ReplayRecording {
         ReplayRecording {
             level: CaptureLevel::Metadata,
             screenshots: None,
+            answers: None,
         }
     }
 }
@@ -341,6 +346,7 @@ impl ActionReplay {
         let mut capture_config = CaptureConfig::new("");
         capture_config.level = recording.level;
         capture_config.screenshots = recording.screenshots.clone();
+        capture_config.answers = recording.answers.clone();
         if let Some(shots) = &recording.screenshots {
             capture_config.viewport.width = shots.width;
             capture_config.viewport.height = shots.height;

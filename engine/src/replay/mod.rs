@@ -26,6 +26,6 @@ pub use network::{
     UnusedEntry, VolatileFields, volatile_fields,
 };
 pub use offline::{
-    NetworkReplayReport, ReplayNetworkConfig, ServedRequest, UnmatchedPolicy, UnmatchedRequest,
-    replay_network,
+    NetworkReplayReport, RecordedAnswers, ReplayNetworkConfig, ServedRequest, UnmatchedPolicy,
+    UnmatchedRequest, replay_network,
 };

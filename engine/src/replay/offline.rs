@@ -23,6 +23,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use serde_json::{Value, json};
 use spool_model::har::Har;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc::Receiver;
 use tokio::time::Instant;
@@ -159,11 +160,9 @@ pub async fn replay_network(
     let (_target_id, page_session) = crate::capture::open_tab(&lease, &route).await?;
     let mut replay = Replay {
         conn: &conn,
-        network: RecordedNetwork::new(har, config.matching.clone()),
+        answers: Answers::new(har, config.matching.clone(), config.unmatched),
         config,
         page_session: &page_session,
-        served: Vec::new(),
-        unmatched: Vec::new(),
     };
     let outcome = replay
         .run(&url, &mut events, started + config.timeout)
@@ -176,9 +175,9 @@ pub async fn replay_network(
         loaded,
         title,
         evaluated,
-        unused: replay.network.unused(),
-        served: replay.served,
-        unmatched: replay.unmatched,
+        unused: replay.answers.network.unused(),
+        served: replay.answers.served,
+        unmatched: replay.answers.unmatched,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
@@ -195,11 +194,9 @@ pub fn recorded_page_url(har: &Har) -> Option<String> {
 
 struct Replay<'a> {
     conn: &'a Connection,
-    network: RecordedNetwork,
+    answers: Answers,
     config: &'a ReplayNetworkConfig,
     page_session: &'a str,
-    served: Vec<ServedRequest>,
-    unmatched: Vec<UnmatchedRequest>,
 }
 
 /// Whether the page loaded and settled, its title, and the evaluated expression.
@@ -301,77 +298,9 @@ impl Replay<'_> {
     }
 
     async fn on_paused(&mut self, event: &CdpEvent) -> Result<(), EngineError> {
-        let params = &event.params;
-        let session = event.session_id.as_deref();
-        let request_id = params["requestId"].as_str().unwrap_or_default();
-        let request = paused_request(&params["request"]);
-        let conn = self.conn;
-        match self.network.answer(&request) {
-            Answer::Recorded { entry, response } => {
-                self.served.push(ServedRequest {
-                    method: request.method,
-                    url: request.url,
-                    entry: Some(entry),
-                    status: response.status,
-                    error: None,
-                });
-                fulfil(conn, session, request_id, &response).await
-            }
-            Answer::Preflight { response } => {
-                self.served.push(ServedRequest {
-                    method: request.method,
-                    url: request.url,
-                    entry: None,
-                    status: response.status,
-                    error: None,
-                });
-                fulfil(conn, session, request_id, &response).await
-            }
-            Answer::Failed { entry, error } => {
-                let reason = error_reason(&error);
-                self.served.push(ServedRequest {
-                    method: request.method,
-                    url: request.url,
-                    entry: Some(entry),
-                    status: 0,
-                    error: Some(error),
-                });
-                ignore_gone(
-                    conn.execute_raw(
-                        session,
-                        "Fetch.failRequest",
-                        json!({ "requestId": request_id, "errorReason": reason }),
-                    )
-                    .await,
-                )
-            }
-            Answer::Unmatched { near_miss } => {
-                let passed_through = self.config.unmatched == UnmatchedPolicy::PassThrough;
-                tracing::debug!("unmatched {} {}", request.method, request.url);
-                self.unmatched.push(UnmatchedRequest {
-                    method: request.method,
-                    url: request.url,
-                    near_miss,
-                    passed_through,
-                });
-                let answer = if passed_through {
-                    conn.execute_raw(
-                        session,
-                        "Fetch.continueRequest",
-                        json!({ "requestId": request_id }),
-                    )
-                    .await
-                } else {
-                    conn.execute_raw(
-                        session,
-                        "Fetch.failRequest",
-                        json!({ "requestId": request_id, "errorReason": "BlockedByClient" }),
-                    )
-                    .await
-                };
-                ignore_gone(answer)
-            }
-        }
+        let reply = self.answers.decide(&event.params["request"]);
+        let request_id = event.params["requestId"].as_str().unwrap_or_default();
+        send_reply(self.conn, event.session_id.as_deref(), request_id, &reply).await
     }
 
     /// A frame or worker attached under the tab: its requests pause too.
@@ -430,6 +359,176 @@ impl Replay<'_> {
             )
             .await?;
         Ok(answer["result"]["value"].clone())
+    }
+}
+
+/// Answers the requests of a capture (an action replay) from a recording: set as
+/// [`crate::CaptureConfig::answers`], the capture turns on the `Fetch` domain in its tab and
+/// in every frame and worker under it, and answers each paused request as
+/// [`replay_network`] does. Cloning shares the state, so the caller reads what was served
+/// and what went unmatched after the capture.
+#[derive(Clone)]
+pub struct RecordedAnswers(Arc<Mutex<Answers>>);
+
+impl RecordedAnswers {
+    pub fn new(har: &Har, matching: MatchConfig, unmatched: UnmatchedPolicy) -> RecordedAnswers {
+        RecordedAnswers(Arc::new(Mutex::new(Answers::new(har, matching, unmatched))))
+    }
+
+    /// Requests answered so far, in the order the browser made them.
+    pub fn served(&self) -> Vec<ServedRequest> {
+        self.lock().served.clone()
+    }
+
+    /// Requests nothing recorded matched so far.
+    pub fn unmatched(&self) -> Vec<UnmatchedRequest> {
+        self.lock().unmatched.clone()
+    }
+
+    /// Recorded entries no request asked for so far.
+    pub fn unused(&self) -> Vec<UnusedEntry> {
+        self.lock().network.unused()
+    }
+
+    /// Answers one `Fetch.requestPaused` event: decided at once, in the order events come,
+    /// so repeats are served in recorded order; the reply is sent in the background, so the
+    /// capture's loop does not wait for the browser.
+    pub(crate) fn answer(&self, conn: &Connection, event: &CdpEvent) {
+        let reply = self.lock().decide(&event.params["request"]);
+        let conn = conn.clone();
+        let session = event.session_id.clone();
+        let request_id = event.params["requestId"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        tokio::spawn(async move {
+            if let Err(e) = send_reply(&conn, session.as_deref(), &request_id, &reply).await {
+                tracing::debug!("could not answer a paused request: {e}");
+            }
+        });
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Answers> {
+        // A panic while the lock was held left plain data behind; it is still usable.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for RecordedAnswers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let answers = self.lock();
+        f.debug_struct("RecordedAnswers")
+            .field("served", &answers.served.len())
+            .field("unmatched", &answers.unmatched.len())
+            .finish()
+    }
+}
+
+/// The recording that answers, and what it answered.
+struct Answers {
+    network: RecordedNetwork,
+    policy: UnmatchedPolicy,
+    served: Vec<ServedRequest>,
+    unmatched: Vec<UnmatchedRequest>,
+}
+
+/// What the browser is told about one paused request.
+enum Reply {
+    Fulfil(ReplayResponse),
+    Fail(&'static str),
+    Continue,
+}
+
+impl Answers {
+    fn new(har: &Har, matching: MatchConfig, policy: UnmatchedPolicy) -> Answers {
+        Answers {
+            network: RecordedNetwork::new(har, matching),
+            policy,
+            served: Vec::new(),
+            unmatched: Vec::new(),
+        }
+    }
+
+    /// Decides the reply to the request of a `Fetch.requestPaused` event, and notes it.
+    fn decide(&mut self, request: &Value) -> Reply {
+        let request = paused_request(request);
+        match self.network.answer(&request) {
+            Answer::Recorded { entry, response } => {
+                self.served.push(ServedRequest {
+                    method: request.method,
+                    url: request.url,
+                    entry: Some(entry),
+                    status: response.status,
+                    error: None,
+                });
+                Reply::Fulfil(response)
+            }
+            Answer::Preflight { response } => {
+                self.served.push(ServedRequest {
+                    method: request.method,
+                    url: request.url,
+                    entry: None,
+                    status: response.status,
+                    error: None,
+                });
+                Reply::Fulfil(response)
+            }
+            Answer::Failed { entry, error } => {
+                let reason = error_reason(&error);
+                self.served.push(ServedRequest {
+                    method: request.method,
+                    url: request.url,
+                    entry: Some(entry),
+                    status: 0,
+                    error: Some(error),
+                });
+                Reply::Fail(reason)
+            }
+            Answer::Unmatched { near_miss } => {
+                let passed_through = self.policy == UnmatchedPolicy::PassThrough;
+                tracing::debug!("unmatched {} {}", request.method, request.url);
+                self.unmatched.push(UnmatchedRequest {
+                    method: request.method,
+                    url: request.url,
+                    near_miss,
+                    passed_through,
+                });
+                if passed_through {
+                    Reply::Continue
+                } else {
+                    Reply::Fail("BlockedByClient")
+                }
+            }
+        }
+    }
+}
+
+async fn send_reply(
+    conn: &Connection,
+    session: Option<&str>,
+    request_id: &str,
+    reply: &Reply,
+) -> Result<(), EngineError> {
+    match reply {
+        Reply::Fulfil(response) => fulfil(conn, session, request_id, response).await,
+        Reply::Fail(reason) => ignore_gone(
+            conn.execute_raw(
+                session,
+                "Fetch.failRequest",
+                json!({ "requestId": request_id, "errorReason": reason }),
+            )
+            .await,
+        ),
+        Reply::Continue => ignore_gone(
+            conn.execute_raw(
+                session,
+                "Fetch.continueRequest",
+                json!({ "requestId": request_id }),
+            )
+            .await,
+        ),
     }
 }
 

@@ -19,7 +19,10 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::json;
 use spool_engine::replay::check::{self, CheckConfig, CheckReport, Recording};
-use spool_engine::replay::{ReplayRecording, StepStatus, replay_actions_recorded};
+use spool_engine::replay::{
+    MatchConfig, RecordedAnswers, ReplayRecording, StepStatus, UnmatchedPolicy,
+    replay_actions_recorded,
+};
 use spool_engine::{
     ActionReplayConfig, BrowserPool, BrowserSource, EngineError, LaunchConfig, PoolConfig,
     ScreenshotOptions,
@@ -43,6 +46,9 @@ pub struct CheckArgs {
     /// `action-N` overrides, for a single session.
     pub overrides: BTreeMap<String, serde_json::Value>,
     pub speed: f64,
+    /// Answer every request from the session's own recording (`--network offline`) instead
+    /// of the live app: what changed in the front end alone, with the back end as recorded.
+    pub offline: bool,
     pub check: CheckConfig,
     pub junit: Option<std::path::PathBuf>,
     pub json_report: Option<std::path::PathBuf>,
@@ -286,6 +292,10 @@ async fn replay_and_compare(
         },
     )?;
     *start = config.start_url.clone().unwrap_or_default();
+    let recorded_har = session.to_har();
+    let answers = args.offline.then(|| {
+        RecordedAnswers::new(&recorded_har, MatchConfig::default(), UnmatchedPolicy::Fail)
+    });
     let recording = ReplayRecording {
         level: replay_level(session),
         screenshots: session.screenshots.first().map(|s| ScreenshotOptions {
@@ -294,10 +304,10 @@ async fn replay_and_compare(
             height: s.height,
             ..ScreenshotOptions::default()
         }),
+        answers,
     };
     let (replay, replayed) =
         replay_actions_recorded(pool, &session.actions, &config, &recording).await?;
-    let recorded_har = session.to_har();
     let report = check::compare(
         &Recording {
             har: &recorded_har,

@@ -10,9 +10,10 @@
 //! regression check of [`crate::cmd::check`], the actions replayed against the live app and
 //! compared with the recording, as text, JSON and JUnit XML.
 //!
-//! `--network live` is the check's network (the app answers); offline network replay
-//! combined with action replay is not built, and asking for it is an `InvalidParams` error
-//! rather than a pretend run.
+//! With `--check`, `--network live` (the default) lets the app answer; `--network offline`
+//! answers every request of the replayed actions from the session's own recording, so the
+//! check sees what changed in the front end alone (a request the recording cannot answer
+//! fails and is reported as a new failed request).
 //!
 //! Exit status: 0 when the page settled and every request was answered (network), or every
 //! action succeeded (actions); otherwise the report, then `error[-32005]` (exit 1). An
@@ -43,7 +44,8 @@ pub struct ReplayArgs {
     #[arg(required_unless_present = "all")]
     pub session: Option<String>,
     /// Where responses come from: `offline` answers every request from the recording;
-    /// `live` lets the app answer (with --check, the default).
+    /// `live` lets the app answer (with --check, the default; `--check --network offline`
+    /// replays the actions with the recorded back end).
     #[arg(long, value_name = "MODE")]
     pub network: Option<String>,
     /// The regression check: replay the recorded actions against the live app while
@@ -265,17 +267,17 @@ async fn run_actions(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
 
 /// `spool replay … --check`.
 async fn run_check(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
-    match args.network.as_deref() {
-        None | Some("live") => {}
-        Some("offline") => {
+    let offline = match args.network.as_deref() {
+        None | Some("live") => false,
+        Some("offline") if args.base_url.is_some() => {
             return Err(EngineError::invalid(
-                "network",
-                "the check replays actions against the live app; offline network replay \
-                 combined with action replay is not built (use --network offline without \
-                 --check to replay a page's network)",
+                "baseUrl",
+                "--base-url names a live app to check against; with --network offline every \
+                 request is answered from the recording, on its recorded origin",
             )
             .into());
         }
+        Some("offline") => true,
         Some(other) => {
             return Err(EngineError::invalid(
                 "network",
@@ -283,7 +285,7 @@ async fn run_check(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
             )
             .into());
         }
-    }
+    };
     if args.actions || args.dry_run || args.action_index.is_some() {
         return Err(EngineError::invalid(
             "check",
@@ -347,6 +349,7 @@ async fn run_check(args: ReplayArgs, data: &Path) -> anyhow::Result<()> {
         inputs,
         overrides,
         speed: args.speed,
+        offline,
         check: spool_engine::replay::CheckConfig {
             screenshot_threshold: args.screenshot_threshold,
             ..Default::default()

@@ -561,6 +561,7 @@ async fn replay_in_browser(
     let recording = ReplayRecording {
         level: CaptureLevel::Api,
         screenshots: None,
+        answers: None,
     };
     let handle = tokio::spawn(async move {
         replay_actions_recorded(&pool, &replayed_actions, &config, &recording).await

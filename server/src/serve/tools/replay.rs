@@ -24,7 +24,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use spool_engine::replay::{
-    ActionReplay, ActionReplayStatus, MatchConfig, Resume, StepResult, StepStatus, UnmatchedPolicy,
+    ActionReplay, ActionReplayStatus, MatchConfig, RecordedAnswers, ReplayRecording, Resume,
+    StepResult, StepStatus, UnmatchedPolicy,
 };
 use spool_engine::{
     ActionReplayConfig, ActionReplayReport, ReplayNetworkConfig, replay_network as replay,
@@ -185,6 +186,21 @@ pub struct ReplayAutomationInput {
     /// "bob"}}`. A password field is recorded without its value and needs one here.
     #[serde(default)]
     pub override_parameters: BTreeMap<String, Value>,
+    /// Where the replay's requests are answered: `live` (the app, the default) or
+    /// `offline` (the session's own recording; a request it cannot answer fails).
+    #[serde(default)]
+    pub network: NetworkSource,
+}
+
+/// Where a replay's requests are answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum NetworkSource {
+    /// The app answers, as for the person who recorded the session.
+    #[default]
+    Live,
+    /// The session's recording answers every request; nothing reaches the app.
+    Offline,
 }
 
 fn default_speed() -> f64 {
@@ -284,8 +300,18 @@ pub async fn replay_automation(
         ..ActionReplayConfig::default()
     };
     spool_engine::replay::actions::validate(&session.actions, &config)?;
+    let recording = ReplayRecording {
+        answers: (input.network == NetworkSource::Offline).then(|| {
+            RecordedAnswers::new(
+                &session.to_har(),
+                MatchConfig::default(),
+                UnmatchedPolicy::Fail,
+            )
+        }),
+        ..ReplayRecording::default()
+    };
     let mut replay =
-        ActionReplay::start(&state.pool, &session.actions, &config, &Default::default()).await?;
+        ActionReplay::start(&state.pool, &session.actions, &config, &recording).await?;
     let ran = replay.run().await;
     answer(&state, id, replay, ran).await
 }
