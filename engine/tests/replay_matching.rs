@@ -380,3 +380,33 @@ fn a_json_path_written_with_a_dollar_or_naming_a_parent_is_ignored_too() {
     let mut network = RecordedNetwork::new(&har, config);
     assert!(matches!(network.answer(&request), Answer::Recorded { .. }));
 }
+
+#[test]
+fn during_an_action_the_answer_that_action_caused_is_preferred() {
+    let mut network =
+        RecordedNetwork::new(&replay_fixture("action-tagged.har"), MatchConfig::default());
+    let cart = get("http://127.0.0.1:18931/api/cart");
+    // The page load, before any action: the recorded order.
+    assert_eq!(
+        body_text(&network.answer_during(&cart, None)),
+        r#"{"items":0}"#
+    );
+    // Action 4 gets what it caused in the recording, although action 2's answer comes
+    // first in recorded order (the replay may have skipped a request of action 2).
+    assert_eq!(
+        body_text(&network.answer_during(&cart, Some(4))),
+        r#"{"items":2}"#
+    );
+    assert_eq!(
+        body_text(&network.answer_during(&cart, Some(2))),
+        r#"{"items":1}"#
+    );
+    // Without an action, `answer` keeps the recorded order.
+    let mut plain =
+        RecordedNetwork::new(&replay_fixture("action-tagged.har"), MatchConfig::default());
+    let in_order: Vec<String> = (0..3).map(|_| body_text(&plain.answer(&cart))).collect();
+    assert_eq!(
+        in_order,
+        [r#"{"items":0}"#, r#"{"items":1}"#, r#"{"items":2}"#]
+    );
+}

@@ -323,6 +323,8 @@ pub struct ActionReplay {
     started: Instant,
     opened: bool,
     paused_at: Option<usize>,
+    /// The recording answering the replay's requests, when offline.
+    answers: Option<RecordedAnswers>,
 }
 
 impl ActionReplay {
@@ -366,6 +368,7 @@ impl ActionReplay {
             started,
             opened: false,
             paused_at: None,
+            answers: recording.answers.clone(),
         })
     }
 
@@ -379,6 +382,7 @@ impl ActionReplay {
             config: &self.config,
             actions: &self.actions,
             start_url: &self.start_url,
+            answers: self.answers.as_ref(),
         };
         if !self.opened {
             replayer.open_start_page().await?;
@@ -592,6 +596,7 @@ struct Replayer<'a> {
     config: &'a ActionReplayConfig,
     actions: &'a [Action],
     start_url: &'a str,
+    answers: Option<&'a RecordedAnswers>,
 }
 
 impl Replayer<'_> {
@@ -652,6 +657,10 @@ impl Replayer<'_> {
             }
             let started = Instant::now();
             step.timestamp = iso8601(now_epoch());
+            if let Some(answers) = self.answers {
+                // Requests from here on are answered preferring what this action caused.
+                answers.set_action(Some(index));
+            }
             match self.step(index, action, &mut step).await {
                 Ok(None) => step.status = StepStatus::Success,
                 Ok(Some(skipped)) => {

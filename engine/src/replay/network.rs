@@ -305,6 +305,8 @@ struct RecordedEntry {
     /// False for an entry still running when the recording stopped: it has no answer.
     answerable: bool,
     served: usize,
+    /// The recorded action that caused it (`_action`), when the recording says.
+    action: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -346,6 +348,11 @@ impl RecordedNetwork {
                 answer,
                 answerable,
                 served: 0,
+                action: entry
+                    .custom
+                    .get("_action")
+                    .and_then(Value::as_u64)
+                    .and_then(|a| usize::try_from(a).ok()),
             });
         }
         RecordedNetwork {
@@ -361,12 +368,35 @@ impl RecordedNetwork {
 
     /// The answer to `request`, advancing the recorded order of its repeats.
     pub fn answer(&mut self, request: &ReplayRequest) -> Answer {
+        self.answer_during(request, None)
+    }
+
+    /// The answer to `request` made while the replay performs recorded action `action`:
+    /// among the entries that match, the first not yet served that this action caused in
+    /// the recording (`_action`) is preferred, so a request repeated across actions gets the
+    /// answer it got at that point of the recording, whatever the page asked in between.
+    /// Without such an entry, repeats are served in recorded order as by [`Self::answer`].
+    pub fn answer_during(&mut self, request: &ReplayRequest, action: Option<usize>) -> Answer {
         let normalized = NormalizedRequest::new(request, &self.config);
         if let Some(group) = self.groups.get_mut(&normalized) {
-            let index = group.entries[group.next.min(group.entries.len() - 1)];
-            if group.next + 1 < group.entries.len() {
-                group.next += 1;
-            }
+            let entries = &self.entries;
+            let caused_by_action = action.and_then(|action| {
+                group
+                    .entries
+                    .iter()
+                    .copied()
+                    .find(|&i| entries[i].action == Some(action) && entries[i].served == 0)
+            });
+            let index = match caused_by_action {
+                Some(index) => index,
+                None => {
+                    let index = group.entries[group.next.min(group.entries.len() - 1)];
+                    if group.next + 1 < group.entries.len() {
+                        group.next += 1;
+                    }
+                    index
+                }
+            };
             let entry = &mut self.entries[index];
             entry.served += 1;
             return match &entry.answer {

@@ -390,6 +390,12 @@ impl RecordedAnswers {
         self.lock().network.unused()
     }
 
+    /// The recorded action (its index) being replayed now: requests are answered preferring
+    /// the entries it caused in the recording ([`RecordedNetwork::answer_during`]).
+    pub fn set_action(&self, action: Option<usize>) {
+        self.lock().action = action;
+    }
+
     /// Answers one `Fetch.requestPaused` event: decided at once, in the order events come,
     /// so repeats are served in recorded order; the reply is sent in the background, so the
     /// capture's loop does not wait for the browser.
@@ -430,6 +436,8 @@ impl std::fmt::Debug for RecordedAnswers {
 struct Answers {
     network: RecordedNetwork,
     policy: UnmatchedPolicy,
+    /// The action being replayed, if any.
+    action: Option<usize>,
     served: Vec<ServedRequest>,
     unmatched: Vec<UnmatchedRequest>,
 }
@@ -446,6 +454,7 @@ impl Answers {
         Answers {
             network: RecordedNetwork::new(har, matching),
             policy,
+            action: None,
             served: Vec::new(),
             unmatched: Vec::new(),
         }
@@ -454,7 +463,7 @@ impl Answers {
     /// Decides the reply to the request of a `Fetch.requestPaused` event, and notes it.
     fn decide(&mut self, request: &Value) -> Reply {
         let request = paused_request(request);
-        match self.network.answer(&request) {
+        match self.network.answer_during(&request, self.action) {
             Answer::Recorded { entry, response } => {
                 self.served.push(ServedRequest {
                     method: request.method,
