@@ -437,3 +437,146 @@ fn selectors(step: &Value, i: usize) -> Result<Vec<String>, EngineError> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/recorder")
+            .join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    /// The actions as JSON without their timestamps, which import makes up.
+    fn untimed(actions: &[Action]) -> Value {
+        let mut all = serde_json::to_value(actions).unwrap_or_default();
+        for action in all.as_array_mut().into_iter().flatten() {
+            if let Some(fields) = action.as_object_mut() {
+                fields.remove("timestamp");
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn scrolls_viewports_modifier_keys_frames_and_shadow_chains_import() {
+        let imported = import(&fixture("widgets.devtools.json")).unwrap();
+        assert_eq!(
+            untimed(&imported.actions),
+            fixture("widgets.actions.json"),
+            "{:#?}",
+            imported.actions
+        );
+        assert_eq!(
+            imported.viewport,
+            Some(Viewport {
+                width: 1280,
+                height: 720
+            })
+        );
+        assert_eq!(
+            imported.skipped,
+            vec!["step 14: waitForElement (not replayed by Spool)".to_string()]
+        );
+    }
+
+    #[test]
+    fn the_new_steps_export_as_the_recorder_writes_them_and_import_back() {
+        let imported = import(&fixture("widgets.devtools.json")).unwrap();
+        let exported = export(
+            &imported.actions,
+            &ExportConfig {
+                title: imported.title.clone(),
+                viewport: imported.viewport,
+                ..ExportConfig::default()
+            },
+        );
+        let steps = exported["steps"].as_array().unwrap();
+        let types: Vec<&str> = steps.iter().filter_map(|s| s["type"].as_str()).collect();
+        assert_eq!(
+            types,
+            [
+                "setViewport",
+                "navigate",
+                "click",
+                "keyDown",
+                "keyUp",
+                "keyDown",
+                "keyDown",
+                "keyUp",
+                "keyUp",
+                "click",
+                "click",
+                "scroll",
+                "setViewport",
+                "scroll",
+            ]
+        );
+        let keys: Vec<&str> = steps[3..9]
+            .iter()
+            .filter_map(|s| s["key"].as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["ArrowDown", "ArrowDown", "Control", "a", "a", "Control"]
+        );
+        assert_eq!(
+            steps[9]["selectors"],
+            json!([
+                ["aria/Shadow press[role=\"button\"]"],
+                ["#widget", "button.press"]
+            ])
+        );
+        assert_eq!(steps[10]["frame"], json!([0]));
+        assert_eq!(steps[11]["selectors"], json!([["#list"]]));
+        assert_eq!(
+            (steps[11]["x"].as_f64(), steps[11]["y"].as_f64()),
+            (Some(0.0), Some(240.0))
+        );
+        assert_eq!(
+            (&steps[12]["width"], &steps[12]["height"]),
+            (&json!(900), &json!(700))
+        );
+        assert!(steps[13].get("selectors").is_none(), "{:#}", steps[13]);
+        assert!(steps[13].get("frame").is_none(), "{:#}", steps[13]);
+
+        let back = import(&exported).unwrap();
+        assert_eq!(untimed(&back.actions), untimed(&imported.actions));
+        assert_eq!(back.viewport, imported.viewport);
+        assert!(back.skipped.is_empty(), "{:?}", back.skipped);
+    }
+
+    #[test]
+    fn a_popup_step_and_a_pierce_only_selector_are_refused_by_name() {
+        let field = |recording: Value| match import(&recording) {
+            Err(EngineError::InvalidParams { field, .. }) => field,
+            other => panic!("expected InvalidParams, got {other:?}"),
+        };
+        assert_eq!(
+            field(json!({ "title": "t", "steps": [
+                { "type": "click", "target": "http://127.0.0.1/popup", "selectors": ["#x"], "offsetX": 1, "offsetY": 1 }
+            ] })),
+            "steps[0].target"
+        );
+        assert_eq!(
+            field(json!({ "title": "t", "steps": [
+                { "type": "click", "selectors": [["pierce/#x"]], "offsetX": 1, "offsetY": 1 }
+            ] })),
+            "steps[0].selectors"
+        );
+        assert_eq!(
+            field(json!({ "title": "t", "steps": [
+                { "type": "click", "frame": ["first"], "selectors": ["#x"], "offsetX": 1, "offsetY": 1 }
+            ] })),
+            "steps[0].frame"
+        );
+        assert_eq!(
+            field(json!({ "title": "t", "steps": [{ "type": "scroll", "y": "down" }] })),
+            "steps[0].y"
+        );
+    }
+}
