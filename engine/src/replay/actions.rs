@@ -1058,26 +1058,16 @@ impl KeyChord {
     /// Reads `Enter`, `ArrowDown`, `Control+a`, `Control+Shift+Tab`: the modifiers come
     /// first, the key last (which may be `+` itself).
     fn parse(value: &str) -> Option<KeyChord> {
-        let mut rest = value;
-        let mut modifiers = 0;
-        loop {
-            let Some((name, after)) = rest.split_once('+') else {
-                break;
-            };
-            let bit = match name {
+        let (names, key) = crate::replay::devtools::split_chord(value);
+        let modifiers = names
+            .iter()
+            .map(|name| match *name {
                 "Alt" => 1,
                 "Control" => 2,
                 "Meta" => 4,
-                "Shift" => 8,
-                _ => break,
-            };
-            if after.is_empty() {
-                break;
-            }
-            modifiers |= bit;
-            rest = after;
-        }
-        let key = rest;
+                _ => 8,
+            })
+            .fold(0, |all, bit| all | bit);
         let (code, key_code, types) = match key {
             "Enter" => ("Enter".to_string(), 13, Some("\r".to_string())),
             "Tab" => ("Tab".into(), 9, None),
@@ -1104,6 +1094,10 @@ impl KeyChord {
                     )
                 } else if c.is_ascii_digit() {
                     (format!("Digit{c}"), u32::from(c), Some(single.to_string()))
+                } else if !c.is_control() {
+                    // Punctuation sits on a different physical key on every layout: the
+                    // character alone says what the key is.
+                    (String::new(), 0, Some(single.to_string()))
                 } else {
                     return None;
                 }

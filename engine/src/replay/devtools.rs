@@ -224,9 +224,9 @@ fn chord(held: &[String], key: &str) -> String {
     parts.join("+")
 }
 
-/// A key action's value split into its modifiers and its key (`Control++` is Control and
-/// `+`).
-fn split_chord(value: &str) -> (Vec<&str>, &str) {
+/// A key action's value split into its modifiers (`Control`, `Alt`, `Meta`, `Shift`) and
+/// its key (`Control++` is Control and `+`). Action replay reads key values with it too.
+pub(crate) fn split_chord(value: &str) -> (Vec<&str>, &str) {
     let mut modifiers = Vec::new();
     let mut rest = value;
     while let Some((name, after)) = rest.split_once('+') {
