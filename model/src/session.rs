@@ -249,3 +249,31 @@ impl Default for Viewport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_stored_before_frames_loads_and_a_top_frame_action_writes_no_frame() {
+        let old =
+            r##"{"kind": "click", "target": "#go", "timestamp": "2024-05-14T09:21:00.000Z"}"##;
+        let action: Action = serde_json::from_str(old).unwrap();
+        assert!(action.frame.is_empty());
+        assert!(!serde_json::to_string(&action).unwrap().contains("frame"));
+
+        let framed = Action {
+            frame: vec![FrameHop {
+                selectors: vec!["#inner-frame".into()],
+                index: 0,
+            }],
+            ..action
+        };
+        let text = serde_json::to_string(&framed).unwrap();
+        assert!(
+            text.contains(r##""frame":[{"selectors":["#inner-frame"],"index":0}]"##),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Action>(&text).unwrap(), framed);
+    }
+}
