@@ -636,6 +636,18 @@ async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_d
         let (recorded, recorded_state) = record_widgets(&pool, &app).await;
         drop(app);
         let (replayed, replayed_state) = replay_widgets(&pool, &recorded).await;
+        // The same without the aria/ and text/ alternatives, so the CSS ones (the shadow
+        // chain, the selectors inside the iframe) must find the elements themselves.
+        let css_only: Vec<Action> = recorded
+            .iter()
+            .cloned()
+            .map(|mut a| {
+                a.selectors
+                    .retain(|s| !s.starts_with("aria/") && !s.starts_with("text/"));
+                a
+            })
+            .collect();
+        let (by_css, by_css_state) = replay_widgets(&pool, &css_only).await;
         let exported = devtools::export(
             &recorded,
             &devtools::ExportConfig {
@@ -654,6 +666,7 @@ async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_d
             recorded_state,
             replayed,
             replayed_state,
+            (by_css, by_css_state),
             exported,
             imported,
             reimported,
@@ -667,6 +680,7 @@ async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_d
         recorded_state,
         replayed,
         replayed_state,
+        (by_css, by_css_state),
         exported,
         imported,
         reimported,
@@ -755,6 +769,17 @@ async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_d
     assert_eq!(
         replayed.steps[4].selector_used.as_deref(),
         Some(r#"aria/Shadow press[role="button"]"#)
+    );
+
+    assert_eq!(by_css.status, ActionReplayStatus::Completed, "{by_css:#?}");
+    assert_eq!(by_css_state, recorded_state, "{by_css:#?}");
+    assert_eq!(
+        by_css.steps[4].selector_used.as_deref(),
+        Some("#widget >>> button:nth-of-type(1)")
+    );
+    assert_eq!(
+        by_css.steps[5].selector_used.as_deref(),
+        Some("#frame-button")
     );
 
     // The DevTools export: the Recorder's parser reads it, the new steps are there, and
