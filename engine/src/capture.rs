@@ -246,9 +246,9 @@ pub struct PageStatus {
 /// the top document, window resizes (250 ms after the last) through a CDP binding. Each
 /// report carries the element's selector alternatives, best first (a chain through shadow
 /// roots for an element inside one: the event's composed path names it, not the host the
-/// event was retargeted to), a fingerprint replay checks the element against, and the path
-/// of iframes from the top document. A password field's value is never sent: the action
-/// names the field as a slot instead.
+/// event was retargeted to; an input's final value there too), a fingerprint replay checks
+/// the element against, and the path of iframes from the top document. A password field's
+/// value is never sent: the action names the field as a slot instead.
 const ACTION_RECORDER_JS: &str = concat!(
     r#"(() => {
   if (window.__spoolActionsInstalled) return;
@@ -368,6 +368,15 @@ const ACTION_RECORDER_JS: &str = concat!(
   document.addEventListener('click', (e) => { if (e.isTrusted && e.detail <= 1) send('click', origin(e), null); }, true);
   document.addEventListener('dblclick', (e) => { if (e.isTrusted) send('dblclick', origin(e), null); }, true);
   document.addEventListener('change', (e) => { if (e.isTrusted || e.target.tagName === 'SELECT') sendValue(e.target); }, true);
+  // `change` does not leave a shadow root, but `input` does: the first edit in a shadow
+  // root puts a `change` listener on that root, in time for the `change` that follows.
+  const watched = new WeakSet();
+  document.addEventListener('input', (e) => {
+    const root = origin(e).getRootNode();
+    if (!e.isTrusted || !root.host || watched.has(root)) return;
+    watched.add(root);
+    root.addEventListener('change', (c) => { if (c.isTrusted || c.target.tagName === 'SELECT') sendValue(c.target); }, true);
+  }, true);
   const NAMED_KEYS = ['Enter', 'Tab', 'Escape', 'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight'];
   const MODIFIER_KEYS = ['Control', 'Alt', 'Meta', 'Shift', 'AltGraph', 'CapsLock'];
   const SCROLL_KEYS = ['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'PageUp', 'PageDown', 'Home', 'End', ' '];
@@ -378,14 +387,21 @@ const ACTION_RECORDER_JS: &str = concat!(
   for (const type of ['wheel', 'touchmove']) {
     document.addEventListener(type, (e) => { if (e.isTrusted) scrolling(); }, { capture: true, passive: true });
   }
-  // A press on a scrollbar (outside the element's client box) starts a drag that scrolls.
+  // A press on a scrollbar (inside a scrollable element's box, outside its client box)
+  // starts a drag that scrolls. Measured on the composed target: `offsetX` is relative to
+  // the retargeted one.
   document.addEventListener('mousedown', (e) => {
     if (!e.isTrusted) return;
     const t = origin(e);
     const page = t === document.documentElement || t === document.body;
-    const bar = page
-      ? e.clientX >= document.documentElement.clientWidth || e.clientY >= document.documentElement.clientHeight
-      : e.offsetX >= t.clientWidth || e.offsetY >= t.clientHeight;
+    let bar;
+    if (page) {
+      bar = e.clientX >= document.documentElement.clientWidth || e.clientY >= document.documentElement.clientHeight;
+    } else {
+      const box = t.getBoundingClientRect();
+      const scrollable = t.scrollHeight > t.clientHeight || t.scrollWidth > t.clientWidth;
+      bar = scrollable && t.clientWidth > 0 && (e.clientX - box.left - t.clientLeft >= t.clientWidth || e.clientY - box.top - t.clientTop >= t.clientHeight);
+    }
     if (bar) scrolling();
   }, { capture: true, passive: true });
   document.addEventListener('keydown', (e) => {

@@ -506,6 +506,7 @@ async fn widgets_state(page: &PageHandle) -> Value {
         "({ keys: document.getElementById('key-log').textContent, \
             shadow: document.getElementById('shadow-count').textContent, \
             frame: document.getElementById('frame-count').textContent, \
+            name: document.getElementById('widget').shadowRoot.querySelector('input').value, \
             list: document.getElementById('list').scrollTop, \
             window: Math.round(scrollY), \
             size: document.getElementById('size').textContent })",
@@ -549,6 +550,18 @@ async fn record_widgets(pool: &BrowserPool, server: &FixtureServer) -> (Vec<Acti
     click_element(
         &page,
         "document.getElementById('inner-frame').contentDocument.getElementById('frame-button')",
+    )
+    .await;
+    // Typed into a field in the shadow root, left by a click on the shadow button.
+    click_element(
+        &page,
+        "document.getElementById('widget').shadowRoot.querySelector('input')",
+    )
+    .await;
+    type_text(&page, "zed").await;
+    click_element(
+        &page,
+        "document.getElementById('widget').shadowRoot.querySelector('button')",
     )
     .await;
     let (x, y) = centre_of(&page, "document.getElementById('list')").await;
@@ -692,7 +705,8 @@ async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_d
         recorded_state["keys"], "ArrowDown Control+a",
         "{recorded_state}"
     );
-    assert_eq!(recorded_state["shadow"], "1");
+    assert_eq!(recorded_state["shadow"], "2");
+    assert_eq!(recorded_state["name"], "zed");
     assert_eq!(recorded_state["frame"], "1");
     assert_eq!(recorded_state["size"], "900x700");
     let list = recorded_state["list"].as_f64().unwrap();
@@ -713,6 +727,9 @@ async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_d
             ("key", Some("ArrowDown")),
             ("key", Some("Control+a")),
             ("click", None),
+            ("click", None),
+            ("click", None),
+            ("type", Some("zed")),
             ("click", None),
             ("scroll", Some(list_at.as_str())),
             ("viewport", Some("900x700")),
@@ -750,12 +767,19 @@ async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_d
             .contains(&"#inner-frame".to_string())
     );
     assert!(
-        recorded[6].selectors.contains(&"#list".to_string()),
+        recorded[7]
+            .selectors
+            .contains(&"#widget >>> input:nth-of-type(1)".to_string()),
         "{:#?}",
-        recorded[6]
+        recorded[7]
     );
     assert!(
-        recorded[8].selectors.is_empty(),
+        recorded[9].selectors.contains(&"#list".to_string()),
+        "{:#?}",
+        recorded[9]
+    );
+    assert!(
+        recorded[11].selectors.is_empty(),
         "a window scroll names no element"
     );
 
