@@ -29,7 +29,8 @@ use crate::state::{self, BrowserState};
 use serde_json::{Value, json};
 use spool_model::har::Har;
 use spool_model::session::{
-    Action, BrowserInfo, CaptureLevel, ConsoleEntry, ElementFingerprint, Screenshot, Viewport,
+    Action, BrowserInfo, CaptureLevel, ConsoleEntry, ElementFingerprint, FrameHop, Screenshot,
+    Viewport,
 };
 pub use spool_model::sink::{CaptureSink, NoSink, Progress};
 use std::sync::Arc;
@@ -242,11 +243,18 @@ pub struct PageStatus {
     pub progress: Progress,
 }
 
-/// Records the actions a person takes: installed in every document, it reports trusted
-/// clicks, double clicks, final input values, chosen options, the keys that matter (Enter,
-/// Tab, Escape) and submits through a CDP binding. Each report carries the element's
-/// selector alternatives, best first, and a fingerprint replay checks the element against.
-/// A password field's value is never sent: the action names the field as a slot instead.
+/// Records the actions a person takes: installed in every document (same-origin iframes
+/// included), it reports trusted clicks, double clicks, final input values, chosen options,
+/// the keys that matter (Enter, Tab, Escape, arrows, and any key with Control, Alt or Meta
+/// held, with its modifiers), submits, scrolls of the window or an element (250 ms after the
+/// last scroll event, and only scrolls a person started with the wheel, touch, the keyboard
+/// or the scrollbar, so a page's own or a tool's `scrollIntoView` is not an action) and, in
+/// the top document, window resizes (250 ms after the last) through a CDP binding. Each
+/// report carries the element's selector alternatives, best first (a chain through shadow
+/// roots for an element inside one: the event's composed path names it, not the host the
+/// event was retargeted to; an input's final value there too), a fingerprint replay checks
+/// the element against, and the path of iframes from the top document. A password field's
+/// value is never sent: the action names the field as a slot instead.
 const ACTION_RECORDER_JS: &str = concat!(
     r#"(() => {
   if (window.__spoolActionsInstalled) return;
@@ -255,18 +263,19 @@ const ACTION_RECORDER_JS: &str = concat!(
     include_str!("element_helpers.js"),
     r#"
   const quote = (v) => '"' + String(v).replace(/\\/g, '\\\\').replace(/"/g, '\\"') + '"';
-  const unique = (sel) => { try { return document.querySelectorAll(sel).length === 1; } catch (e) { return false; } };
-  const cssPath = (el) => {
+  // Selectors are unique within the element's own tree: its document or shadow root.
+  const unique = (sel, root) => { try { return root.querySelectorAll(sel).length === 1; } catch (e) { return false; } };
+  const cssPath = (el, root) => {
     const parts = [];
     let node = el;
-    while (node && node.nodeType === 1 && node !== document.documentElement) {
-      if (node.id && unique('#' + CSS.escape(node.id))) { parts.unshift('#' + CSS.escape(node.id)); break; }
+    while (node && node.nodeType === 1 && node !== node.ownerDocument.documentElement) {
+      if (node.id && unique('#' + CSS.escape(node.id), root)) { parts.unshift('#' + CSS.escape(node.id)); break; }
       const tag = node.tagName.toLowerCase();
       let index = 1;
       for (let s = node.previousElementSibling; s; s = s.previousElementSibling) if (s.tagName === node.tagName) index++;
       parts.unshift(tag + ':nth-of-type(' + index + ')');
       const sel = parts.join(' > ');
-      if (unique(sel)) return sel;
+      if (unique(sel, root)) return sel;
       node = node.parentElement;
     }
     return parts.join(' > ');
@@ -280,37 +289,75 @@ const ACTION_RECORDER_JS: &str = concat!(
     }
     return '/' + parts.join('/');
   };
+  // The CSS alternatives of `el` within its tree, best first.
+  const cssOf = (el, root) => {
+    const out = [];
+    for (const attr of TEST_ATTRS) {
+      const v = el.getAttribute(attr);
+      if (v) { const sel = '[' + attr + '=' + quote(v) + ']'; if (unique(sel, root)) out.push(sel); }
+    }
+    if (el.id && unique('#' + CSS.escape(el.id), root)) out.push('#' + CSS.escape(el.id));
+    if (el.name && typeof el.name === 'string') {
+      const sel = el.tagName.toLowerCase() + '[name=' + quote(el.name) + ']';
+      if (unique(sel, root)) out.push(sel);
+    }
+    const path = cssPath(el, root);
+    if (path && !out.includes(path)) out.push(path);
+    return out;
+  };
   const selectorsOf = (el) => {
     const out = [];
     const role = roleOf(el);
     const name = nameOf(el);
     if (role && name) out.push('aria/' + name + '[role="' + role + '"]');
-    for (const attr of TEST_ATTRS) {
-      const v = el.getAttribute(attr);
-      if (v) { const sel = '[' + attr + '=' + quote(v) + ']'; if (unique(sel)) out.push(sel); }
+    const root = el.getRootNode();
+    if (root.host) {
+      // Inside a shadow root no document-level selector reaches the element: a chain of
+      // the best CSS selector in each tree, from the document down, does.
+      const parts = [cssOf(el, root)[0]];
+      for (let r = root; r.host; r = r.host.getRootNode()) parts.unshift(cssOf(r.host, r.host.getRootNode())[0]);
+      out.push(parts.join(' >>> '));
+    } else {
+      out.push(...cssOf(el, root));
+      out.push('xpath/' + xpathOf(el));
     }
-    if (el.id && unique('#' + CSS.escape(el.id))) out.push('#' + CSS.escape(el.id));
-    if (el.name && typeof el.name === 'string') {
-      const sel = el.tagName.toLowerCase() + '[name=' + quote(el.name) + ']';
-      if (unique(sel)) out.push(sel);
-    }
-    const path = cssPath(el);
-    if (path && !out.includes(path)) out.push(path);
-    out.push('xpath/' + xpathOf(el));
     const text = clean(el.textContent);
     if (text && !/^(INPUT|SELECT|TEXTAREA|FORM)$/.test(el.tagName)) out.push('text/' + text);
     return out;
   };
+  // The iframes from the top document down to this one, or null when a parent is out of
+  // reach (a cross-origin parent hides its `<iframe>` element).
+  const framePath = () => {
+    const hops = [];
+    try {
+      for (let w = window; w !== w.top; w = w.parent) {
+        const owner = w.frameElement;
+        if (!owner) return null;
+        let index = 0;
+        for (let i = 0; i < w.parent.frames.length; i++) if (w.parent.frames[i] === w) index = i;
+        hops.unshift({ selectors: selectorsOf(owner), index });
+      }
+    } catch (e) { return null; }
+    return hops;
+  };
   const describe = (el) => ({ tag: el.tagName.toLowerCase(), role: roleOf(el), name: nameOf(el) });
   const sent = new WeakMap();
-  const send = (kind, el, value, extra) => {
-    if (!el || el.nodeType !== 1) return;
+  const report = (fields) => {
     try {
       window.__spoolAction(JSON.stringify(Object.assign({
-        kind, value, selectors: selectorsOf(el), fingerprint: describe(el), url: location.href,
-        time: Date.now(),
-      }, extra || {})));
+        url: location.href, time: Date.now(), frame: framePath(),
+      }, fields)));
     } catch (e) {}
+  };
+  const send = (kind, el, value, extra) => {
+    if (!el || el.nodeType !== 1) return;
+    report(Object.assign({ kind, value, selectors: selectorsOf(el), fingerprint: describe(el) }, extra || {}));
+  };
+  // The element an event really happened on: inside an open shadow root, `e.target` is the
+  // host the event was retargeted to; the composed path still starts at the element.
+  const origin = (e) => {
+    const path = e.composedPath ? e.composedPath() : [];
+    return path.find((n) => n && n.nodeType === 1) || e.target;
   };
   const isPassword = (el) => el.tagName === 'INPUT' && (el.type || '').toLowerCase() === 'password';
   // A field's final value, once: `change` and a key that ends the input may both report it.
@@ -324,16 +371,81 @@ const ACTION_RECORDER_JS: &str = concat!(
     else send('type', el, value);
   };
   const editable = (el) => el && (el.tagName === 'INPUT' || el.tagName === 'TEXTAREA') && !/^(checkbox|radio|submit|button|reset|file)$/i.test(el.type || '');
-  document.addEventListener('click', (e) => { if (e.isTrusted && e.detail <= 1) send('click', e.target, null); }, true);
-  document.addEventListener('dblclick', (e) => { if (e.isTrusted) send('dblclick', e.target, null); }, true);
+  document.addEventListener('click', (e) => { if (e.isTrusted && e.detail <= 1) send('click', origin(e), null); }, true);
+  document.addEventListener('dblclick', (e) => { if (e.isTrusted) send('dblclick', origin(e), null); }, true);
   document.addEventListener('change', (e) => { if (e.isTrusted || e.target.tagName === 'SELECT') sendValue(e.target); }, true);
-  document.addEventListener('keydown', (e) => {
-    if (!e.isTrusted || !['Enter', 'Tab', 'Escape'].includes(e.key)) return;
-    // The value typed so far comes first: Enter submits and Tab moves on before `change`.
-    if (editable(e.target)) sendValue(e.target);
-    send('key', e.target, e.key);
+  // `change` does not leave a shadow root, but `input` does: the first edit in a shadow
+  // root puts a `change` listener on that root, in time for the `change` that follows.
+  const watched = new WeakSet();
+  document.addEventListener('input', (e) => {
+    const root = origin(e).getRootNode();
+    if (!e.isTrusted || !root.host || watched.has(root)) return;
+    watched.add(root);
+    root.addEventListener('change', (c) => { if (c.isTrusted || c.target.tagName === 'SELECT') sendValue(c.target); }, true);
   }, true);
+  const NAMED_KEYS = ['Enter', 'Tab', 'Escape', 'ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight'];
+  const MODIFIER_KEYS = ['Control', 'Alt', 'Meta', 'Shift', 'AltGraph', 'CapsLock'];
+  const SCROLL_KEYS = ['ArrowUp', 'ArrowDown', 'ArrowLeft', 'ArrowRight', 'PageUp', 'PageDown', 'Home', 'End', ' '];
+  // When the person last did something that scrolls: only scrolls shortly after one are
+  // actions.
+  let scrollInput = 0;
+  const scrolling = () => { scrollInput = Date.now(); };
+  for (const type of ['wheel', 'touchmove']) {
+    document.addEventListener(type, (e) => { if (e.isTrusted) scrolling(); }, { capture: true, passive: true });
+  }
+  // A press on a scrollbar (inside a scrollable element's box, outside its client box)
+  // starts a drag that scrolls. Measured on the composed target: `offsetX` is relative to
+  // the retargeted one.
+  document.addEventListener('mousedown', (e) => {
+    if (!e.isTrusted) return;
+    const t = origin(e);
+    const page = t === document.documentElement || t === document.body;
+    let bar;
+    if (page) {
+      bar = e.clientX >= document.documentElement.clientWidth || e.clientY >= document.documentElement.clientHeight;
+    } else {
+      const box = t.getBoundingClientRect();
+      const scrollable = t.scrollHeight > t.clientHeight || t.scrollWidth > t.clientWidth;
+      bar = scrollable && t.clientWidth > 0 && (e.clientX - box.left - t.clientLeft >= t.clientWidth || e.clientY - box.top - t.clientTop >= t.clientHeight);
+    }
+    if (bar) scrolling();
+  }, { capture: true, passive: true });
+  document.addEventListener('keydown', (e) => {
+    if (!e.isTrusted || MODIFIER_KEYS.includes(e.key)) return;
+    const shortcut = e.ctrlKey || e.altKey || e.metaKey;
+    if (!NAMED_KEYS.includes(e.key) && !shortcut) return;
+    const target = origin(e);
+    // The value typed so far comes first: Enter submits and Tab moves on before `change`.
+    if (editable(target)) sendValue(target);
+    const mods = [e.ctrlKey && 'Control', e.altKey && 'Alt', e.metaKey && 'Meta', e.shiftKey && 'Shift'].filter(Boolean);
+    send('key', target, mods.concat([e.key]).join('+'));
+  }, true);
+  // A key scrolls only if the page let it: this listener runs after the page's own (it
+  // listens last, on the window, as the event bubbles), when `defaultPrevented` is known.
+  window.addEventListener('keydown', (e) => {
+    if (e.isTrusted && !e.defaultPrevented && SCROLL_KEYS.includes(e.key)) scrolling();
+  });
   document.addEventListener('submit', (e) => send('submit', e.target, null), true);
+  // One report per scrolled thing, once it has been still for 250 ms.
+  const scrollTimers = new Map();
+  document.addEventListener('scroll', (e) => {
+    if (!e.isTrusted || Date.now() - scrollInput > 1000) return;
+    const el = e.target === document ? null : e.target;
+    const key = el || document;
+    clearTimeout(scrollTimers.get(key));
+    scrollTimers.set(key, setTimeout(() => {
+      scrollTimers.delete(key);
+      if (el) send('scroll', el, Math.round(el.scrollLeft) + ',' + Math.round(el.scrollTop));
+      else report({ kind: 'scroll', value: Math.round(scrollX) + ',' + Math.round(scrollY) });
+    }, 250));
+  }, true);
+  if (window === window.top) {
+    let resizeTimer = 0;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => report({ kind: 'viewport', value: innerWidth + 'x' + innerHeight }), 250);
+    });
+  }
 })();"#
 );
 
@@ -363,6 +475,27 @@ fn recorded_action(report: &Value) -> Action {
             role: report["fingerprint"]["role"].as_str().map(str::to_string),
             name: report["fingerprint"]["name"].as_str().map(str::to_string),
         });
+    let frame = report["frame"]
+        .as_array()
+        .map(|hops| {
+            hops.iter()
+                .map(|hop| FrameHop {
+                    selectors: hop["selectors"]
+                        .as_array()
+                        .map(|all| {
+                            all.iter()
+                                .filter_map(|s| s.as_str().map(str::to_string))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    index: hop["index"]
+                        .as_u64()
+                        .and_then(|i| usize::try_from(i).ok())
+                        .unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     Action {
         kind: report["kind"].as_str().unwrap_or("unknown").to_string(),
         target,
@@ -378,6 +511,7 @@ fn recorded_action(report: &Value) -> Action {
         fingerprint,
         slot: text("slot"),
         url: text("url"),
+        frame,
     }
 }
 
@@ -644,9 +778,25 @@ impl PageHandle {
         key_code: u32,
         text: Option<&str>,
     ) -> Result<(), EngineError> {
+        self.press_key_with_modifiers(key, code, key_code, text, 0)
+            .await
+    }
+
+    /// [`PageHandle::press_key`] with modifiers held: `modifiers` is CDP's bitmask (Alt 1,
+    /// Control 2, Meta 4, Shift 8), sent with both events so the page sees `ctrlKey` and the
+    /// rest set.
+    pub async fn press_key_with_modifiers(
+        &self,
+        key: &str,
+        code: &str,
+        key_code: u32,
+        text: Option<&str>,
+        modifiers: u32,
+    ) -> Result<(), EngineError> {
         let mut down = json!({
             "type": if text.is_some() { "keyDown" } else { "rawKeyDown" },
             "key": key, "code": code, "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code,
+            "modifiers": modifiers,
         });
         if let Some(t) = text {
             down["text"] = json!(t);
@@ -655,7 +805,7 @@ impl PageHandle {
         self.call("Input.dispatchKeyEvent", down).await?;
         self.call(
             "Input.dispatchKeyEvent",
-            json!({ "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code }),
+            json!({ "type": "keyUp", "key": key, "code": code, "windowsVirtualKeyCode": key_code, "nativeVirtualKeyCode": key_code, "modifiers": modifiers }),
         )
         .await?;
         Ok(())

@@ -455,3 +455,413 @@ async fn pause_on_error_waits_for_a_retry_a_skip_or_a_cancel() {
     pool.shutdown().await;
     outcome.expect("the pause replays took longer than 3 minutes");
 }
+
+/// The centre, in the top viewport, of the element `expression` evaluates to: in the top
+/// document, in an open shadow root or in a same-origin iframe. The element is scrolled
+/// into view first, as a person would before clicking it.
+async fn centre_of(page: &PageHandle, expression: &str) -> (f64, f64) {
+    let js = format!(
+        "(() => {{ const e = {expression}; e.scrollIntoView({{block: 'center'}}); \
+         const r = e.getBoundingClientRect(); let x = r.left + r.width / 2, y = r.top + r.height / 2; \
+         for (let w = e.ownerDocument.defaultView; w !== w.top; w = w.parent) {{ \
+           const f = w.frameElement; const b = f.getBoundingClientRect(); \
+           x += b.left + f.clientLeft; y += b.top + f.clientTop; }} \
+         return [x, y]; }})()"
+    );
+    let at = eval(page, &js).await;
+    (at[0].as_f64().unwrap(), at[1].as_f64().unwrap())
+}
+
+/// Clicks the element `expression` evaluates to with real mouse input.
+async fn click_element(page: &PageHandle, expression: &str) {
+    let (x, y) = centre_of(page, expression).await;
+    for kind in ["mouseMoved", "mousePressed", "mouseReleased"] {
+        page.call(
+            "Input.dispatchMouseEvent",
+            json!({ "type": kind, "x": x, "y": y, "button": "left", "clickCount": 1 }),
+        )
+        .await
+        .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// Turns the mouse wheel `delta_y` pixels at (`x`, `y`), then waits past the recorder's
+/// 250 ms scroll debounce.
+async fn wheel(page: &PageHandle, x: f64, y: f64, delta_y: f64) {
+    page.call(
+        "Input.dispatchMouseEvent",
+        json!({ "type": "mouseWheel", "x": x, "y": y, "deltaX": 0, "deltaY": delta_y }),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+}
+
+/// What the widgets page shows: the keys that reached the key pad, the shadow and frame
+/// buttons' press counts, the list's and the window's scroll positions and the window size.
+async fn widgets_state(page: &PageHandle) -> Value {
+    eval(
+        page,
+        "({ keys: document.getElementById('key-log').textContent, \
+            shadow: document.getElementById('shadow-count').textContent, \
+            frame: document.getElementById('frame-count').textContent, \
+            name: document.getElementById('widget').shadowRoot.querySelector('input').value, \
+            list: document.getElementById('list').scrollTop, \
+            window: Math.round(scrollY), \
+            size: document.getElementById('size').textContent })",
+    )
+    .await
+}
+
+/// Presses keys, clicks a button in a shadow root and one in an iframe, scrolls the list,
+/// resizes the viewport and scrolls the window on the widgets page of `server`, all with
+/// real CDP input while a live capture records; returns the recorded actions and the
+/// page's state at the end.
+async fn record_widgets(pool: &BrowserPool, server: &FixtureServer) -> (Vec<Action>, Value) {
+    let mut config = CaptureConfig::new(server.url("/widgets/"));
+    config.timeout = Duration::from_secs(60);
+    let live = LiveCapture::start(pool, config, Box::new(NoSink))
+        .await
+        .unwrap();
+    let page = live.page().clone();
+    page.wait_until(
+        spool_engine::WaitUntil::Load,
+        &Default::default(),
+        Duration::from_secs(15),
+        "the widgets page",
+    )
+    .await
+    .unwrap();
+    click(&page, "[data-testid=\"key-pad\"]").await;
+    page.press_key("ArrowDown", "ArrowDown", 40, None)
+        .await
+        .unwrap();
+    // Control+A, as a keyboard sends it: the shortcut types nothing.
+    page.press_key_with_modifiers("a", "KeyA", 65, None, 2)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    click_element(
+        &page,
+        "document.getElementById('widget').shadowRoot.querySelector('button')",
+    )
+    .await;
+    click_element(
+        &page,
+        "document.getElementById('inner-frame').contentDocument.getElementById('frame-button')",
+    )
+    .await;
+    // Typed into a field in the shadow root, left by a click on the shadow button.
+    click_element(
+        &page,
+        "document.getElementById('widget').shadowRoot.querySelector('input')",
+    )
+    .await;
+    type_text(&page, "zed").await;
+    click_element(
+        &page,
+        "document.getElementById('widget').shadowRoot.querySelector('button')",
+    )
+    .await;
+    let (x, y) = centre_of(&page, "document.getElementById('list')").await;
+    // Bringing the list into view scrolls the window; that scroll is not the person's, and
+    // must be over before the wheel turns, or it would count as the wheel's.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wheel(&page, x, y, 240.0).await;
+    page.call(
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": 900, "height": 700, "deviceScaleFactor": 1, "mobile": false }),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Right of every widget: over the page itself.
+    wheel(&page, 700.0, 300.0, 400.0).await;
+    let state = widgets_state(&page).await;
+    let capture = live.stop().await.unwrap();
+    (capture.actions, state)
+}
+
+/// Replays `actions` on the widgets page of a fresh fixture app and returns the page's
+/// state at the end, with the report.
+async fn replay_widgets(pool: &BrowserPool, actions: &[Action]) -> (ActionReplayReport, Value) {
+    let app = FixtureServer::start().await.unwrap();
+    let config = ActionReplayConfig {
+        override_parameters: overrides(&[(0, app.url("/widgets/").as_str())]),
+        speed_multiplier: 5.0,
+        ..ActionReplayConfig::default()
+    };
+    let mut replay =
+        spool_engine::replay::ActionReplay::start(pool, actions, &config, &Default::default())
+            .await
+            .unwrap();
+    replay.run().await.unwrap();
+    let state = widgets_state(replay.page()).await;
+    let (report, _) = replay.finish(false).await;
+    (report, state)
+}
+
+/// `node server/tests/devtools_validate.js FILE` with `@puppeteer/replay` from setup.sh's
+/// directory: the Recorder's own parser reads the export.
+fn puppeteer_replay_parses(recording: &Value) -> Result<(), String> {
+    let modules = std::path::PathBuf::from(std::env::var("HOME").unwrap())
+        .join(".cache/spool-node/node_modules");
+    assert!(
+        modules.join("@puppeteer/replay").exists(),
+        "@puppeteer/replay is not installed in {}: run scripts/setup.sh",
+        modules.display()
+    );
+    let file = std::env::temp_dir().join(format!("spool-widgets-{}.json", std::process::id()));
+    std::fs::write(&file, serde_json::to_vec_pretty(recording).unwrap()).unwrap();
+    let out = std::process::Command::new("node")
+        .arg(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../server/tests/devtools_validate.js"),
+        )
+        .arg(&file)
+        .env("NODE_PATH", modules)
+        .output()
+        .expect("node runs");
+    let _ = std::fs::remove_file(&file);
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_shadow_roots_iframes_scrolls_and_resizes_record_replay_and_cross_devtools() {
+    use spool_engine::replay::devtools;
+    use spool_model::session::{FrameHop, Viewport};
+
+    let pool = BrowserPool::new(PoolConfig::single(BrowserSource::Launch(
+        LaunchConfig::default(),
+    )))
+    .unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(240), async {
+        let app = FixtureServer::start().await.unwrap();
+        let (recorded, recorded_state) = record_widgets(&pool, &app).await;
+        drop(app);
+        let (replayed, replayed_state) = replay_widgets(&pool, &recorded).await;
+        // The same without the aria/ and text/ alternatives, so the CSS ones (the shadow
+        // chain, the selectors inside the iframe) must find the elements themselves.
+        let css_only: Vec<Action> = recorded
+            .iter()
+            .cloned()
+            .map(|mut a| {
+                a.selectors
+                    .retain(|s| !s.starts_with("aria/") && !s.starts_with("text/"));
+                a
+            })
+            .collect();
+        let (by_css, by_css_state) = replay_widgets(&pool, &css_only).await;
+        let exported = devtools::export(
+            &recorded,
+            &devtools::ExportConfig {
+                title: "widgets".into(),
+                viewport: Some(Viewport {
+                    width: 1280,
+                    height: 720,
+                }),
+                ..Default::default()
+            },
+        );
+        let imported = devtools::import(&exported).unwrap();
+        let (reimported, reimported_state) = replay_widgets(&pool, &imported.actions).await;
+        (
+            recorded,
+            recorded_state,
+            replayed,
+            replayed_state,
+            (by_css, by_css_state),
+            exported,
+            imported,
+            reimported,
+            reimported_state,
+        )
+    })
+    .await;
+    pool.shutdown().await;
+    let (
+        recorded,
+        recorded_state,
+        replayed,
+        replayed_state,
+        (by_css, by_css_state),
+        exported,
+        imported,
+        reimported,
+        reimported_state,
+    ) = outcome.expect("recording and replaying the widgets took longer than 4 minutes");
+
+    // What the person did, as the page saw it.
+    assert_eq!(
+        recorded_state["keys"], "ArrowDown Control+a",
+        "{recorded_state}"
+    );
+    assert_eq!(recorded_state["shadow"], "2");
+    assert_eq!(recorded_state["name"], "zed");
+    assert_eq!(recorded_state["frame"], "1");
+    assert_eq!(recorded_state["size"], "900x700");
+    let list = recorded_state["list"].as_f64().unwrap();
+    let window = recorded_state["window"].as_f64().unwrap();
+    assert!(list > 0.0 && window > 0.0, "{recorded_state}");
+
+    // What the recorder made of it.
+    let kinds: Vec<(&str, Option<&str>)> = recorded
+        .iter()
+        .map(|a| (a.kind.as_str(), a.value.as_deref()))
+        .collect();
+    let list_at = format!("0,{list}");
+    let window_at = format!("0,{window}");
+    assert_eq!(
+        &kinds[1..],
+        &[
+            ("click", None),
+            ("key", Some("ArrowDown")),
+            ("key", Some("Control+a")),
+            ("click", None),
+            ("click", None),
+            ("click", None),
+            ("type", Some("zed")),
+            ("click", None),
+            ("scroll", Some(list_at.as_str())),
+            ("viewport", Some("900x700")),
+            ("scroll", Some(window_at.as_str())),
+        ],
+        "recorded actions: {recorded:#?}"
+    );
+    assert!(
+        recorded[2]
+            .selectors
+            .contains(&r#"[data-testid="key-pad"]"#.to_string())
+    );
+    let shadow = &recorded[4];
+    assert_eq!(
+        shadow.selectors.first().map(String::as_str),
+        Some(r#"aria/Shadow press[role="button"]"#)
+    );
+    assert!(
+        shadow
+            .selectors
+            .contains(&"#widget >>> button:nth-of-type(1)".to_string()),
+        "{shadow:#?}"
+    );
+    assert!(shadow.frame.is_empty());
+    let in_frame = &recorded[5];
+    assert!(
+        in_frame.selectors.contains(&"#frame-button".to_string()),
+        "{in_frame:#?}"
+    );
+    assert_eq!(in_frame.frame.len(), 1, "{in_frame:#?}");
+    assert_eq!(in_frame.frame[0].index, 0);
+    assert!(
+        in_frame.frame[0]
+            .selectors
+            .contains(&"#inner-frame".to_string())
+    );
+    assert!(
+        recorded[7]
+            .selectors
+            .contains(&"#widget >>> input:nth-of-type(1)".to_string()),
+        "{:#?}",
+        recorded[7]
+    );
+    assert!(
+        recorded[9].selectors.contains(&"#list".to_string()),
+        "{:#?}",
+        recorded[9]
+    );
+    assert!(
+        recorded[11].selectors.is_empty(),
+        "a window scroll names no element"
+    );
+
+    // The replay on a fresh app ends where the recording did.
+    assert_eq!(
+        replayed.status,
+        ActionReplayStatus::Completed,
+        "{replayed:#?}"
+    );
+    assert_eq!(replayed_state, recorded_state, "{replayed:#?}");
+    assert_eq!(
+        replayed.steps[4].selector_used.as_deref(),
+        Some(r#"aria/Shadow press[role="button"]"#)
+    );
+
+    assert_eq!(by_css.status, ActionReplayStatus::Completed, "{by_css:#?}");
+    assert_eq!(by_css_state, recorded_state, "{by_css:#?}");
+    assert_eq!(
+        by_css.steps[4].selector_used.as_deref(),
+        Some("#widget >>> button:nth-of-type(1)")
+    );
+    assert_eq!(
+        by_css.steps[5].selector_used.as_deref(),
+        Some("#frame-button")
+    );
+
+    // The DevTools export: the Recorder's parser reads it, the new steps are there, and
+    // it imports and replays back to the same end state.
+    puppeteer_replay_parses(&exported).unwrap();
+    let steps = exported["steps"].as_array().unwrap();
+    let of_type = |t: &str| steps.iter().filter(|s| s["type"] == t).collect::<Vec<_>>();
+    assert_eq!(of_type("scroll").len(), 2, "{exported:#}");
+    assert_eq!(of_type("setViewport").len(), 2, "{exported:#}");
+    let keys: Vec<(&str, &str)> = steps
+        .iter()
+        .filter(|s| s["type"] == "keyDown" || s["type"] == "keyUp")
+        .map(|s| (s["type"].as_str().unwrap(), s["key"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("keyDown", "ArrowDown"),
+            ("keyUp", "ArrowDown"),
+            ("keyDown", "Control"),
+            ("keyDown", "a"),
+            ("keyUp", "a"),
+            ("keyUp", "Control"),
+        ]
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["type"] == "click" && s["frame"] == json!([0])),
+        "{exported:#}"
+    );
+    assert!(
+        steps.iter().any(|s| s["type"] == "click"
+            && s["selectors"]
+                .as_array()
+                .unwrap()
+                .contains(&json!(["#widget", "button:nth-of-type(1)"]))),
+        "{exported:#}"
+    );
+    assert_eq!(
+        imported.viewport,
+        Some(Viewport {
+            width: 1280,
+            height: 720
+        })
+    );
+    assert_eq!(imported.actions.len(), recorded.len(), "{imported:#?}");
+    assert_eq!(
+        imported.actions[5].frame,
+        vec![FrameHop {
+            selectors: Vec::new(),
+            index: 0
+        }]
+    );
+    assert_eq!(
+        reimported.status,
+        ActionReplayStatus::Completed,
+        "{reimported:#?}"
+    );
+    assert_eq!(reimported_state, recorded_state, "{reimported:#?}");
+}

@@ -109,20 +109,28 @@ pub struct ConsoleEntry {
 #[serde(rename_all = "camelCase")]
 pub struct Action {
     /// `navigate`, `click`, `dblclick`, `type`, `select`, `key`, `submit`, `scroll`,
-    /// `evaluate`, ...
+    /// `viewport`, `evaluate`, ...
     pub kind: String,
     /// A CSS selector or URL the action applies to, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
-    /// Typed text, a chosen option's value, a key name (`Enter`), a navigated URL or script,
-    /// when the action has one. Never the text typed into a password field: see `slot`.
+    /// Typed text, a chosen option's value, a key with the modifiers held (`Enter`,
+    /// `ArrowDown`, `Control+a`: modifiers first, in the order `Control`, `Alt`, `Meta`,
+    /// `Shift`, joined by `+`), a scroll position (`X,Y` in CSS pixels: the window's when
+    /// the action has no selectors, else the element's), a window size (`WIDTHxHEIGHT`), a
+    /// navigated URL or script, when the action has one. Never the text typed into a
+    /// password field: see `slot`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<String>,
     /// RFC 3339 wall-clock time.
     pub timestamp: String,
     /// Ways to find the target element again, best first, written as the DevTools Recorder
     /// writes them: `aria/Sign in[role="button"]`, plain CSS (`[data-testid="buy"]`, `#id`,
-    /// `form > button:nth-of-type(1)`), `xpath///form/button[1]`, `text/Sign in`.
+    /// `form > button:nth-of-type(1)`), `xpath///form/button[1]`, `text/Sign in`. An element
+    /// inside shadow roots gets a chain as well, one CSS selector per tree from the document
+    /// down, joined by ` >>> `: `#widget >>> button.press` is the `button.press` inside the
+    /// open shadow root of `#widget` (the DevTools Recorder writes the same chain as an
+    /// array of its parts). Selectors are relative to the document of `frame`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selectors: Vec<String>,
     /// What the target element was, so replay can tell it found the same one.
@@ -135,6 +143,24 @@ pub struct Action {
     /// The page's URL when the action happened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// The iframes from the top document down to the document the action happened in,
+    /// outermost first; empty for the top document (and in sessions recorded before frames
+    /// were).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frame: Vec<FrameHop>,
+}
+
+/// One iframe on the way from the top document to an action's document.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct FrameHop {
+    /// Ways to find the `<iframe>` element in its parent document, best first, in the
+    /// notation of [`Action::selectors`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selectors: Vec<String>,
+    /// The frame's index among its parent's child frames (`window.frames`), which is how the
+    /// DevTools Recorder's `frame` path counts them.
+    pub index: usize,
 }
 
 /// What identifies an element beyond a selector: replay checks the element a selector
@@ -221,5 +247,33 @@ impl Default for Viewport {
             width: 1280,
             height: 720,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_action_stored_before_frames_loads_and_a_top_frame_action_writes_no_frame() {
+        let old =
+            r##"{"kind": "click", "target": "#go", "timestamp": "2024-05-14T09:21:00.000Z"}"##;
+        let action: Action = serde_json::from_str(old).unwrap();
+        assert!(action.frame.is_empty());
+        assert!(!serde_json::to_string(&action).unwrap().contains("frame"));
+
+        let framed = Action {
+            frame: vec![FrameHop {
+                selectors: vec!["#inner-frame".into()],
+                index: 0,
+            }],
+            ..action
+        };
+        let text = serde_json::to_string(&framed).unwrap();
+        assert!(
+            text.contains(r##""frame":[{"selectors":["#inner-frame"],"index":0}]"##),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<Action>(&text).unwrap(), framed);
     }
 }

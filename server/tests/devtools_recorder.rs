@@ -97,16 +97,30 @@ async fn a_devtools_recording_imports_and_replays() {
         "the fixture follows the schema: {}",
         text(&valid)
     );
+    // The engine's unit tests import this one: it must be what the Recorder reads too.
+    let widgets = validate_with_puppeteer_replay(&fixture("recorder/widgets.devtools.json"));
+    assert!(
+        widgets.status.success(),
+        "the fixture follows the schema: {}",
+        text(&widgets)
+    );
 
     let out = spool(dir, &["actions", "import", file.to_str().unwrap()]).await;
     assert!(out.status.success(), "{}", text(&out));
     let printed = text(&out);
-    assert!(
-        printed.contains("left out step 0: setViewport"),
-        "{printed}"
-    );
+    // The leading setViewport is the session's viewport, not a step left out.
+    assert!(!printed.contains("setViewport"), "{printed}");
     assert!(printed.contains("waitForElement"), "{printed}");
     let id = imported_id(&out);
+    let out = spool(dir, &["sessions", "show", &id, "--json"]).await;
+    assert!(out.status.success(), "{}", text(&out));
+    let shown: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    // 1024 x 768, not the default 1280 x 720 an import without a setViewport gets.
+    assert_eq!(
+        shown["browserInfo"]["viewport"],
+        serde_json::json!({ "width": 1024, "height": 768 }),
+        "{shown:#}"
+    );
 
     let app = FixtureServer::start().await.unwrap();
     let out = replay_orders(dir, &id, &app).await;
@@ -198,18 +212,23 @@ async fn bad_recordings_get_coded_errors_naming_the_step() {
         ("not json", "{", "file"),
         ("no title", r#"{"steps": []}"#, "title"),
         (
-            "a chain through an iframe",
-            r##"{"title": "t", "steps": [{"type": "click", "selectors": [["iframe", "#x"]], "offsetX": 1, "offsetY": 1}]}"##,
+            "only pierce/ searches",
+            r##"{"title": "t", "steps": [{"type": "click", "selectors": [["pierce/#x"]], "offsetX": 1, "offsetY": 1}]}"##,
             "steps[0].selectors",
         ),
         (
-            "another frame",
-            r##"{"title": "t", "steps": [{"type": "click", "frame": [0], "selectors": ["#x"], "offsetX": 1, "offsetY": 1}]}"##,
+            "another target",
+            r##"{"title": "t", "steps": [{"type": "click", "target": "http://127.0.0.1/popup", "selectors": ["#x"], "offsetX": 1, "offsetY": 1}]}"##,
+            "steps[0].target",
+        ),
+        (
+            "a frame path that is not indices",
+            r##"{"title": "t", "steps": [{"type": "click", "frame": ["first"], "selectors": ["#x"], "offsetX": 1, "offsetY": 1}]}"##,
             "steps[0].frame",
         ),
         (
-            "nothing to replay",
-            r#"{"title": "t", "steps": [{"type": "setViewport", "width": 1, "height": 1, "deviceScaleFactor": 1, "isMobile": false, "hasTouch": false, "isLandscape": false}]}"#,
+            "nothing to replay: the viewport it was made in and a wait",
+            r##"{"title": "t", "steps": [{"type": "setViewport", "width": 1, "height": 1, "deviceScaleFactor": 1, "isMobile": false, "hasTouch": false, "isLandscape": false}, {"type": "waitForElement", "selectors": ["#x"]}]}"##,
             "steps",
         ),
     ];

@@ -521,42 +521,99 @@ fn gap_ms(earlier: &str, later: &str) -> u64 {
 }
 
 /// Finds an element from selector alternatives, checks it against the fingerprint, scrolls
-/// it into view and returns its box centre. `ARGS` is `[selectors, fingerprint]`.
+/// it into view (unless told not to) and returns its box centre in the top document's
+/// viewport. `ARGS` is `[frame, selectors, fingerprint, intoView]`: the element is looked up
+/// in the document `frame` leads to (each hop's `<iframe>` by its selectors, else by its
+/// index among the frames), a ` >>> ` chain goes through open shadow roots (and same-origin
+/// iframes, as a DevTools Recorder chain may), and `aria/` and
+/// `text/` look inside open shadow roots too. With no selectors the frame's window is the
+/// target (a window scroll).
 const RESOLVE_JS: &str = concat!(
     r#"((args) => {
 "#,
     include_str!("../element_helpers.js"),
     r#"
-  const [selectors, fingerprint] = args;
-  const byText = (text) => {
+  const [frame, selectors, fingerprint, intoView] = args;
+  // Every element under `root`, the insides of open shadow roots included, in tree order.
+  const deepAll = function* (root) {
+    for (const el of root.querySelectorAll('*')) {
+      yield el;
+      if (el.shadowRoot) yield* deepAll(el.shadowRoot);
+    }
+  };
+  const byText = (doc, text) => {
     let best = null;
-    for (const el of document.body ? document.body.querySelectorAll('*') : []) {
+    for (const el of doc.body ? deepAll(doc.body) : []) {
       if (clean(el.textContent) === text) best = el;
     }
     return best;
   };
-  const byAria = (sel) => {
+  const byAria = (doc, sel) => {
     const m = /^aria\/(.*)\[role="([^"]*)"\]$/.exec(sel);
     const name = m ? m[1] : sel.slice(5);
     const role = m ? m[2] : null;
-    for (const el of document.querySelectorAll('*')) {
+    for (const el of deepAll(doc)) {
       if ((!role || roleOf(el) === role) && nameOf(el) === name) return el;
     }
     return null;
   };
-  const find = (sel) => {
+  // The iframes the last chain went through (a DevTools Recorder chain may enter a
+  // same-origin iframe as well as a shadow root).
+  let chainOwners = [];
+  const byChain = (doc, sel) => {
+    const parts = sel.split(' >>> ');
+    let root = doc;
+    let el = null;
+    for (let i = 0; i < parts.length; i++) {
+      if (!root) return null;
+      el = root.querySelector(parts[i]);
+      if (!el) return null;
+      if (i === parts.length - 1) break;
+      if (el.shadowRoot) root = el.shadowRoot;
+      else if (/^I?FRAME$/.test(el.tagName)) {
+        try { root = el.contentDocument; } catch (e) { root = null; }
+        chainOwners.push(el);
+      } else root = null;
+    }
+    return el;
+  };
+  const find = (doc, sel) => {
+    chainOwners = [];
     try {
-      if (sel.startsWith('aria/')) return byAria(sel);
-      if (sel.startsWith('xpath/')) return document.evaluate(sel.slice(6), document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
-      if (sel.startsWith('text/')) return byText(sel.slice(5));
-      return document.querySelector(sel);
+      if (sel.startsWith('aria/')) return byAria(doc, sel);
+      if (sel.startsWith('xpath/')) return doc.evaluate(sel.slice(6), doc, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+      if (sel.startsWith('text/')) return byText(doc, sel.slice(5));
+      return byChain(doc, sel);
     } catch (e) { return null; }
   };
+  // Into the frames, from the top document down.
+  let doc = document;
+  const owners = [];
+  for (const hop of frame) {
+    let owner = null;
+    for (const sel of hop.selectors || []) {
+      const el = find(doc, sel);
+      if (el && /^I?FRAME$/.test(el.tagName)) { owner = el; break; }
+    }
+    if (!owner) {
+      try { const w = doc.defaultView.frames[hop.index]; owner = w ? w.frameElement : null; } catch (e) { owner = null; }
+    }
+    if (!owner) return { selector: null, tried: [], mismatches: ['the iframe ' + JSON.stringify((hop.selectors || [])[0] || hop.index) + ' is not there (yet)'] };
+    let inner = null;
+    try { inner = owner.contentDocument; } catch (e) { inner = null; }
+    if (!inner) return { selector: null, tried: [], mismatches: ['the iframe ' + JSON.stringify((hop.selectors || [])[0] || hop.index) + ' is cross-origin or not loaded: replay enters same-origin iframes only'] };
+    owners.push(owner);
+    doc = inner;
+  }
+  if (!selectors.length) {
+    window.__spoolReplayTarget = doc.defaultView;
+    return { selector: '', tried: [], x: 0, y: 0 };
+  }
   const tried = [];
   const mismatches = [];
   for (const sel of selectors) {
     tried.push(sel);
-    const el = find(sel);
+    const el = find(doc, sel);
     if (!el) continue;
     if (fingerprint) {
       const tag = el.tagName.toLowerCase();
@@ -567,11 +624,21 @@ const RESOLVE_JS: &str = concat!(
         continue;
       }
     }
-    el.scrollIntoView({ block: 'center', inline: 'center' });
+    // Scrolling into view also scrolls the frames around the element.
+    if (intoView) el.scrollIntoView({ block: 'center', inline: 'center' });
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) { mismatches.push(sel + ' found an element that is not visible'); continue; }
+    // A frame's viewport starts inside its iframe's border and padding.
+    let x = r.left + r.width / 2;
+    let y = r.top + r.height / 2;
+    for (const owner of owners.concat(chainOwners)) {
+      const box = owner.getBoundingClientRect();
+      const style = owner.ownerDocument.defaultView.getComputedStyle(owner);
+      x += box.left + owner.clientLeft + parseFloat(style.paddingLeft || '0');
+      y += box.top + owner.clientTop + parseFloat(style.paddingTop || '0');
+    }
     window.__spoolReplayTarget = el;
-    return { selector: sel, tried, x: r.left + r.width / 2, y: r.top + r.height / 2 };
+    return { selector: sel, tried, x, y };
   }
   return { selector: null, tried, mismatches };
 })"#
@@ -713,7 +780,30 @@ impl Replayer<'_> {
             // A submit follows from the click or key before it: performing it again would
             // submit twice.
             "submit" => Ok(None),
-            "click" | "dblclick" | "type" | "select" | "key" => {
+            "viewport" => {
+                let (width, height) =
+                    action
+                        .value
+                        .as_deref()
+                        .and_then(parse_size)
+                        .ok_or_else(|| {
+                            format!(
+                                "a viewport action's value is WIDTHxHEIGHT, got {:?}",
+                                action.value
+                            )
+                        })?;
+                if !self.config.dry_run {
+                    self.page
+                        .call(
+                            "Emulation.setDeviceMetricsOverride",
+                            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+                        )
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok(None)
+            }
+            "click" | "dblclick" | "type" | "select" | "key" | "scroll" => {
                 if action.kind == "type" && action.value.is_none() {
                     return Err(format!(
                         "the recording withheld the value of the {} field; give it with overrideParameters {{\"action-{index}\": {{\"value\": ...}}}}",
@@ -728,7 +818,8 @@ impl Replayer<'_> {
                     }
                 };
                 step.selectors_tried = found.tried.clone();
-                step.selector_used = Some(found.selector.clone());
+                // A window scroll is found without a selector.
+                step.selector_used = Some(found.selector.clone()).filter(|s| !s.is_empty());
                 if self.config.dry_run {
                     return Ok(None);
                 }
@@ -750,13 +841,18 @@ impl Replayer<'_> {
         {
             selectors.push(target.clone());
         }
-        if selectors.is_empty() {
+        // A scroll without selectors scrolls the window; every other action needs an element.
+        let window_scroll = action.kind == "scroll" && selectors.is_empty();
+        if selectors.is_empty() && !window_scroll {
             return Err(NotFound {
                 tried: Vec::new(),
                 reason: "the action recorded no selector".into(),
             });
         }
-        let args = json!([selectors, action.fingerprint]);
+        // A scrolled element need not be in view: bringing it there would scroll the window,
+        // which the recording did not do.
+        let into_view = action.kind != "scroll";
+        let args = json!([action.frame, selectors, action.fingerprint, into_view]);
         let expression = format!("({RESOLVE_JS})({args})");
         let deadline = Instant::now() + self.config.element_timeout;
         let mut last_reason = String::new();
@@ -789,8 +885,13 @@ impl Replayer<'_> {
             if Instant::now() >= deadline {
                 return Err(NotFound {
                     reason: format!(
-                        "no selector found the {} target within {:.1} s{last_reason}; tried {}",
+                        "no selector found the {} target{} within {:.1} s{last_reason}; tried {}",
                         action.kind,
+                        if action.frame.is_empty() {
+                            ""
+                        } else {
+                            " in its iframe"
+                        },
                         self.config.element_timeout.as_secs_f64(),
                         selectors.join(", ")
                     ),
@@ -841,14 +942,17 @@ impl Replayer<'_> {
                     .map(|_| ())
             }
             "key" => {
+                // The element's own tree (its document, or the shadow root it is in) knows
+                // whether it has focus.
                 self.page
                     .call(
                         "Runtime.evaluate",
-                        json!({ "expression": "(() => { const e = window.__spoolReplayTarget; if (document.activeElement !== e) e.focus(); return true; })()" }),
+                        json!({ "expression": "(() => { const e = window.__spoolReplayTarget; if (e.getRootNode().activeElement !== e) e.focus(); return true; })()" }),
                     )
                     .await?;
                 self.key(action.value.as_deref().unwrap_or_default()).await
             }
+            "scroll" => self.scroll(action).await,
             _ => Ok(()),
         }
     }
@@ -865,21 +969,60 @@ impl Replayer<'_> {
         Ok(())
     }
 
-    /// Presses one of the keys the recorder keeps.
-    async fn key(&self, key: &str) -> Result<(), EngineError> {
-        let (code, vk, text) = match key {
-            "Enter" => ("Enter", 13, Some("\r")),
-            "Tab" => ("Tab", 9, None),
-            "Escape" => ("Escape", 27, None),
-            "Delete" => ("Delete", 46, None),
-            other => {
+    /// Presses one of the keys the recorder keeps, with the modifiers its value names
+    /// (`Control+a`).
+    async fn key(&self, value: &str) -> Result<(), EngineError> {
+        let chord = KeyChord::parse(value).ok_or_else(|| {
+            EngineError::invalid("key", format!("{value:?} is not a key replay knows"))
+        })?;
+        self.page
+            .press_key_with_modifiers(
+                &chord.key,
+                &chord.code,
+                chord.key_code,
+                chord.text.as_deref(),
+                chord.modifiers,
+            )
+            .await
+    }
+
+    /// Scrolls the window or the element to the recorded position with `scrollTo`, not
+    /// with wheel input: a wheel's delta turns into pixels by the platform's rules (and
+    /// smooth scrolling), and lands on whatever is under the pointer, while `scrollTo`
+    /// reaches the recorded position exactly. The position is read back, and set again
+    /// until `element_timeout` while the content is still too short to reach it.
+    async fn scroll(&self, action: &Action) -> Result<(), EngineError> {
+        let (x, y) = action
+            .value
+            .as_deref()
+            .and_then(parse_position)
+            .ok_or_else(|| {
+                EngineError::invalid(
+                    "value",
+                    format!("a scroll action's value is X,Y, got {:?}", action.value),
+                )
+            })?;
+        let expression = format!(
+            "(() => {{ const t = window.__spoolReplayTarget; t.scrollTo({x}, {y});              return t.scrollX !== undefined ? [t.scrollX, t.scrollY] : [t.scrollLeft, t.scrollTop]; }})()"
+        );
+        let deadline = Instant::now() + self.config.element_timeout;
+        loop {
+            let at = self.page.evaluate(&expression).await?;
+            let (ax, ay) = (
+                at[0].as_f64().unwrap_or(-1.0),
+                at[1].as_f64().unwrap_or(-1.0),
+            );
+            if (ax - x).abs() <= 1.0 && (ay - y).abs() <= 1.0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
                 return Err(EngineError::invalid(
-                    "key",
-                    format!("{other:?} is not a key replay knows"),
+                    "value",
+                    format!("scrolled to {ax},{ay}, not the recorded {x},{y}"),
                 ));
             }
-        };
-        self.page.press_key(key, code, vk, text).await
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Waits, at most `settle_timeout`, until nothing has been in flight for 300 ms: the
@@ -913,6 +1056,94 @@ async fn settle(page: &PageHandle, quiet: Duration, since: Option<Instant>, time
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A key action's value as key events: the key, its DOM `code`, its Windows virtual key
+/// code, what it types, and the CDP modifier bitmask (Alt 1, Control 2, Meta 4, Shift 8).
+#[derive(Debug, PartialEq)]
+struct KeyChord {
+    key: String,
+    code: String,
+    key_code: u32,
+    text: Option<String>,
+    modifiers: u32,
+}
+
+impl KeyChord {
+    /// Reads `Enter`, `ArrowDown`, `Control+a`, `Control+Shift+Tab`: the modifiers come
+    /// first, the key last (which may be `+` itself).
+    fn parse(value: &str) -> Option<KeyChord> {
+        let (names, key) = crate::replay::devtools::split_chord(value);
+        let modifiers = names
+            .iter()
+            .map(|name| match *name {
+                "Alt" => 1,
+                "Control" => 2,
+                "Meta" => 4,
+                _ => 8,
+            })
+            .fold(0, |all, bit| all | bit);
+        let (code, key_code, types) = match key {
+            "Enter" => ("Enter".to_string(), 13, Some("\r".to_string())),
+            "Tab" => ("Tab".into(), 9, None),
+            "Escape" => ("Escape".into(), 27, None),
+            "Delete" => ("Delete".into(), 46, None),
+            "Backspace" => ("Backspace".into(), 8, None),
+            "ArrowLeft" => ("ArrowLeft".into(), 37, None),
+            "ArrowUp" => ("ArrowUp".into(), 38, None),
+            "ArrowRight" => ("ArrowRight".into(), 39, None),
+            "ArrowDown" => ("ArrowDown".into(), 40, None),
+            "Home" => ("Home".into(), 36, None),
+            "End" => ("End".into(), 35, None),
+            "PageUp" => ("PageUp".into(), 33, None),
+            "PageDown" => ("PageDown".into(), 34, None),
+            " " => ("Space".into(), 32, Some(" ".to_string())),
+            single if single.chars().count() == 1 => {
+                let c = single.chars().next()?;
+                if c.is_ascii_alphabetic() {
+                    let upper = c.to_ascii_uppercase();
+                    (
+                        format!("Key{upper}"),
+                        u32::from(upper),
+                        Some(single.to_string()),
+                    )
+                } else if c.is_ascii_digit() {
+                    (format!("Digit{c}"), u32::from(c), Some(single.to_string()))
+                } else if !c.is_control() {
+                    // Punctuation sits on a different physical key on every layout: the
+                    // character alone says what the key is.
+                    (String::new(), 0, Some(single.to_string()))
+                } else {
+                    return None;
+                }
+            }
+            _ => return None,
+        };
+        // With Control, Alt or Meta held a key is a shortcut and types nothing, as on a real
+        // keyboard.
+        let text = types.filter(|_| modifiers & 7 == 0);
+        Some(KeyChord {
+            key: key.to_string(),
+            code,
+            key_code,
+            text,
+            modifiers,
+        })
+    }
+}
+
+/// `WIDTHxHEIGHT`, both positive.
+fn parse_size(value: &str) -> Option<(u32, u32)> {
+    let (w, h) = value.split_once('x')?;
+    let (w, h) = (w.trim().parse().ok()?, h.trim().parse().ok()?);
+    (w > 0 && h > 0).then_some((w, h))
+}
+
+/// `X,Y` in CSS pixels.
+fn parse_position(value: &str) -> Option<(f64, f64)> {
+    let (x, y) = value.split_once(',')?;
+    let (x, y): (f64, f64) = (x.trim().parse().ok()?, y.trim().parse().ok()?);
+    (x.is_finite() && y.is_finite()).then_some((x, y))
 }
 
 fn strings(v: &Value) -> Vec<String> {
@@ -995,6 +1226,35 @@ mod tests {
             start_url(&replayed, 1).as_deref(),
             Some("http://127.0.0.1:2/shop/")
         );
+    }
+
+    #[test]
+    fn key_values_read_as_keys_with_modifiers() {
+        let chord = KeyChord::parse("Control+a").unwrap();
+        assert_eq!(
+            (chord.key.as_str(), chord.code.as_str(), chord.key_code),
+            ("a", "KeyA", 65)
+        );
+        assert_eq!((chord.modifiers, chord.text), (2, None));
+        let enter = KeyChord::parse("Enter").unwrap();
+        assert_eq!((enter.modifiers, enter.text.as_deref()), (0, Some("\r")));
+        let back_tab = KeyChord::parse("Shift+Tab").unwrap();
+        assert_eq!((back_tab.key.as_str(), back_tab.modifiers), ("Tab", 8));
+        let all = KeyChord::parse("Control+Alt+Meta+Shift+ArrowDown").unwrap();
+        assert_eq!((all.key_code, all.modifiers), (40, 15));
+        // `+` as the key itself, after a modifier.
+        assert_eq!(KeyChord::parse("Control++").unwrap().modifiers, 2);
+        assert!(KeyChord::parse("Control+Hyper").is_none());
+        assert!(KeyChord::parse("F13").is_none());
+    }
+
+    #[test]
+    fn scroll_and_viewport_values_parse() {
+        assert_eq!(parse_position("0,1200"), Some((0.0, 1200.0)));
+        assert_eq!(parse_position("12"), None);
+        assert_eq!(parse_size("800x600"), Some((800, 600)));
+        assert_eq!(parse_size("0x600"), None);
+        assert_eq!(parse_size("wide"), None);
     }
 
     #[test]

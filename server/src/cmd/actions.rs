@@ -124,6 +124,10 @@ fn import(store: &Store, file: &Path, task: Option<String>) -> anyhow::Result<()
         task_description: task.unwrap_or_else(|| imported.title.clone()),
         capture_level: spool_store::CaptureLevel::Metadata,
         start_url,
+        browser: spool_store::BrowserInfo {
+            viewport: imported.viewport.unwrap_or_default(),
+            ..Default::default()
+        },
         ..NewSession::default()
     })?;
     writer.append_actions(&imported.actions)?;
