@@ -7,6 +7,12 @@
 //! own 500 ms network-idle rule, the same as Spool's). Goal: offline ≥ 3× faster than live,
 //! and faster than Playwright.
 //!
+//! For the `done` rule, `bare_local_load` is the floor: the page loaded uncaptured, nothing
+//! intercepted, from the fixture app answering at once.
+//!
+//! Every timed load starts on a ready pool (its spare context made, untimed), as a request to
+//! a server between requests does.
+//!
 //! Two rules end a load, the same in all three: `idle` waits until no request has been
 //! made for 500 ms (the replay's default, and Playwright's `networkidle`), so that wait is
 //! part of each number; `done` ends as soon as the page has loaded and says it is done
@@ -108,6 +114,10 @@ fn bench(c: &mut Criterion) {
         ))
         .unwrap();
 
+    let fast = rt
+        .block_on(FixtureServer::start_with(FixtureConfig::default(), 0))
+        .unwrap();
+
     let mut group = c.benchmark_group("replay");
     group
         .sample_size(10)
@@ -184,6 +194,34 @@ fn bench(c: &mut Criterion) {
                 }
             });
         });
+
+        // The floor: the same page loaded uncaptured, with nothing intercepted, from the
+        // fixture app answering at once. No replay can be faster than the page's own work.
+        if rule == "done" {
+            let page = format!(
+                "{}{}",
+                fast.base_url(),
+                &url::Url::parse(&url).unwrap()[url::Position::BeforePath..]
+            );
+            group.bench_function(format!("{flow}/{rule}/bare_local_load"), |b| {
+                b.to_async(&rt).iter_custom(|iters| {
+                    let (pool, page) = (&pool, &page);
+                    async move {
+                        let mut total = Duration::ZERO;
+                        for _ in 0..iters {
+                            ready(pool).await;
+                            total += spool_benches::page_load::load_in_pool_context(
+                                pool,
+                                page,
+                                "document.title === 'done'",
+                            )
+                            .await;
+                        }
+                        total
+                    }
+                })
+            });
+        }
 
         let until = if rule == "done" {
             "done"

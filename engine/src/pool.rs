@@ -197,6 +197,9 @@ struct Slot {
     browser: Arc<Browser>,
     leases: usize,
     idle_since: Instant,
+    /// When a caller last took a context of this browser: its page is loading for a while
+    /// after, and a spare made then would take CPU from it.
+    last_claimed: Option<Instant>,
     /// A context with a blank tab already open (its renderer started), handed to the next
     /// caller so a warm start does not wait for a new renderer process.
     spare: Option<Spare>,
@@ -400,6 +403,7 @@ impl BrowserPool {
             .min_by_key(|s| s.leases);
         if let Some(slot) = best {
             slot.leases += 1;
+            slot.last_claimed = Some(Instant::now());
             if let Some(spare) = slot.spare.take() {
                 return Ok(Claim::Spare(slot.id, slot.browser.clone(), spare));
             }
@@ -453,6 +457,7 @@ impl BrowserPool {
             browser: browser.clone(),
             leases: usize::from(leased),
             idle_since: Instant::now(),
+            last_claimed: None,
             spare: None,
             making_spare: false,
         });
@@ -527,6 +532,10 @@ impl BrowserPool {
     }
 }
 
+/// How long after a caller took a context the upkeep tick leaves its browser's spare unmade:
+/// about the time a page takes to load on a busy two-core machine.
+const SPARE_AFTER_CLAIM: Duration = Duration::from_secs(1);
+
 /// How long a caller waits for a spare context already being made before it makes its own.
 /// Making one takes 50–150 ms on a busy two-core machine.
 const SPARE_PATIENCE: Duration = Duration::from_millis(1500);
@@ -586,11 +595,20 @@ async fn maintain(pool: Weak<PoolInner>) {
             if died > 0 || !to_close.is_empty() {
                 pool.inner.changed.notify_waiters();
             }
-            // Every browser with room keeps one spare context ready.
+            // Every browser with room keeps one spare context ready. Besides when a lease
+            // ends, it is made here, but not right after a caller took a context: making
+            // one (a renderer process starting) would slow the page that caller is loading.
             let max_contexts = config.max_contexts_per_browser;
             let mut need_spare = Vec::new();
             for slot in &mut state.browsers {
-                if slot.spare.is_none() && !slot.making_spare && slot.leases < max_contexts {
+                let settled = slot
+                    .last_claimed
+                    .is_none_or(|at| at.elapsed() >= SPARE_AFTER_CLAIM);
+                if slot.spare.is_none()
+                    && !slot.making_spare
+                    && slot.leases < max_contexts
+                    && settled
+                {
                     slot.making_spare = true;
                     need_spare.push((slot.id, slot.browser.clone()));
                 }

@@ -239,8 +239,9 @@ impl Replay<'_> {
         let mut navigating = true;
         let mut loaded = false;
         let mut last_request = Instant::now();
-        // When the wait_for condition was false, it is asked again this much later.
-        let poll = Duration::from_millis(20);
+        // When the wait_for condition was false, it is asked again this much later: often
+        // enough that the wait adds little to a fast page, one cheap evaluation each time.
+        let poll = Duration::from_millis(5);
         let mut next_check = Instant::now();
         let settled = loop {
             let quiet_at = (last_request + self.config.quiet).max(next_check);
@@ -263,7 +264,7 @@ impl Replay<'_> {
                     match event.method.as_str() {
                         "Fetch.requestPaused" => {
                             last_request = Instant::now();
-                            self.on_paused(&event).await?;
+                            self.on_paused(&event);
                         }
                         "Page.loadEventFired" if event.session_id.as_deref() == s => loaded = true,
                         "Target.attachedToTarget" => self.on_attached(&event.params),
@@ -297,10 +298,12 @@ impl Replay<'_> {
         Ok((settled, title, evaluated))
     }
 
-    async fn on_paused(&mut self, event: &CdpEvent) -> Result<(), EngineError> {
+    /// Decides the answer now, in event order (so repeats are served in recorded order),
+    /// and sends it in the background: a page asks for its resources at once, and waiting
+    /// for each reply before reading the next request would answer them one by one.
+    fn on_paused(&mut self, event: &CdpEvent) {
         let reply = self.answers.decide(&event.params["request"]);
-        let request_id = event.params["requestId"].as_str().unwrap_or_default();
-        send_reply(self.conn, event.session_id.as_deref(), request_id, &reply).await
+        spawn_reply(self.conn, event, reply);
     }
 
     /// A frame or worker attached under the tab: its requests pause too.
@@ -401,17 +404,7 @@ impl RecordedAnswers {
     /// capture's loop does not wait for the browser.
     pub(crate) fn answer(&self, conn: &Connection, event: &CdpEvent) {
         let reply = self.lock().decide(&event.params["request"]);
-        let conn = conn.clone();
-        let session = event.session_id.clone();
-        let request_id = event.params["requestId"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        tokio::spawn(async move {
-            if let Err(e) = send_reply(&conn, session.as_deref(), &request_id, &reply).await {
-                tracing::debug!("could not answer a paused request: {e}");
-            }
-        });
+        spawn_reply(conn, event, reply);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Answers> {
@@ -512,6 +505,22 @@ impl Answers {
             }
         }
     }
+}
+
+/// Sends `reply` to the paused request of `event` in the background. A failure to send is
+/// the browser going away, which the caller learns from its closed event stream.
+fn spawn_reply(conn: &Connection, event: &CdpEvent, reply: Reply) {
+    let conn = conn.clone();
+    let session = event.session_id.clone();
+    let request_id = event.params["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    tokio::spawn(async move {
+        if let Err(e) = send_reply(&conn, session.as_deref(), &request_id, &reply).await {
+            tracing::debug!("could not answer a paused request: {e}");
+        }
+    });
 }
 
 async fn send_reply(
