@@ -400,7 +400,9 @@ impl BrowserPool {
             .browsers
             .iter_mut()
             .filter(|s| s.leases < max_contexts && s.browser.is_alive())
-            .min_by_key(|s| s.leases);
+            // A browser with a spare ready first, then one making it, then the least busy:
+            // a warm start beats spreading contexts evenly, as all browsers share the cores.
+            .min_by_key(|s| (s.spare.is_none(), !s.making_spare, s.leases));
         if let Some(slot) = best {
             slot.leases += 1;
             slot.last_claimed = Some(Instant::now());
