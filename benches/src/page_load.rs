@@ -15,6 +15,12 @@ pub async fn open_tab(browser: &Browser) -> (String, String) {
         .await
         .unwrap();
     let target = created["targetId"].as_str().unwrap().to_string();
+    let session = attach(conn, &target).await;
+    (target, session)
+}
+
+/// Attaches to `target` (flattened): its CDP session id.
+async fn attach(conn: &Connection, target: &str) -> String {
     let attached = conn
         .execute_raw(
             None,
@@ -23,8 +29,7 @@ pub async fn open_tab(browser: &Browser) -> (String, String) {
         )
         .await
         .unwrap();
-    let session = attached["sessionId"].as_str().unwrap().to_string();
-    (target, session)
+    attached["sessionId"].as_str().unwrap().to_string()
 }
 
 /// Loads `url` in a new tab of `browser` and waits for `done_expression` to be true.
@@ -56,15 +61,7 @@ pub async fn load_in_pool_context(
         None => lease.context().create_page("about:blank").await.unwrap(),
     };
     let conn = lease.connection();
-    let attached = conn
-        .execute_raw(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target, "flatten": true }),
-        )
-        .await
-        .unwrap();
-    let session = attached["sessionId"].as_str().unwrap().to_string();
+    let session = attach(conn, &target).await;
     wait_until_done(conn, &session, url, done_expression).await;
     start.elapsed()
 }

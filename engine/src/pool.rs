@@ -276,29 +276,13 @@ impl BrowserPool {
         loop {
             let (slot_id, browser) = match claim {
                 Claim::Spare(id, browser, spare) => {
-                    return Ok(ContextLease {
-                        pool: Arc::downgrade(inner),
-                        slot_id: id,
-                        browser,
-                        context: Some(spare.context),
-                        page: Some(spare.page),
-                        _permit: permit,
-                    });
+                    return Ok(self.spare_lease(id, browser, spare, permit));
                 }
                 Claim::SpareComing(id, browser) => {
                     // A spare already on its way is ready sooner than a context made now,
                     // and making a second one at the same time would slow both.
                     match self.wait_for_spare(id).await {
-                        Some(spare) => {
-                            return Ok(ContextLease {
-                                pool: Arc::downgrade(inner),
-                                slot_id: id,
-                                browser,
-                                context: Some(spare.context),
-                                page: Some(spare.page),
-                                _permit: permit,
-                            });
-                        }
+                        Some(spare) => return Ok(self.spare_lease(id, browser, spare, permit)),
                         None => (id, browser),
                     }
                 }
@@ -466,6 +450,23 @@ impl BrowserPool {
         drop(state);
         inner.changed.notify_waiters();
         Ok((id, browser))
+    }
+
+    fn spare_lease(
+        &self,
+        slot_id: u64,
+        browser: Arc<Browser>,
+        spare: Spare,
+        permit: OwnedSemaphorePermit,
+    ) -> ContextLease {
+        ContextLease {
+            pool: Arc::downgrade(&self.inner),
+            slot_id,
+            browser,
+            context: Some(spare.context),
+            page: Some(spare.page),
+            _permit: permit,
+        }
     }
 
     /// Waits, briefly, for the spare being made for slot `slot_id` and takes it; `None`

@@ -42,10 +42,9 @@ async fn wait_for_title(page: &PageHandle, title: &str) -> bool {
     false
 }
 
-/// Signs in and orders in the shop of `server` with mouse and keyboard input while a live
-/// capture records, and returns the recorded actions.
-async fn record_shop_flow(pool: &BrowserPool, server: &FixtureServer) -> Vec<Action> {
-    let mut config = CaptureConfig::new(server.url("/shop/"));
+/// Starts a live capture of `url` and waits for the page to load: the capture and its page.
+async fn start_recording(pool: &BrowserPool, url: &str, what: &str) -> (LiveCapture, PageHandle) {
+    let mut config = CaptureConfig::new(url);
     config.timeout = Duration::from_secs(60);
     let live = LiveCapture::start(pool, config, Box::new(NoSink))
         .await
@@ -55,10 +54,17 @@ async fn record_shop_flow(pool: &BrowserPool, server: &FixtureServer) -> Vec<Act
         spool_engine::WaitUntil::Load,
         &Default::default(),
         Duration::from_secs(15),
-        "the shop",
+        what,
     )
     .await
     .unwrap();
+    (live, page)
+}
+
+/// Signs in and orders in the shop of `server` with mouse and keyboard input while a live
+/// capture records, and returns the recorded actions.
+async fn record_shop_flow(pool: &BrowserPool, server: &FixtureServer) -> Vec<Action> {
+    let (live, page) = start_recording(pool, &server.url("/shop/"), "the shop").await;
     click(&page, "#username").await;
     type_text(&page, "alice").await;
     click(&page, "#password").await;
@@ -519,20 +525,7 @@ async fn widgets_state(page: &PageHandle) -> Value {
 /// real CDP input while a live capture records; returns the recorded actions and the
 /// page's state at the end.
 async fn record_widgets(pool: &BrowserPool, server: &FixtureServer) -> (Vec<Action>, Value) {
-    let mut config = CaptureConfig::new(server.url("/widgets/"));
-    config.timeout = Duration::from_secs(60);
-    let live = LiveCapture::start(pool, config, Box::new(NoSink))
-        .await
-        .unwrap();
-    let page = live.page().clone();
-    page.wait_until(
-        spool_engine::WaitUntil::Load,
-        &Default::default(),
-        Duration::from_secs(15),
-        "the widgets page",
-    )
-    .await
-    .unwrap();
+    let (live, page) = start_recording(pool, &server.url("/widgets/"), "the widgets page").await;
     click(&page, "[data-testid=\"key-pad\"]").await;
     page.press_key("ArrowDown", "ArrowDown", 40, None)
         .await
