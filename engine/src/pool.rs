@@ -336,10 +336,16 @@ impl BrowserPool {
             state.shut_down = true;
             state.browsers.drain(..).map(|s| s.browser).collect()
         };
-        for browser in browsers {
-            browser.kill();
-        }
         self.inner.changed.notify_waiters();
+        // Killing waits up to seconds per browser for its helpers to go: each on a blocking
+        // thread of its own, so the browsers go together and no async worker stalls.
+        let kills: Vec<_> = browsers
+            .into_iter()
+            .map(|browser| tokio::task::spawn_blocking(move || browser.kill()))
+            .collect();
+        for kill in kills {
+            let _ = kill.await;
+        }
     }
 
     async fn wait_in_line(&self) -> Result<OwnedSemaphorePermit, EngineError> {
@@ -619,7 +625,7 @@ async fn maintain(pool: Weak<PoolInner>) {
             (to_close, to_launch, need_spare)
         };
         for browser in to_close {
-            browser.kill();
+            tokio::task::spawn_blocking(move || browser.kill());
         }
         for (slot_id, browser) in need_spare {
             tokio::spawn(make_spare(Arc::downgrade(&pool.inner), slot_id, browser));

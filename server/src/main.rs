@@ -134,6 +134,9 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Dropping a runtime waits without end for blocking tasks still running; a command that
+    // has finished its work must not hang on one (a store read nobody waits for any more).
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => exit::report(&e),

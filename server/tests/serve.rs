@@ -82,6 +82,17 @@ impl Server {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        eprintln!("spool serve did not exit within 30 s of SIGTERM; its threads:");
+        let tasks = format!("/proc/{}/task", self.child.id());
+        for task in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file));
+            eprintln!(
+                "  {} {} waiting in {}",
+                read("comm").unwrap_or_default().trim(),
+                read("stat").unwrap_or_default().trim(),
+                read("wchan").unwrap_or_default()
+            );
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         None

@@ -46,10 +46,21 @@ pub async fn run(args: ServeArgs, data: Option<&Path>) -> anyhow::Result<()> {
     } else {
         run_http(state.clone()).await
     };
-    // Every browser closes with the pool; live sessions are stored first.
-    tools::browser::close_all(&state).await;
+    // Every browser closes with the pool; live sessions are stored first. Each step is
+    // bounded and says what it does, so a shutdown that takes long shows where.
+    let grace = state.config.shutdown_grace;
+    if tokio::time::timeout(grace, tools::browser::close_all(&state))
+        .await
+        .is_err()
+    {
+        eprintln!("open browser sessions did not close in time; they reopen as INTERRUPTED");
+    }
+    eprintln!("shutting down: closing browsers");
     state.pool.shutdown().await;
-    state.writer.clone().shutdown();
+    eprintln!("shutting down: writing what is queued to the store");
+    let writer = state.writer.clone();
+    let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+    eprintln!("stopped");
     result
 }
 

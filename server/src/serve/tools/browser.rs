@@ -35,6 +35,10 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Default)]
 pub struct LiveSessions {
     sessions: Mutex<HashMap<Uuid, Arc<LiveSession>>>,
+    /// Sessions being stopped and stored now. A session is in here before it leaves
+    /// `sessions`, so a status call always finds it in one of the two; the sender is dropped
+    /// when it is stored, which wakes those waiting for that.
+    closing: Mutex<HashMap<Uuid, tokio::sync::watch::Sender<()>>>,
 }
 
 pub struct LiveSession {
@@ -81,10 +85,16 @@ pub struct LiveOptions {
 impl LiveSession {
     /// What the recording holds so far (zero once it has been stopped).
     pub(super) async fn progress(&self) -> Progress {
-        match self.capture.lock().await.as_ref() {
-            Some(live) => live.progress(),
-            None => Progress::default(),
-        }
+        self.live_progress().await.unwrap_or_default()
+    }
+
+    /// What the recording holds so far; `None` once it is being stopped.
+    pub(super) async fn live_progress(&self) -> Option<Progress> {
+        self.capture
+            .lock()
+            .await
+            .as_ref()
+            .map(LiveCapture::progress)
     }
 
     /// Whether the recording has been quiet for its inactivity timeout.
@@ -125,8 +135,33 @@ impl LiveSessions {
         }
     }
 
-    fn remove(&self, id: Uuid) -> Option<Arc<LiveSession>> {
-        self.sessions.lock().ok().and_then(|mut s| s.remove(&id))
+    /// Takes session `id` out to be stopped and stored; it counts as closing until the
+    /// returned guard is dropped.
+    fn begin_close(&self, id: Uuid) -> Option<(Arc<LiveSession>, Closing<'_>)> {
+        let mut sessions = self.sessions.lock().ok()?;
+        if !sessions.contains_key(&id) {
+            return None;
+        }
+        if let Ok(mut closing) = self.closing.lock() {
+            closing.insert(id, tokio::sync::watch::Sender::new(()));
+        }
+        let session = sessions.remove(&id)?;
+        Some((session, Closing { sessions: self, id }))
+    }
+
+    /// Waits until session `id` is stored if it is being stopped now; whether it was.
+    pub(super) async fn wait_until_closed(&self, id: Uuid) -> bool {
+        let receiver = self
+            .closing
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&id).map(|tx| tx.subscribe()));
+        let Some(mut receiver) = receiver else {
+            return false;
+        };
+        // `changed` fails once the sender is dropped: the session is stored.
+        while receiver.changed().await.is_ok() {}
+        true
     }
 
     /// The open session `id`, if any, without counting as a use.
@@ -168,6 +203,21 @@ impl LiveSessions {
             .lock()
             .map(|s| s.keys().copied().collect())
             .unwrap_or_default()
+    }
+}
+
+/// A session being stopped and stored; dropping it (on every path out of [`close`]) wakes
+/// the status calls waiting for it.
+struct Closing<'a> {
+    sessions: &'a LiveSessions,
+    id: Uuid,
+}
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut closing) = self.sessions.closing.lock() {
+            closing.remove(&self.id);
+        }
     }
 }
 
@@ -218,7 +268,7 @@ pub(super) async fn close(
     id: Uuid,
     status: SessionStatus,
 ) -> Result<SessionSummary, ApiError> {
-    let session = state.live.remove(id).ok_or_else(|| {
+    let (session, _closing) = state.live.begin_close(id).ok_or_else(|| {
         ApiError::new(
             ErrorCode::SessionNotFound,
             format!("no open browser session {id}"),

@@ -176,47 +176,64 @@ pub async fn stop_recording(
     _ctx: CallContext,
 ) -> Result<Reply<RecordSessionResponse>, ApiError> {
     let id = parse_session_id(&input.session_id)?;
-    // A recording that already stopped on its own answers with how it ended.
+    // A recording that already stopped on its own answers with how it ended; one that is
+    // stopping on its own right now (its inactivity timeout) is waited for in `status_of`.
     if state.live.peek(id).is_some() {
-        close(&state, id, SessionStatus::Completed).await?;
+        match close(&state, id, SessionStatus::Completed).await {
+            Err(e) if e.code == ErrorCode::SessionNotFound => {}
+            other => {
+                other?;
+            }
+        }
     }
     Ok(status_of(&state, id).await?.into())
 }
 
-/// The recording's state: live counts while it records, the stored session's after.
+/// The recording's state: live counts while it records, the stored session's after. A
+/// recording being stopped this moment answers once it is stored, with how it ended.
 async fn status_of(state: &AppState, id: Uuid) -> Result<RecordSessionResponse, ApiError> {
-    let meta = state
-        .store
-        .metadata(id)
-        .map_err(|e| ApiError::from(e).with_details(json!({ "sessionId": id })))?;
-    let mut response = response_from(&meta);
-    if let Some(live) = state.live.peek(id) {
-        let progress = live.progress().await;
-        response.status = "RECORDING".into();
-        response.duration = live.started.elapsed().as_secs_f64();
-        response.action_count = progress.actions as u64;
-        response.screenshot_count = progress.screenshots as u64;
-        response.network_event_count = progress.entries as u64;
-        response.console_entry_count = progress.console as u64;
-        // The browser is known before the recording ends: ask the page.
-        if let Ok(answer) = live
-            .page
-            .call(
-                "Runtime.evaluate",
-                json!({
-                    "expression": "({userAgent: navigator.userAgent, viewport: {width: innerWidth, height: innerHeight}})",
-                    "returnByValue": true,
-                }),
-            )
-            .await
-        {
-            response.metadata.browser_info = answer["result"]["value"].clone();
+    let read = || {
+        state
+            .store
+            .metadata(id)
+            .map_err(|e| ApiError::from(e).with_details(json!({ "sessionId": id })))
+    };
+    let live = state.live.peek(id);
+    let progress = match &live {
+        Some(live) => live.live_progress().await,
+        None => None,
+    };
+    let (Some(live), Some(progress)) = (live, progress) else {
+        state.live.wait_until_closed(id).await;
+        let meta = read()?;
+        if meta.status == SessionStatus::Recording {
+            return Err(ApiError::new(
+                ErrorCode::SessionNotFound,
+                format!("session {id} is being recorded by another call, not by record-session"),
+            ));
         }
-    } else if meta.status == SessionStatus::Recording {
-        return Err(ApiError::new(
-            ErrorCode::SessionNotFound,
-            format!("session {id} is being recorded by another call, not by record-session"),
-        ));
+        return Ok(response_from(&meta));
+    };
+    let mut response = response_from(&read()?);
+    response.status = "RECORDING".into();
+    response.duration = live.started.elapsed().as_secs_f64();
+    response.action_count = progress.actions as u64;
+    response.screenshot_count = progress.screenshots as u64;
+    response.network_event_count = progress.entries as u64;
+    response.console_entry_count = progress.console as u64;
+    // The browser is known before the recording ends: ask the page.
+    if let Ok(answer) = live
+        .page
+        .call(
+            "Runtime.evaluate",
+            json!({
+                "expression": "({userAgent: navigator.userAgent, viewport: {width: innerWidth, height: innerHeight}})",
+                "returnByValue": true,
+            }),
+        )
+        .await
+    {
+        response.metadata.browser_info = answer["result"]["value"].clone();
     }
     Ok(response)
 }
