@@ -249,7 +249,8 @@ pub struct PageStatus {
 /// held, with its modifiers), submits, scrolls of the window or an element (250 ms after the
 /// last scroll event, and only scrolls a person started with the wheel, touch, the keyboard
 /// or the scrollbar, so a page's own or a tool's `scrollIntoView` is not an action) and, in
-/// the top document, window resizes (250 ms after the last) through a CDP binding. Each
+/// the top document, window resizes to a new size (250 ms after the last; not the ones
+/// Spool's own screenshots beyond the viewport cause) through a CDP binding. Each
 /// report carries the element's selector alternatives, best first (a chain through shadow
 /// roots for an element inside one: the event's composed path names it, not the host the
 /// event was retargeted to; an input's final value there too), a fingerprint replay checks
@@ -441,9 +442,18 @@ const ACTION_RECORDER_JS: &str = concat!(
   }, true);
   if (window === window.top) {
     let resizeTimer = 0;
+    let size = innerWidth + 'x' + innerHeight;
     window.addEventListener('resize', () => {
       clearTimeout(resizeTimer);
-      resizeTimer = setTimeout(() => report({ kind: 'viewport', value: innerWidth + 'x' + innerHeight }), 250);
+      resizeTimer = setTimeout(() => {
+        // Spool's own screenshots beyond the viewport resize the page for a moment (the
+        // screenshot code sets this): that is no action, and neither is a size unchanged.
+        if (performance.now() < (window.__spoolQuietResizeUntil || 0)) return;
+        const now = innerWidth + 'x' + innerHeight;
+        if (now === size) return;
+        size = now;
+        report({ kind: 'viewport', value: now });
+      }, 250);
     });
   }
 })();"#

@@ -76,6 +76,23 @@ impl ScreenshotOptions {
     }
 }
 
+/// Set before a screenshot beyond the viewport: Chromium resizes the page for it, and the
+/// action recorder must not take those resizes for a person's (see `ACTION_RECORDER_JS`).
+const QUIET_RESIZE: &str = "window.__spoolQuietResizeUntil = Infinity";
+/// Set after it: the resize back fires its event after the screenshot returns.
+const RESIZE_SETTLED: &str = "window.__spoolQuietResizeUntil = performance.now() + 500";
+
+/// Runs `expression` in the page, ignoring the answer: the page may be navigating.
+async fn evaluate(conn: &Connection, session: &str, expression: &str) {
+    let _ = conn
+        .execute_raw(
+            Some(session),
+            "Runtime.evaluate",
+            json!({ "expression": expression }),
+        )
+        .await;
+}
+
 /// Takes one screenshot of the page in `session`.
 pub(crate) async fn take(
     conn: &Connection,
@@ -96,7 +113,7 @@ pub(crate) async fn take(
     let (mut width, mut height) = (opts.width, opts.height);
     if let Some(selector) = &opts.selector {
         let expr = format!(
-            "(() => {{ const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); return {{x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}}; }})()",
+            "(() => {{ {QUIET_RESIZE}; const e = document.querySelector({}); if (!e) return null; e.scrollIntoView({{block: 'center'}}); const r = e.getBoundingClientRect(); return {{x: r.left + window.scrollX, y: r.top + window.scrollY, w: r.width, h: r.height}}; }})()",
             serde_json::to_string(selector).expect("a string always serializes")
         );
         let v = conn
@@ -128,9 +145,11 @@ pub(crate) async fn take(
         params["captureBeyondViewport"] = json!(true);
         (width, height) = (w.ceil() as u32, h.ceil() as u32);
     } else if opts.full_page {
-        let metrics = conn
-            .execute_raw(Some(session), "Page.getLayoutMetrics", json!({}))
-            .await?;
+        let (metrics, _) = tokio::join!(
+            conn.execute_raw(Some(session), "Page.getLayoutMetrics", json!({})),
+            evaluate(conn, session, QUIET_RESIZE)
+        );
+        let metrics = metrics?;
         let size = &metrics["cssContentSize"];
         let w = size["width"].as_f64().unwrap_or(opts.width as f64).ceil();
         let h = size["height"].as_f64().unwrap_or(opts.height as f64).ceil();
@@ -138,9 +157,14 @@ pub(crate) async fn take(
         params["captureBeyondViewport"] = json!(true);
         (width, height) = (w as u32, h as u32);
     }
+    let beyond_viewport = params.get("captureBeyondViewport").is_some();
     let shot = conn
         .execute_raw(Some(session), "Page.captureScreenshot", params)
-        .await?;
+        .await;
+    if beyond_viewport {
+        evaluate(conn, session, RESIZE_SETTLED).await;
+    }
+    let shot = shot?;
     let data = base64::engine::general_purpose::STANDARD
         .decode(shot["data"].as_str().unwrap_or_default())
         .map_err(|e| EngineError::NetworkCaptureFailed(format!("screenshot data: {e}")))?;
