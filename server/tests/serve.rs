@@ -1669,14 +1669,23 @@ async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_neve
     )
     .await;
     let flood_id = flood["sessionId"].as_str().unwrap().to_string();
-    let mut never_reads = Command::new("curl")
-        .args([
-            "-sN",
-            &server.url(&format!("/api/v1/sessions/{flood_id}/events")),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    // The subscriber: an HTTP request on a socket with a small receive window, never read
+    // until the end. (A client that reads into a pipe nobody empties, such as curl's, has
+    // megabytes of socket buffers in front of it first; a slow machine's flood may not fill
+    // them in the test's few seconds.)
+    let never_reads = {
+        let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(addr).await.unwrap();
+        let request = format!(
+            "GET /api/v1/sessions/{flood_id}/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nConnection: close\r\n\r\n"
+        );
+        tokio::io::AsyncWriteExt::write_all(&mut stream, request.as_bytes())
+            .await
+            .unwrap();
+        stream
+    };
     tokio::time::sleep(Duration::from_millis(500)).await;
     call(
         "navigate",
@@ -1696,22 +1705,21 @@ async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_neve
     let stopped = call("stop-recording", json!({ "sessionId": flood_id })).await;
     assert_eq!(stopped["status"], "COMPLETED", "{stopped:#}");
     // Now read what the stalled subscriber was sent: it ends with its own dropping.
-    let stdout = never_reads.stdout.take().unwrap();
-    let tail = tokio::task::spawn_blocking(move || {
-        let lines: Vec<String> = BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-            .collect();
-        let _ = never_reads.wait();
-        lines
-    })
+    let mut received = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::io::AsyncReadExt::read_to_end(&mut { never_reads }, &mut received),
+    )
     .await
+    .expect("the dropped subscriber's stream ends")
     .unwrap();
+    let tail = String::from_utf8_lossy(&received);
+    let lines: Vec<&str> = tail.lines().filter(|l| l.starts_with("data:")).collect();
     assert!(
-        tail.iter().any(|l| l.contains("\"dropped\"")),
-        "the stalled subscriber was dropped: {} lines, last {:?}",
-        tail.len(),
-        tail.last()
+        tail.contains("\"dropped\""),
+        "the stalled subscriber was dropped: {} events, last {:?}",
+        lines.len(),
+        lines.last()
     );
 
     // An unknown session's events: 404 with the code.
