@@ -1692,8 +1692,11 @@ async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_neve
         json!({ "sessionId": flood_id, "url": fixture.url("/flood/") }),
     )
     .await;
+    // Enough events to fill what lies between the topic and the stalled socket (the
+    // server's send buffer, up to 4 MiB, about 14,000 of these) and the 1,024 it may fall
+    // behind, with room to spare: a slow machine's flood takes longer to get there.
     let mut console_counts = Vec::new();
-    for _ in 0..3 {
+    while console_counts.last().is_none_or(|&n| n < 40_000) && console_counts.len() < 90 {
         tokio::time::sleep(Duration::from_secs(1)).await;
         let status = call("get-recording-status", json!({ "sessionId": flood_id })).await;
         console_counts.push(status["consoleEntryCount"].as_u64().unwrap());
