@@ -1673,7 +1673,7 @@ async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_neve
     // until the end. (A client that reads into a pipe nobody empties, such as curl's, has
     // megabytes of socket buffers in front of it first; a slow machine's flood may not fill
     // them in the test's few seconds.)
-    let never_reads = {
+    let mut never_reads = {
         let addr: std::net::SocketAddr = server.base.trim_start_matches("http://").parse().unwrap();
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         socket.set_recv_buffer_size(4096).unwrap();
@@ -1711,7 +1711,7 @@ async fn live_events_follow_a_recording_in_order_and_drop_a_subscriber_that_neve
     let mut received = Vec::new();
     tokio::time::timeout(
         Duration::from_secs(30),
-        tokio::io::AsyncReadExt::read_to_end(&mut { never_reads }, &mut received),
+        tokio::io::AsyncReadExt::read_to_end(&mut never_reads, &mut received),
     )
     .await
     .expect("the dropped subscriber's stream ends")

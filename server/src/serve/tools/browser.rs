@@ -35,9 +35,9 @@ pub const IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 #[derive(Default)]
 pub struct LiveSessions {
     sessions: Mutex<HashMap<Uuid, Arc<LiveSession>>>,
-    /// Sessions being stopped and stored now. A session is in here before it leaves
-    /// `sessions`, so a status call always finds it in one of the two; the sender is dropped
-    /// when it is stored, which wakes those waiting for that.
+    /// Sessions being stopped and stored now. A session moves here from `sessions` under
+    /// `sessions`' lock, so a status call always finds it in one of the two; the sender is
+    /// dropped when it is stored, which wakes those waiting for that.
     closing: Mutex<HashMap<Uuid, tokio::sync::watch::Sender<()>>>,
 }
 
@@ -139,13 +139,10 @@ impl LiveSessions {
     /// returned guard is dropped.
     fn begin_close(&self, id: Uuid) -> Option<(Arc<LiveSession>, Closing<'_>)> {
         let mut sessions = self.sessions.lock().ok()?;
-        if !sessions.contains_key(&id) {
-            return None;
-        }
+        let session = sessions.remove(&id)?;
         if let Ok(mut closing) = self.closing.lock() {
             closing.insert(id, tokio::sync::watch::Sender::new(()));
         }
-        let session = sessions.remove(&id)?;
         Some((session, Closing { sessions: self, id }))
     }
 

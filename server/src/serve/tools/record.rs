@@ -178,13 +178,11 @@ pub async fn stop_recording(
     let id = parse_session_id(&input.session_id)?;
     // A recording that already stopped on its own answers with how it ended; one that is
     // stopping on its own right now (its inactivity timeout) is waited for in `status_of`.
-    if state.live.peek(id).is_some() {
-        match close(&state, id, SessionStatus::Completed).await {
-            Err(e) if e.code == ErrorCode::SessionNotFound => {}
-            other => {
-                other?;
-            }
-        }
+    if state.live.peek(id).is_some()
+        && let Err(e) = close(&state, id, SessionStatus::Completed).await
+        && e.code != ErrorCode::SessionNotFound
+    {
+        return Err(e);
     }
     Ok(status_of(&state, id).await?.into())
 }
