@@ -13,8 +13,9 @@
 //! The loop checks the stop signal, the deadline and the stop rules before it reads more
 //! events, so a page that floods console messages or WebSocket frames cannot starve them.
 //! A capture ends when the stop signal fires, when the deadline passes, or (unless it is a
-//! [`LiveCapture`]) when the page has loaded and nothing was in flight for the idle window
-//! (and the optional `wait_for` expression is true). A deadline that passes before the page
+//! [`LiveCapture`]) when the page has loaded (or its document failed: an error page, or an
+//! aborted navigation that leaves the previous document) and nothing was in flight for the
+//! idle window (and the optional `wait_for` expression is true). A deadline that passes before the page
 //! loaded is a [`EngineError::Timeout`]; a renderer that crashes or a browser that dies is
 //! [`EngineError::CaptureAborted`] at once. Both carry what was captured so far.
 
@@ -525,11 +526,17 @@ fn recorded_action(report: &Value) -> Action {
     }
 }
 
+/// How long the page keeps checking a `wait_for` expression before it answers false (the
+/// capture then checks its stop rules again and asks anew).
+const WAIT_FOR_WINDOW_MS: u64 = 250;
+
 enum Done {
     Body(String, Result<Body, String>),
     PostData(String, Option<String>),
     Screenshot(Result<Screenshot, EngineError>),
-    WaitFor(bool),
+    /// The stop rule's expression: the page's title if it was true, `None` if it was false
+    /// or the page did not answer.
+    WaitFor(Option<String>),
     ChildReady,
 }
 
@@ -946,10 +953,10 @@ async fn run(
 
     let setup = async {
         let s = Some(page_session.as_str());
-        conn.execute_raw(s, "Page.enable", json!({})).await?;
         // Apply state before the Network domain is on, so the placeholder pages are not
         // part of the recording.
         if !config.state.is_empty() {
+            conn.execute_raw(s, "Page.enable", json!({})).await?;
             let origin_url = if config.url.is_empty() {
                 "http://127.0.0.1/"
             } else {
@@ -983,14 +990,16 @@ async fn run(
             "Page.addScriptToEvaluateOnNewDocument",
             json!({ "source": ACTION_RECORDER_JS }),
         ));
-        run_steps(conn, s, commands).await?;
-        // Popups of our tab are announced as new targets of our context.
-        conn.execute_raw(
+        // Popups of our tab are announced as new targets of our context. Asked beside the
+        // tab's own commands: one round trip for all of setup.
+        let discover = conn.execute_raw(
             None,
             "Target.setDiscoverTargets",
             json!({ "discover": true }),
-        )
-        .await?;
+        );
+        let (steps, discover) = tokio::join!(run_steps(conn, s, commands), discover);
+        steps?;
+        discover?;
         Ok::<_, EngineError>(())
     };
     let setup = tokio::time::timeout_at(deadline.into(), setup).await;
@@ -1084,6 +1093,9 @@ async fn run(
     let mut last_progress = Instant::now();
     let mut wait_for_ok = config.wait_for.is_none();
     let mut wait_for_asked = false;
+    // The page's title when it last said it was done: a capture that ends on that answer
+    // needs no further round trip for it.
+    let mut done_title: Option<String> = None;
     let deadline_sleep = tokio::time::sleep_until(deadline.into());
     tokio::pin!(deadline_sleep);
     let reason = loop {
@@ -1105,11 +1117,12 @@ async fn run(
                 if hooks.live {
                     continue;
                 }
-                let quiet = session.network.page_loaded()
+                let settled = session.network.page_loaded()
                     && session.network.in_flight() == 0
-                    && session.pending == 0
                     && session.last_activity.elapsed() >= config.idle;
-                if quiet && !wait_for_ok && !wait_for_asked {
+                // Bodies still being fetched do not hold up asking the page, only ending.
+                let quiet = settled && session.pending == 0;
+                if settled && !wait_for_ok && !wait_for_asked {
                     // Asked off the loop: a page busy with script may take its time to answer.
                     wait_for_asked = true;
                     session.spawn_wait_for(config.wait_for.as_deref().unwrap_or("true"));
@@ -1119,9 +1132,11 @@ async fn run(
                 }
             },
             done = done_rx.recv() => if let Some(done) = done {
-                if let Done::WaitFor(ok) = done {
+                if let Done::WaitFor(answer) = &done {
+                    let ok = answer.is_some();
                     wait_for_asked = false;
                     wait_for_ok = ok;
+                    done_title.clone_from(answer);
                     if !ok {
                         // The page is still working in ways the network does not show.
                         session.last_activity = Instant::now() - config.idle / 2;
@@ -1200,7 +1215,11 @@ async fn run(
         } else {
             Duration::from_secs(2)
         };
-        if let Some(title) = session.evaluate_string("document.title", patience).await {
+        let title = match done_title.filter(|_| reason == StopReason::NetworkIdle) {
+            Some(title) => Some(title),
+            None => session.evaluate_string("document.title", patience).await,
+        };
+        if let Some(title) = title {
             session.network.set_page_title(&title);
         }
     }
@@ -1671,7 +1690,21 @@ impl Session<'_> {
         let conn = self.conn.clone();
         let session = self.page_session.clone();
         let tx = self.done_tx.clone();
-        let expression = format!("!!({expression})");
+        // The page checks the expression itself every few milliseconds for a while and
+        // answers as soon as it holds: one round trip, and no polling interval between the
+        // page being done and the capture knowing it.
+        let expression = format!(
+            "new Promise((answer) => {{\n\
+               const until = performance.now() + {WAIT_FOR_WINDOW_MS};\n\
+               const check = () => {{\n\
+                 let ok = false;\n\
+                 try {{ ok = !!({expression}\n); }} catch (e) {{}}\n\
+                 if (ok || performance.now() >= until) answer([ok, document.title]);\n\
+                 else setTimeout(check, 4);\n\
+               }};\n\
+               check();\n\
+             }})"
+        );
         self.pending += 1;
         tokio::spawn(async move {
             let answer = tokio::time::timeout(
@@ -1679,12 +1712,20 @@ impl Session<'_> {
                 conn.execute_raw(
                     Some(&session),
                     "Runtime.evaluate",
-                    json!({ "expression": expression, "returnByValue": true }),
+                    json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
                 ),
             )
             .await;
-            let ok = matches!(answer, Ok(Ok(v)) if v["result"]["value"] == Value::Bool(true));
-            let _ = tx.send(Done::WaitFor(ok));
+            let title = match answer {
+                Ok(Ok(v)) if v["result"]["value"][0] == Value::Bool(true) => Some(
+                    v["result"]["value"][1]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                _ => None,
+            };
+            let _ = tx.send(Done::WaitFor(title));
         });
     }
 

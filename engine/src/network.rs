@@ -186,6 +186,12 @@ struct PageState {
     page: Page,
     /// Monotonic time the page started, to turn load events into `pageTimings`.
     start_timestamp: f64,
+    /// The request of the document that started the page.
+    document_request: String,
+    /// That request failed: no load event may come for this page (an aborted navigation,
+    /// such as Chromium's automatic reload of an error page failing again, commits nothing
+    /// and leaves the previous document), and nothing more will load for it.
+    document_failed: bool,
 }
 
 /// Turns network and page events into HAR entries and pages.
@@ -486,11 +492,12 @@ impl NetworkRecorder {
             .count()
     }
 
-    /// Whether the main document of the latest page has loaded.
+    /// Whether the main document of the latest page has loaded, or failed to (then nothing
+    /// more loads for it: the error page, or the previous document, stays).
     pub fn page_loaded(&self) -> bool {
         self.pages
             .last()
-            .is_some_and(|p| p.page.page_timings.on_load >= 0.0)
+            .is_some_and(|p| p.page.page_timings.on_load >= 0.0 || p.document_failed)
     }
 
     /// Sets the title of the latest page (read from the live document at the end).
@@ -792,6 +799,8 @@ impl NetworkRecorder {
                 ..Default::default()
             },
             start_timestamp: e.timestamp,
+            document_request: e.request_id.to_string(),
+            document_failed: false,
         });
     }
 
@@ -885,6 +894,11 @@ impl NetworkRecorder {
     }
 
     fn loading_failed(&mut self, e: LoadingFailed<'_>) {
+        if let Some(page) = self.pages.last_mut()
+            && page.document_request == *e.request_id
+        {
+            page.document_failed = true;
+        }
         let Some(hop) = self.hop_mut(&e.request_id) else {
             return;
         };

@@ -86,11 +86,25 @@ fn extra_info_before_its_request_and_stray_events() {
 /// some of its events (`inFlight`).
 #[test]
 fn requests_of_a_replaced_document_stop_counting_as_in_flight() {
+    step_by_step("replaced_document.json");
+}
+
+/// A page whose document failed counts as loaded, also when the navigation was aborted and
+/// no load event will ever come (Chromium's automatic reload of an error page).
+#[test]
+fn a_page_whose_document_failed_counts_as_loaded() {
+    step_by_step("aborted_reload.json");
+}
+
+/// Feeds a file's events to a recorder one at a time and checks what it reports after the
+/// events that say what to expect: `inFlight` (requests in flight) and `pageLoaded`.
+fn step_by_step(name: &str) {
     use spool_engine::network::{NetworkRecorder, RecorderConfig};
     use spool_model::session::CaptureLevel;
 
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../fixtures/cdp/recorder/replaced_document.json");
+        .join("../fixtures/cdp/recorder")
+        .join(name);
     let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let mut recorder = NetworkRecorder::new(RecorderConfig::for_level(CaptureLevel::Api));
     recorder.set_main_frame(case["mainFrame"].as_str().unwrap());
@@ -102,10 +116,21 @@ fn requests_of_a_replaced_document_stop_counting_as_in_flight() {
             assert_eq!(
                 recorder.in_flight() as u64,
                 want,
-                "in flight after event {i} ({method})"
+                "{name}: in flight after event {i} ({method})"
+            );
+            checked += 1;
+        }
+        if let Some(want) = event["pageLoaded"].as_bool() {
+            assert_eq!(
+                recorder.page_loaded(),
+                want,
+                "{name}: page loaded after event {i} ({method})"
             );
             checked += 1;
         }
     }
-    assert!(checked >= 5, "the file checks the count along the way");
+    assert!(
+        checked >= 5,
+        "{name}: the file checks the recorder along the way"
+    );
 }

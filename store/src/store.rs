@@ -147,6 +147,26 @@ impl Store {
     /// Starts recording a session: its metadata is durable (status `RECORDING`) when this
     /// returns.
     pub fn begin_session(&self, new: NewSession) -> Result<SessionWriter, StoreError> {
+        let writer = self.open_session(new, false)?;
+        self.inner.db.flush()?;
+        Ok(writer)
+    }
+
+    /// [`Store::begin_session`] for the [`crate::writer::StoreWriter`] thread's group commit:
+    /// the session and its appends become durable with its next [`Store::flush`], not each
+    /// on its own, so a recorder starting does not wait for the disk.
+    pub(crate) fn begin_session_grouped(
+        &self,
+        new: NewSession,
+    ) -> Result<SessionWriter, StoreError> {
+        self.open_session(new, true)
+    }
+
+    fn open_session(
+        &self,
+        new: NewSession,
+        group_commit: bool,
+    ) -> Result<SessionWriter, StoreError> {
         let id = new.id.unwrap_or_else(Uuid::new_v4);
         let start = now_ms();
         let meta = SessionMetadata::new(id, start, &new);
@@ -161,14 +181,13 @@ impl Store {
             }
         }
         self.commit_meta(&meta, None)?;
-        inner.db.flush()?;
         self.live().insert(id, meta.clone());
         Ok(SessionWriter {
             store: self.clone(),
             meta,
             seq: [0; 8],
             finished: false,
-            group_commit: false,
+            group_commit,
         })
     }
 
@@ -956,8 +975,8 @@ pub struct SessionWriter {
     meta: SessionMetadata,
     seq: [u32; 8],
     finished: bool,
-    /// When set, appends are not flushed one by one: whoever set it (the
-    /// [`crate::writer::StoreWriter`] thread) flushes once for a whole batch.
+    /// When set, neither appends nor `finish` flush: the [`crate::writer::StoreWriter`]
+    /// thread that owns the writer flushes once for a whole batch.
     group_commit: bool,
 }
 
@@ -972,11 +991,6 @@ impl std::fmt::Debug for SessionWriter {
 impl SessionWriter {
     pub fn id(&self) -> Uuid {
         self.meta.session_id
-    }
-
-    /// Appends are made durable by a later [`Store::flush`] instead of each on its own.
-    pub(crate) fn set_group_commit(&mut self, on: bool) {
-        self.group_commit = on;
     }
 
     /// The metadata as it stands, with live counts.
@@ -1029,7 +1043,9 @@ impl SessionWriter {
         )?;
         batch.insert(&keys::chunk_key(id, Stream::Pages, seq)[..], f);
         inner.chunks.apply_batch(batch)?;
-        inner.db.flush()?;
+        if !self.group_commit {
+            inner.db.flush()?;
+        }
         let t = self.store.chunk_totals(id)?;
         self.meta.page_count = t.pages;
         self.meta.raw_bytes = t.raw_bytes;
@@ -1107,7 +1123,9 @@ impl SessionWriter {
         meta.error = end.error;
         meta.refresh_duration();
         self.store.commit_meta(&meta, None)?;
-        self.store.inner.db.flush()?;
+        if !self.group_commit {
+            self.store.inner.db.flush()?;
+        }
         self.finished = true;
         self.store.live().remove(&meta.session_id);
         Ok(meta)

@@ -4,10 +4,14 @@
 //! sessions recording in this process. Recorders hand it chunks through a bounded channel
 //! ([`StoreSink`], a [`CaptureSink`]), so a capture loop never waits for compression or
 //! the disk unless the writer falls a whole channel behind, which is back-pressure, not a
-//! stall. The thread drains what is queued, writes it, then flushes once: a group commit for
-//! every open session. A chunk is durable once the batch it was in is flushed, a few
-//! milliseconds after it was handed over; a process killed before that loses at most that
-//! batch, and the session reopens as INTERRUPTED.
+//! stall. The thread drains what is queued and writes it; it flushes (an fsync of sled's
+//! log) once for all of it, a group commit for every open session, at most every
+//! [`FLUSH_INTERVAL`] while sessions only append, and at once when one ends or a caller
+//! waits for it ([`StoreSink::finish`], [`StoreWriter::sync`]). So a chunk, and a session
+//! just begun, is durable within [`FLUSH_INTERVAL`] of being handed over, and a finished
+//! session when `finish` returns; a process killed in between loses at most what came in
+//! since the last flush, and its sessions reopen as INTERRUPTED. (A flush after every
+//! batch cost a capture 16–18 ms of fsyncs; see BENCHMARKS.md, issue 7.)
 
 use crate::error::StoreError;
 use crate::har::{Entry, Page};
@@ -16,15 +20,19 @@ use crate::session::{NewSession, SessionEnd, SessionMetadata, SessionStatus};
 use crate::store::{SessionWriter, Store};
 use spool_model::sink::{CaptureSink, Progress};
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// Chunks queued to the writer before a recorder has to wait.
 pub const QUEUE_DEPTH: usize = 1024;
 
-/// Chunks written between two flushes at most, so that one busy session cannot hold back
-/// the durability of the others for long.
+/// Chunks written between two looks at the flush rules at most, so that one busy session
+/// cannot hold back the durability of the others for long.
 const MAX_BATCH: usize = 256;
+
+/// How long appended chunks may wait for their flush while nothing waits on them.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The handle on the writer thread. Cheap to clone; the thread ends when the last handle and
 /// the last [`StoreSink`] are gone, and sessions still open then are left INTERRUPTED.
@@ -69,11 +77,10 @@ impl StoreWriter {
         &self.store
     }
 
-    /// Starts a session (durable, status RECORDING, when this returns) and returns the sink
-    /// that records into it.
+    /// Starts a session (status RECORDING, durable with the writer's next flush, within
+    /// [`FLUSH_INTERVAL`]) and returns the sink that records into it.
     pub fn begin(&self, new: NewSession) -> Result<StoreSink, StoreError> {
-        let mut writer = self.store.begin_session(new)?;
-        writer.set_group_commit(true);
+        let writer = self.store.begin_session_grouped(new)?;
         let id = writer.id();
         self.send(Op::Open(Box::new(writer)))?;
         Ok(StoreSink {
@@ -112,10 +119,18 @@ fn gone() -> StoreError {
 fn write_loop(store: Store, rx: Receiver<Op>) {
     let mut open: HashMap<Uuid, Session> = HashMap::new();
     let mut shutdown = None;
-    while shutdown.is_none()
-        && let Ok(first) = rx.recv()
-    {
-        let mut batch = vec![first];
+    // Written but not yet flushed since this instant.
+    let mut unflushed_since: Option<Instant> = None;
+    while shutdown.is_none() {
+        let first = match unflushed_since {
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            Some(since) => rx.recv_timeout(FLUSH_INTERVAL.saturating_sub(since.elapsed())),
+        };
+        let mut batch = match first {
+            Ok(op) => vec![op],
+            Err(RecvTimeoutError::Timeout) => Vec::new(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
         while batch.len() < MAX_BATCH {
             match rx.try_recv() {
                 Ok(op) => batch.push(op),
@@ -124,6 +139,7 @@ fn write_loop(store: Store, rx: Receiver<Op>) {
         }
         let mut replies = Vec::new();
         let mut syncs = Vec::new();
+        let batch_was_empty = batch.is_empty();
         for op in batch {
             match op {
                 Op::Open(writer) => {
@@ -164,12 +180,23 @@ fn write_loop(store: Store, rx: Receiver<Op>) {
                 Op::Shutdown(reply) => shutdown = Some(reply),
             }
         }
-        // One flush for the whole batch: every session's chunks become durable together.
-        if let Err(e) = store.flush() {
-            tracing_error(&format!("flushing the store failed: {e}"));
-            for session in open.values_mut() {
-                session.error.get_or_insert(StoreError::Db(e.to_string()));
+        if !batch_was_empty {
+            unflushed_since.get_or_insert_with(Instant::now);
+        }
+        let waited_on = !replies.is_empty() || !syncs.is_empty() || shutdown.is_some();
+        let due = unflushed_since.is_some_and(|since| since.elapsed() >= FLUSH_INTERVAL);
+        if waited_on || due {
+            // One flush for everything written since the last: every session's chunks become
+            // durable together.
+            if let Err(e) = flush(&store, &mut open) {
+                // A session is finished only once it is durable.
+                for (_, result) in &mut replies {
+                    if result.is_ok() {
+                        *result = Err(StoreError::Db(e.clone()));
+                    }
+                }
             }
+            unflushed_since = None;
         }
         for (reply, result) in replies {
             let _ = reply.send(result);
@@ -178,12 +205,28 @@ fn write_loop(store: Store, rx: Receiver<Op>) {
             let _ = reply.send(());
         }
     }
+    if unflushed_since.is_some() {
+        let _ = flush(&store, &mut open);
+    }
     // Unfinished sessions become INTERRUPTED as their writers drop; then the store goes.
     drop(open);
     drop(store);
     if let Some(reply) = shutdown {
         let _ = reply.send(());
     }
+}
+
+/// Flushes the store; on failure every open session keeps the error, which its `finish`
+/// returns, and so does the caller.
+fn flush(store: &Store, open: &mut HashMap<Uuid, Session>) -> Result<(), String> {
+    store.flush().map_err(|e| {
+        let e = e.to_string();
+        tracing_error(&format!("flushing the store failed: {e}"));
+        for session in open.values_mut() {
+            session.error.get_or_insert(StoreError::Db(e.clone()));
+        }
+        e
+    })
 }
 
 struct Session {

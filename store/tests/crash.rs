@@ -9,7 +9,8 @@
 mod common;
 
 use common::*;
-use spool_store::{SessionEnd, SessionQuery, SessionStatus, Store, Uuid};
+use spool_model::CaptureSink;
+use spool_store::{SessionEnd, SessionQuery, SessionStatus, Store, StoreWriter, Uuid};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -62,6 +63,7 @@ fn child_process() {
     let seed: u64 = std::env::var(SEED_ENV).unwrap().parse().unwrap();
     match mode.as_str() {
         "writer" => writer(Path::new(&dir), seed),
+        "writer_thread" => writer_thread(Path::new(&dir), seed),
         "open" => {
             let t = Instant::now();
             match Store::open(Path::new(&dir)) {
@@ -125,6 +127,58 @@ fn writer(dir: &Path, seed: u64) {
     }
 }
 
+/// Sessions recorded through the `StoreWriter` thread, as every capture is: the session and
+/// its chunks are handed over and flushed by the thread's group commit, and reported after
+/// `sync` (which waits for that flush) and after `finish` (which answers only once the
+/// session is durable).
+fn writer_thread(dir: &Path, seed: u64) {
+    let mut rng = Rng(seed | 1);
+    let writer = StoreWriter::spawn(Store::open(dir).unwrap()).unwrap();
+    println!("SPOOL READY");
+    loop {
+        let mut sink = writer
+            .begin(new_session(&format!("crash trial {seed}")))
+            .unwrap();
+        let id = sink.id();
+        // A session begun is durable with the thread's next flush, not at once.
+        writer.sync().unwrap();
+        println!("SPOOL BEGIN {id}");
+        let (mut ne, mut nc, mut ns) = (0usize, 0usize, 0usize);
+        for _ in 0..1 + rng.below(25) {
+            match rng.below(3) {
+                0 => {
+                    let n = 1 + rng.below(6) as usize;
+                    sink.entries(&(ne..ne + n).map(entry).collect::<Vec<_>>());
+                    ne += n;
+                }
+                1 => {
+                    let n = 1 + rng.below(4) as usize;
+                    sink.console(&(nc..nc + n).map(console).collect::<Vec<_>>());
+                    nc += n;
+                }
+                _ => {
+                    sink.screenshot(&screenshot(ns));
+                    ns += 1;
+                }
+            }
+            // Not every chunk waits for the disk, as in a capture.
+            if rng.below(3) == 0 {
+                writer.sync().unwrap();
+                println!("SPOOL FLUSHED {id} {ne} {nc} 0 {ns}");
+            }
+        }
+        let status = if rng.below(2) == 0 {
+            SessionStatus::Completed
+        } else {
+            SessionStatus::Stopped
+        };
+        sink.finish(status, Vec::new(), None).unwrap();
+        // Every chunk is durable now, the ones never synced too.
+        println!("SPOOL FLUSHED {id} {ne} {nc} 0 {ns}");
+        println!("SPOOL FINISHED {id} {status}");
+    }
+}
+
 #[derive(Default, Debug, Clone)]
 struct Expect {
     counts: [usize; 4],
@@ -132,20 +186,30 @@ struct Expect {
 }
 
 fn check(store: &Store, expected: &HashMap<Uuid, Expect>, trial: usize) {
-    let page = store
-        .list(&SessionQuery {
-            limit: 1000,
-            ..Default::default()
-        })
-        .unwrap();
+    // Every session, a page at a time (the writer thread's child writes thousands).
+    let mut all = Vec::new();
+    loop {
+        let page = store
+            .list(&SessionQuery {
+                limit: 1000,
+                offset: all.len(),
+                ..Default::default()
+            })
+            .unwrap();
+        let total = page.total;
+        all.extend(page.sessions);
+        if all.len() >= total {
+            assert_eq!(all.len(), total);
+            break;
+        }
+    }
     // Sessions may exist that the child began but never reported: they must be INTERRUPTED.
-    for m in &page.sessions {
+    for m in &all {
         if !expected.contains_key(&m.session_id) {
             assert_eq!(m.status, SessionStatus::Interrupted, "trial {trial}: {m:?}");
         }
         assert_ne!(m.status, SessionStatus::Recording, "trial {trial}");
     }
-    assert_eq!(page.total, page.sessions.len());
     for (id, want) in expected {
         let s = store
             .get(*id)
@@ -200,6 +264,17 @@ fn check(store: &Store, expected: &HashMap<Uuid, Expect>, trial: usize) {
 
 #[test]
 fn sigkill_at_random_points_loses_nothing_flushed() {
+    kill_at_random_points("writer");
+}
+
+#[test]
+fn sigkill_through_the_writer_thread_loses_nothing_synced_or_finished() {
+    kill_at_random_points("writer_thread");
+}
+
+/// Kills a child writing in `mode` at random points, again and again on one store, and
+/// checks after each kill that the store reopens with everything the child reported.
+fn kill_at_random_points(mode: &str) {
     let trials: usize = std::env::var("SPOOL_CRASH_TRIALS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -214,7 +289,7 @@ fn sigkill_at_random_points_loses_nothing_flushed() {
     let mut interrupted_total = 0;
     for trial in 0..trials {
         let seed = rng.next();
-        let mut child = spawn_child("writer", dir.path(), seed);
+        let mut child = spawn_child(mode, dir.path(), seed);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel::<String>();
         let reader = std::thread::spawn(move || {
