@@ -12,54 +12,16 @@
 
 #![allow(clippy::unwrap_used)] // Bench code: an unwrap that fails is a failed run.
 
+use spool_benches::cpu::CpuByProcess;
 use spool_engine::{
     BrowserPool, BrowserSource, CaptureConfig, LaunchConfig, NoSink, PoolConfig, capture,
 };
 use spool_fixtures::FixtureServer;
 use spool_model::session::CaptureLevel;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const DONE: &str = "document.title === 'done'";
 const LOADS: usize = 24;
-
-/// CPU clock ticks (user + system, with reaped children) of this process and everything it
-/// started.
-fn tree_cpu_ticks() -> u64 {
-    let me = std::process::id();
-    let mut parent = HashMap::new();
-    let mut ticks = HashMap::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command name, which may hold spaces: state, ppid, ...
-        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
-        parent.insert(pid, fields[1].parse::<u32>().unwrap());
-        let used: u64 = fields[11..15]
-            .iter()
-            .map(|f| f.parse::<u64>().unwrap())
-            .sum();
-        ticks.insert(pid, used);
-    }
-    let descends_from_me = |mut pid: u32| loop {
-        if pid == me {
-            return true;
-        }
-        match parent.get(&pid) {
-            Some(&up) if up != 0 && up != pid => pid = up,
-            _ => return false,
-        }
-    };
-    ticks
-        .iter()
-        .filter(|(pid, _)| descends_from_me(**pid))
-        .map(|(_, t)| *t)
-        .sum()
-}
 
 #[tokio::main]
 async fn main() {
@@ -94,22 +56,21 @@ async fn main() {
     for _ in 0..4 {
         load(&pool, &config).await;
     }
-    let tick = 1.0 / 100.0; // USER_HZ on Linux.
     let what = if uncaptured {
         "uncaptured loads"
     } else {
         "captures"
     };
     for at_once in [1usize, 4, 1, 4] {
-        let (cpu_before, started) = (tree_cpu_ticks(), Instant::now());
+        let (before, started) = (CpuByProcess::now(), Instant::now());
         for _ in 0..LOADS / at_once {
             futures_util::future::join_all((0..at_once).map(|_| load(&pool, &config))).await;
         }
         let wall = started.elapsed().as_secs_f64();
         // Disposals still running belong to these loads too.
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let cpu = (tree_cpu_ticks() - cpu_before) as f64 * tick;
-        let n = LOADS as f64;
+        let used = CpuByProcess::now().since(&before);
+        let (cpu, n) = (used.total(), LOADS as f64);
         println!(
             "{at_once} at once: {:.0} {what}/min, {:.0} ms CPU and {:.0} ms wall each, {:.2} cores busy",
             n / wall * 60.0,
@@ -117,6 +78,7 @@ async fn main() {
             wall / n * 1000.0,
             cpu / (wall + 0.5)
         );
+        println!("    ms CPU each by process: {}", used.per_load_ms(LOADS));
     }
     pool.shutdown().await;
 }

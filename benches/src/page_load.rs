@@ -20,7 +20,7 @@ pub async fn open_tab(browser: &Browser) -> (String, String) {
 }
 
 /// Attaches to `target` (flattened): its CDP session id.
-async fn attach(conn: &Connection, target: &str) -> String {
+pub async fn attach(conn: &Connection, target: &str) -> String {
     let attached = conn
         .execute_raw(
             None,
@@ -67,7 +67,7 @@ pub async fn load_in_pool_context(
 }
 
 /// Enables the Page domain, navigates to `url` and polls `done_expression` every 10 ms.
-async fn wait_until_done(conn: &Connection, session: &str, url: &str, done_expression: &str) {
+pub async fn wait_until_done(conn: &Connection, session: &str, url: &str, done_expression: &str) {
     let s = Some(session);
     conn.execute_raw(s, "Page.enable", json!({})).await.unwrap();
     conn.execute_raw(s, "Page.navigate", json!({ "url": url }))
