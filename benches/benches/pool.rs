@@ -72,9 +72,7 @@ fn bench(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     // Warm: the pool has had the moment it needs to open its spare context.
-                    while pool.stats().spares == 0 {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
+                    spool_benches::page_load::spare_ready(pool).await;
                     let start = Instant::now();
                     let live =
                         LiveCapture::start(pool, CaptureConfig::new(url.clone()), Box::new(NoSink))
@@ -163,9 +161,7 @@ fn bench(c: &mut Criterion) {
             async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    while pool.stats().spares == 0 {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
+                    spool_benches::page_load::spare_ready(pool).await;
                     total += spool_benches::page_load::load_in_pool_context(pool, &url, DONE).await;
                 }
                 total
@@ -179,9 +175,7 @@ fn bench(c: &mut Criterion) {
             async move {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
-                    while pool.stats().spares == 0 {
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
+                    spool_benches::page_load::spare_ready(pool).await;
                     let start = Instant::now();
                     let mut sink = writer
                         .begin(NewSession {

@@ -22,6 +22,7 @@
 #![allow(clippy::unwrap_used)] // Test and bench code: an unwrap that fails is a failed run.
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use spool_benches::page_load::spare_ready;
 use spool_engine::replay::UnmatchedPolicy;
 use spool_engine::{
     BrowserPool, BrowserSource, LaunchConfig, PoolConfig, ReplayNetworkConfig, replay_network,
@@ -77,16 +78,6 @@ fn playwright(har: &PathBuf, url: &str, iters: u64, until: &str) -> Duration {
         .map(|m| m.as_f64().unwrap())
         .sum();
     Duration::from_secs_f64(total / 1000.0)
-}
-
-/// Waits, untimed, until the pool has its spare context ready, as a server has between
-/// requests: each timed load then starts as a request to a warm server does. Back to back,
-/// without this wait, a load also pays for making the context it uses (`spool bench-replay`
-/// measures that case).
-async fn ready(pool: &BrowserPool) {
-    while pool.stats().spares == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -149,7 +140,7 @@ fn bench(c: &mut Criterion) {
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        ready(pool).await;
+                        spare_ready(pool).await;
                         let start = Instant::now();
                         let report = replay_network(pool, har, offline).await.unwrap();
                         total += start.elapsed();
@@ -184,7 +175,7 @@ fn bench(c: &mut Criterion) {
                 async move {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
-                        ready(pool).await;
+                        spare_ready(pool).await;
                         let start = Instant::now();
                         let report = replay_network(pool, empty, live).await.unwrap();
                         total += start.elapsed();
@@ -209,7 +200,7 @@ fn bench(c: &mut Criterion) {
                     async move {
                         let mut total = Duration::ZERO;
                         for _ in 0..iters {
-                            ready(pool).await;
+                            spare_ready(pool).await;
                             total += spool_benches::page_load::load_in_pool_context(
                                 pool,
                                 page,

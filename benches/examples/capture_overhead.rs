@@ -48,17 +48,12 @@ async fn main() {
     config.idle = Duration::ZERO;
     config.wait_for = Some(DONE.into());
 
-    let ready = || async {
-        while pool.stats().spares == 0 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    };
     let (mut bare, mut stored, mut unstored) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds + 3 {
         let mut times = [0.0; 3];
         for k in 0..3 {
             let which = (round + k) % 3;
-            ready().await;
+            spool_benches::page_load::spare_ready(&pool).await;
             let start = Instant::now();
             match which {
                 0 => {

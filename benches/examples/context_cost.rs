@@ -22,19 +22,13 @@
 
 use serde_json::json;
 use spool_benches::cpu::CpuByProcess;
-use spool_benches::page_load::{attach, wait_until_done};
+use spool_benches::page_load::{attach, spare_ready, wait_until_done};
 use spool_engine::{BrowserPool, BrowserSource, LaunchConfig, PoolConfig};
 use spool_fixtures::FixtureServer;
 use std::time::{Duration, Instant};
 
 const DONE: &str = "document.title === 'done'";
 const LOADS: usize = 24;
-
-async fn ready(pool: &BrowserPool) {
-    while pool.stats().spares == 0 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
 
 #[tokio::main]
 async fn main() {
@@ -55,7 +49,7 @@ async fn main() {
     .unwrap();
     let server = FixtureServer::start().await.unwrap();
     let url = server.url(&std::env::var("PAGE").unwrap_or("/shop/?auto=1".into()));
-    ready(&pool).await;
+    spare_ready(&pool).await;
     for round in 0..2 {
         let modes = std::env::var("MODES").unwrap_or("lease same_tab new_tab pool_context".into());
         for mode in modes.split_whitespace() {
@@ -76,7 +70,7 @@ async fn main() {
             for _ in 0..LOADS {
                 match mode {
                     "lease" => {
-                        ready(&pool).await;
+                        spare_ready(&pool).await;
                         drop(pool.acquire().await.unwrap());
                     }
                     "same_tab" => {
@@ -95,7 +89,7 @@ async fn main() {
                             .unwrap();
                     }
                     _ => {
-                        ready(&pool).await;
+                        spare_ready(&pool).await;
                         spool_benches::page_load::load_in_pool_context(&pool, &url, DONE).await;
                     }
                 }

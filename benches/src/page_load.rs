@@ -45,6 +45,16 @@ pub async fn load_without_capture(browser: &Browser, url: &str, done_expression:
     elapsed
 }
 
+/// Waits, untimed, until the pool has its spare context ready, as a server has between
+/// requests: each timed load then starts as a request to a warm server does. Back to back,
+/// without this wait, a load also pays for making the context it uses (`spool bench-replay`
+/// measures that case).
+pub async fn spare_ready(pool: &BrowserPool) {
+    while pool.stats().spares == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// Loads `url` uncaptured in a context of `pool`, as a capture would get it (the pool's ready
 /// tab when it has one), and waits for `done_expression` to be true: the baseline that
 /// isolates what recording costs from what an isolated context costs. The context is

@@ -15,9 +15,10 @@
 //! A capture ends when the stop signal fires, when the deadline passes, or (unless it is a
 //! [`LiveCapture`]) when the page has loaded (or its document failed: an error page, or an
 //! aborted navigation that leaves the previous document) and nothing was in flight for the
-//! idle window (and the optional `wait_for` expression is true). A deadline that passes before the page
-//! loaded is a [`EngineError::Timeout`]; a renderer that crashes or a browser that dies is
-//! [`EngineError::CaptureAborted`] at once. Both carry what was captured so far.
+//! idle window (and the optional `wait_for` expression is true). A deadline that passes
+//! before the page loaded is a [`EngineError::Timeout`]; a renderer that crashes or a
+//! browser that dies is [`EngineError::CaptureAborted`] at once. Both carry what was
+//! captured so far.
 
 use crate::cdp::{CdpEvent, Connection, DEFAULT_ROUTE_CAPACITY, Route};
 use crate::console::ConsoleRecorder;

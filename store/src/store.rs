@@ -993,6 +993,15 @@ impl SessionWriter {
         self.meta.session_id
     }
 
+    /// Makes what this writer wrote durable now, unless the writer thread's group commit
+    /// does that for it.
+    fn flush_unless_grouped(&self) -> Result<(), StoreError> {
+        if !self.group_commit {
+            self.store.inner.db.flush()?;
+        }
+        Ok(())
+    }
+
     /// The metadata as it stands, with live counts.
     pub fn metadata(&self) -> SessionMetadata {
         let mut m = self.meta.clone();
@@ -1043,9 +1052,7 @@ impl SessionWriter {
         )?;
         batch.insert(&keys::chunk_key(id, Stream::Pages, seq)[..], f);
         inner.chunks.apply_batch(batch)?;
-        if !self.group_commit {
-            inner.db.flush()?;
-        }
+        self.flush_unless_grouped()?;
         let t = self.store.chunk_totals(id)?;
         self.meta.page_count = t.pages;
         self.meta.raw_bytes = t.raw_bytes;
@@ -1123,9 +1130,7 @@ impl SessionWriter {
         meta.error = end.error;
         meta.refresh_duration();
         self.store.commit_meta(&meta, None)?;
-        if !self.group_commit {
-            self.store.inner.db.flush()?;
-        }
+        self.flush_unless_grouped()?;
         self.finished = true;
         self.store.live().remove(&meta.session_id);
         Ok(meta)
@@ -1167,9 +1172,7 @@ impl SessionWriter {
         inner
             .chunks
             .insert(&keys::chunk_key(self.id(), stream, seq)[..], f.as_slice())?;
-        if !self.group_commit {
-            inner.db.flush()?;
-        }
+        self.flush_unless_grouped()?;
         self.seq[stream.index()] += 1;
         self.meta.raw_bytes += payload.len() as u64;
         self.meta.stored_bytes += f.len() as u64;
