@@ -23,7 +23,7 @@
 use serde_json::json;
 use spool_benches::cpu::CpuByProcess;
 use spool_benches::page_load::{attach, spare_ready, wait_until_done};
-use spool_engine::{BrowserPool, BrowserSource, LaunchConfig, PoolConfig};
+use spool_engine::{BrowserPool, BrowserSource, LaunchConfig, PoolConfig, SpareTab};
 use spool_fixtures::FixtureServer;
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,8 @@ async fn main() {
                 .collect(),
             ..LaunchConfig::default()
         }),
+        // Every mode here loads uncaptured: the spare tab is not set up for recording.
+        spare_tab: SpareTab::Blank,
         ..PoolConfig::default()
     })
     .unwrap();

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 use spool_engine::cdp::Connection;
-use spool_engine::{Browser, BrowserPool};
+use spool_engine::{Browser, BrowserPool, ContextLease};
 use std::time::{Duration, Instant};
 
 /// Opens a blank tab in `browser` and attaches to it: its target id and CDP session id.
@@ -59,27 +59,77 @@ pub async fn spare_ready(pool: &BrowserPool) {
 /// tab when it has one), and waits for `done_expression` to be true: the baseline that
 /// isolates what recording costs from what an isolated context costs. The context is
 /// disposed in the background afterwards, as a capture's is.
+///
+/// The time starts once the context is leased and counts what a plain automation does with
+/// its blank tab: attach, enable the Page domain, navigate, wait. A tab the pool set up for
+/// recording (`SpareTab::Recording`) has that session detached first, before the time
+/// starts, which turns its recording off: the load is uncaptured.
 pub async fn load_in_pool_context(
     pool: &BrowserPool,
     url: &str,
     done_expression: &str,
 ) -> Duration {
-    let start = Instant::now();
     let lease = pool.acquire().await.unwrap();
+    let conn = lease.connection();
+    turn_recording_off(&lease).await;
+    let start = Instant::now();
     let target = match lease.ready_page() {
         Some(page) => page.to_string(),
         None => lease.context().create_page("about:blank").await.unwrap(),
     };
-    let conn = lease.connection();
     let session = attach(conn, &target).await;
     wait_until_done(conn, &session, url, done_expression).await;
     start.elapsed()
 }
 
+/// As [`load_in_pool_context`], but the blank tab is attached and its Page domain enabled
+/// before the time starts, as a capture's tab is set up by the pool before a capture starts
+/// ([`spool_engine::SpareTab::Recording`]): the time is the navigation and the wait alone,
+/// the strictest baseline for what recording costs.
+pub async fn load_in_set_up_tab(pool: &BrowserPool, url: &str, done_expression: &str) -> Duration {
+    let lease = pool.acquire().await.unwrap();
+    let conn = lease.connection();
+    turn_recording_off(&lease).await;
+    let target = match lease.ready_page() {
+        Some(page) => page.to_string(),
+        None => lease.context().create_page("about:blank").await.unwrap(),
+    };
+    let session = attach(conn, &target).await;
+    conn.execute_raw(Some(&session), "Page.enable", json!({}))
+        .await
+        .unwrap();
+    let start = Instant::now();
+    navigate_and_wait(conn, &session, url, done_expression).await;
+    start.elapsed()
+}
+
+/// Detaches the session the pool set the ready tab up for recording with, if it did: that
+/// turns the recording off (domains, scripts and bindings are the session's).
+async fn turn_recording_off(lease: &ContextLease) {
+    if let Some(prepared) = lease.prepared_tab() {
+        lease
+            .connection()
+            .execute_raw(
+                None,
+                "Target.detachFromTarget",
+                json!({ "sessionId": prepared.session_id }),
+            )
+            .await
+            .unwrap();
+    }
+}
+
 /// Enables the Page domain, navigates to `url` and polls `done_expression` every 10 ms.
 pub async fn wait_until_done(conn: &Connection, session: &str, url: &str, done_expression: &str) {
+    conn.execute_raw(Some(session), "Page.enable", json!({}))
+        .await
+        .unwrap();
+    navigate_and_wait(conn, session, url, done_expression).await;
+}
+
+/// Navigates to `url` and polls `done_expression` every 10 ms.
+async fn navigate_and_wait(conn: &Connection, session: &str, url: &str, done_expression: &str) {
     let s = Some(session);
-    conn.execute_raw(s, "Page.enable", json!({})).await.unwrap();
     conn.execute_raw(s, "Page.navigate", json!({ "url": url }))
         .await
         .unwrap();

@@ -6,7 +6,9 @@
 //!
 //! The order matters and follows the CDP facts in ARCHITECTURE.md: attach to the tab, enable
 //! every domain and auto-attach (child targets wait for the debugger until they are set up
-//! too), apply browser state, and only then navigate. Events are fed, in arrival order, to
+//! too), apply browser state, and only then navigate. The pool does the first two for its
+//! spare tab between requests ([`PreparedTab`]), so a capture with the default viewport
+//! and no state sends its navigation at once. Events are fed, in arrival order, to
 //! the same recorders that read event logs; bodies are fetched right after
 //! `loadingFinished`, at most [`MAX_BODY_FETCHES`] at a time.
 //!
@@ -539,6 +541,9 @@ enum Done {
     /// or the page did not answer.
     WaitFor(Option<String>),
     ChildReady,
+    /// The first navigation was refused: the tab is gone (closed while it waited in the
+    /// pool, or its session detached).
+    TabGone(String),
 }
 
 /// Runs a capture to its end in a context from `pool`. See the module docs for the stop
@@ -943,7 +948,11 @@ async fn run(
     let (route, mut events) = conn.open_route(DEFAULT_ROUTE_CAPACITY);
     route.add_context(lease.context_id());
 
-    let (target_id, page_session) = open_tab(lease, &route).await?;
+    let OpenTab {
+        target_id,
+        session_id: page_session,
+        prepared,
+    } = open_tab(lease, &route).await?;
     let close_tab = || async {
         let _ = tokio::time::timeout(
             Duration::from_secs(2),
@@ -957,6 +966,10 @@ async fn run(
         // Apply state before the Network domain is on, so the placeholder pages are not
         // part of the recording.
         if !config.state.is_empty() {
+            if prepared.is_some() {
+                // Set up again below, after the state's placeholder pages.
+                conn.execute_raw(s, "Network.disable", json!({})).await?;
+            }
             conn.execute_raw(s, "Page.enable", json!({})).await?;
             let origin_url = if config.url.is_empty() {
                 "http://127.0.0.1/"
@@ -975,32 +988,46 @@ async fn run(
                 .as_ref()
                 .and_then(|s| s.user_agent.clone())
         });
-        let mut commands = vec![Step::must(
-            "Emulation.setDeviceMetricsOverride",
-            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
-        )];
+        // A tab the pool set up needs only what differs from that set-up; for a capture with
+        // the default viewport and no state, nothing: its navigation goes at once.
+        let intercept = config.answers.is_some();
+        let mut commands = Vec::new();
+        if prepared
+            .as_ref()
+            .is_none_or(|p| p.viewport != Viewport { width, height })
+        {
+            commands.push(emulation_step(width, height));
+        }
         if let Some(ua) = &ua {
             commands.push(Step::must(
                 "Emulation.setUserAgentOverride",
                 json!({ "userAgent": ua }),
             ));
         }
-        commands.extend(domain_steps(true, config.answers.is_some()));
-        commands.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
-        commands.push(Step::must(
-            "Page.addScriptToEvaluateOnNewDocument",
-            json!({ "source": ACTION_RECORDER_JS }),
-        ));
-        // Popups of our tab are announced as new targets of our context. Asked beside the
-        // tab's own commands: one round trip for all of setup.
-        let discover = conn.execute_raw(
-            None,
-            "Target.setDiscoverTargets",
-            json!({ "discover": true }),
-        );
-        let (steps, discover) = tokio::join!(run_steps(conn, s, commands), discover);
-        steps?;
-        discover?;
+        if prepared.is_none() || !config.state.is_empty() {
+            commands.extend(domain_steps(true, intercept));
+        } else if intercept {
+            commands.push(fetch_step());
+        }
+        if prepared.is_none() {
+            commands.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
+            commands.push(Step::must(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": ACTION_RECORDER_JS }),
+            ));
+            // Popups of our tab are announced as new targets of our context. Asked beside
+            // the tab's own commands: one round trip for all of setup.
+            let discover = conn.execute_raw(
+                None,
+                "Target.setDiscoverTargets",
+                json!({ "discover": true }),
+            );
+            let (steps, discover) = tokio::join!(run_steps(conn, s, commands), discover);
+            steps?;
+            discover?;
+        } else if !commands.is_empty() {
+            run_steps(conn, s, commands).await?;
+        }
         Ok::<_, EngineError>(())
     };
     let setup = tokio::time::timeout_at(deadline.into(), setup).await;
@@ -1063,14 +1090,20 @@ async fn run(
         let nav_conn = conn.clone();
         let nav_session = page_session.clone();
         let nav_url = config.url.clone();
+        let tx = session.done_tx.clone();
         tokio::spawn(async move {
-            nav_conn
+            let sent = nav_conn
                 .execute_raw(
                     Some(&nav_session),
                     "Page.navigate",
                     json!({ "url": nav_url }),
                 )
-                .await
+                .await;
+            // A navigation that fails loads an error page and says so in its answer; a
+            // refused command means there is no tab to record.
+            if let Err(e) = sent {
+                let _ = tx.send(Done::TabGone(e.to_string()));
+            }
         })
     });
     let status_tx = hooks.status;
@@ -1118,9 +1151,7 @@ async fn run(
                 if hooks.live {
                     continue;
                 }
-                let settled = session.network.page_loaded()
-                    && session.network.in_flight() == 0
-                    && session.last_activity.elapsed() >= config.idle;
+                let settled = session.settled(config.idle);
                 // Bodies still being fetched do not hold up asking the page, only ending.
                 let quiet = settled && session.pending == 0;
                 if settled && !wait_for_ok && !wait_for_asked {
@@ -1133,6 +1164,10 @@ async fn run(
                 }
             },
             done = done_rx.recv() => if let Some(done) = done {
+                if let Done::TabGone(why) = &done {
+                    tracing::warn!("the capture's tab is gone: {why}");
+                    break StopReason::BrowserClosed;
+                }
                 if let Done::WaitFor(answer) = &done {
                     let ok = answer.is_some();
                     wait_for_asked = false;
@@ -1158,6 +1193,16 @@ async fn run(
                     }
                     if session.closed {
                         break StopReason::BrowserClosed;
+                    }
+                    // The event that settles the page (its last response, its load) has the
+                    // stop rules checked now rather than at the next tick, when they would
+                    // act: ask the page, or end.
+                    if !hooks.live
+                        && !wait_for_asked
+                        && (!wait_for_ok || session.pending == 0)
+                        && session.settled(config.idle)
+                    {
+                        tick.reset_immediately();
                     }
                 }
                 None => break StopReason::BrowserClosed,
@@ -1298,13 +1343,113 @@ async fn run(
     }
 }
 
+/// A tab the pool set up to be recorded ahead of time ([`crate::SpareTab::Recording`]): the
+/// capture's own set-up, done between requests, for the default viewport and no state.
+#[derive(Debug, Clone)]
+pub struct PreparedTab {
+    /// The CDP session attached to the tab, with the recording domains on.
+    pub session_id: String,
+    /// The viewport the tab emulates.
+    pub viewport: Viewport,
+    /// The identifier of the action recorder's script, to take it off again.
+    recorder_script: String,
+}
+
+/// Attaches to the blank tab `target` and sets it up as a capture with the default viewport
+/// sets up its tab: the recording domains, auto-attach, the action recorder, and the
+/// browser's target discovery. Run by the pool for its spare tab.
+pub(crate) async fn prepare_tab(
+    conn: &Connection,
+    target: &str,
+) -> Result<PreparedTab, EngineError> {
+    let session = conn
+        .execute_for_string(
+            None,
+            "Target.attachToTarget",
+            json!({ "targetId": target, "flatten": true }),
+            "sessionId",
+        )
+        .await?;
+    let viewport = Viewport::default();
+    let s = Some(session.as_str());
+    let mut steps = vec![emulation_step(viewport.width, viewport.height)];
+    steps.extend(domain_steps(true, false));
+    steps.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
+    let script = conn.execute_for_string(
+        s,
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": ACTION_RECORDER_JS }),
+        "identifier",
+    );
+    let discover = conn.execute_raw(
+        None,
+        "Target.setDiscoverTargets",
+        json!({ "discover": true }),
+    );
+    let (steps, script, discover) = tokio::join!(run_steps(conn, s, steps), script, discover);
+    let prepared = (|| {
+        steps?;
+        discover?;
+        Ok::<_, EngineError>(PreparedTab {
+            session_id: session.clone(),
+            viewport,
+            recorder_script: script?,
+        })
+    })();
+    if prepared.is_err() {
+        // Half set up is not set up: the caller attaches a session of its own.
+        let _ = conn
+            .execute_raw(
+                None,
+                "Target.detachFromTarget",
+                json!({ "sessionId": session }),
+            )
+            .await;
+    }
+    prepared
+}
+
+/// What turns a prepared tab's recording off, for a caller that only wants the page: the
+/// Network and Log domains and the action recorder.
+pub(crate) fn recording_off_steps(prepared: &PreparedTab) -> Vec<Step> {
+    vec![
+        Step::must("Network.disable", json!({})),
+        Step::may("Log.disable", json!({})),
+        Step::must(
+            "Page.removeScriptToEvaluateOnNewDocument",
+            json!({ "identifier": prepared.recorder_script }),
+        ),
+        Step::may("Runtime.removeBinding", json!({ "name": BINDING })),
+    ]
+}
+
+/// The tab a capture records: its target, its CDP session, and how the pool set it up.
+pub(crate) struct OpenTab {
+    pub(crate) target_id: String,
+    pub(crate) session_id: String,
+    pub(crate) prepared: Option<PreparedTab>,
+}
+
 /// Opens the capture's tab and attaches to it: the blank tab a warm pool opened ahead of
-/// time when it still answers, else a new one (which waits for its renderer to start).
-pub(crate) async fn open_tab(
-    lease: &ContextLease,
-    route: &Route,
-) -> Result<(String, String), EngineError> {
+/// time (already attached when the pool set it up for recording) when it still answers,
+/// else a new one (which waits for its renderer to start).
+pub(crate) async fn open_tab(lease: &ContextLease, route: &Route) -> Result<OpenTab, EngineError> {
     let conn = lease.connection();
+    if let (Some(ready), Some(prepared)) = (lease.ready_page(), lease.prepared_tab()) {
+        // Nothing to ask: the pool attached it and set it up, between requests.
+        route.add_target(ready);
+        route.add_session(&prepared.session_id);
+        return Ok(OpenTab {
+            target_id: ready.to_string(),
+            session_id: prepared.session_id.clone(),
+            prepared: Some(prepared.clone()),
+        });
+    }
+    let unprepared = |(target_id, session_id)| OpenTab {
+        target_id,
+        session_id,
+        prepared: None,
+    };
     let attach = |target: String| async move {
         route.add_target(&target);
         let session = conn
@@ -1326,7 +1471,7 @@ pub(crate) async fn open_tab(
             Ok::<_, EngineError>((target, session))
         };
         match tokio::time::timeout(Duration::from_secs(2), tried).await {
-            Ok(Ok(tab)) => return Ok(tab),
+            Ok(Ok(tab)) => return Ok(unprepared(tab)),
             // Its renderer may have died while it waited (a crash, a kill): use a new tab.
             _ => {
                 tracing::debug!("the pool's ready tab did not answer; opening another");
@@ -1337,7 +1482,15 @@ pub(crate) async fn open_tab(
         }
     }
     let target = lease.context().create_page("about:blank").await?;
-    attach(target).await
+    attach(target).await.map(unprepared)
+}
+
+/// The viewport a capture's tab emulates.
+fn emulation_step(width: u32, height: u32) -> Step {
+    Step::must(
+        "Emulation.setDeviceMetricsOverride",
+        json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": false }),
+    )
 }
 
 /// Enables the domains a capture listens to on one target, and auto-attach for its children.
@@ -1383,10 +1536,7 @@ fn domain_steps(page: bool, intercept: bool) -> Vec<Step> {
         json!({ "maxTotalBufferSize": 256 << 20, "maxResourceBufferSize": 64 << 20, "maxPostDataSize": 1 << 20 }),
     )];
     if intercept {
-        steps.push(Step::must(
-            "Fetch.enable",
-            json!({ "patterns": [{ "urlPattern": "*" }] }),
-        ));
+        steps.push(fetch_step());
     }
     if page {
         steps.push(Step::must("Page.enable", json!({})));
@@ -1399,6 +1549,14 @@ fn domain_steps(page: bool, intercept: bool) -> Vec<Step> {
         json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
     ));
     steps
+}
+
+/// Every request of a target pauses (`Fetch`), to be answered from a recording.
+fn fetch_step() -> Step {
+    Step::must(
+        "Fetch.enable",
+        json!({ "patterns": [{ "urlPattern": "*" }] }),
+    )
 }
 
 /// Sends setup commands to one target all at once and waits for every answer: the browser
@@ -1421,6 +1579,13 @@ pub(crate) async fn run_steps(
 }
 
 impl Session<'_> {
+    /// Loaded, nothing in flight, and no activity for `idle`: the page has gone quiet.
+    fn settled(&self, idle: Duration) -> bool {
+        self.network.page_loaded()
+            && self.network.in_flight() == 0
+            && self.last_activity.elapsed() >= idle
+    }
+
     fn on_event(&mut self, event: CdpEvent, sink: &mut dyn CaptureSink) {
         if let Some(raw) = &mut self.raw {
             let mut line = json!({ "method": event.method, "params": event.params });
@@ -1660,7 +1825,7 @@ impl Session<'_> {
                 self.screenshots.push(shot);
             }
             Done::Screenshot(Err(e)) => tracing::warn!("screenshot failed: {e}"),
-            Done::ChildReady | Done::WaitFor(_) => {}
+            Done::ChildReady | Done::WaitFor(_) | Done::TabGone(_) => {}
         }
     }
 
@@ -1691,19 +1856,33 @@ impl Session<'_> {
         let conn = self.conn.clone();
         let session = self.page_session.clone();
         let tx = self.done_tx.clone();
-        // The page checks the expression itself every few milliseconds for a while and
-        // answers as soon as it holds: one round trip, and no polling interval between the
-        // page being done and the capture knowing it.
+        // The page checks the expression itself for a while and answers as soon as it
+        // holds: at once after each change to the DOM (a title set, a result shown), and
+        // every few milliseconds for anything else. One round trip, and no polling interval
+        // between the page being done and the capture knowing it.
         let expression = format!(
             "new Promise((answer) => {{\n\
                const until = performance.now() + {WAIT_FOR_WINDOW_MS};\n\
+               let done = false, timer = 0, observer = null;\n\
                const check = () => {{\n\
+                 if (done) return;\n\
                  let ok = false;\n\
                  try {{ ok = !!({expression}\n); }} catch (e) {{}}\n\
-                 if (ok || performance.now() >= until) answer([ok, document.title]);\n\
-                 else setTimeout(check, 4);\n\
+                 if (ok || performance.now() >= until) {{\n\
+                   done = true;\n\
+                   clearTimeout(timer);\n\
+                   if (observer) observer.disconnect();\n\
+                   answer([ok, document.title]);\n\
+                 }} else {{\n\
+                   clearTimeout(timer);\n\
+                   timer = setTimeout(check, 4);\n\
+                 }}\n\
                }};\n\
                check();\n\
+               if (!done) {{\n\
+                 observer = new MutationObserver(check);\n\
+                 observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});\n\
+               }}\n\
              }})"
         );
         self.pending += 1;

@@ -36,13 +36,15 @@ pub mod state;
 
 pub use browser::{Browser, BrowserContext, LaunchConfig};
 pub use capture::{
-    Capture, CaptureConfig, CaptureSink, LiveCapture, NoSink, PageHandle, PageStatus, Progress,
-    StopReason, StopSignal, WaitUntil, capture,
+    Capture, CaptureConfig, CaptureSink, LiveCapture, NoSink, PageHandle, PageStatus, PreparedTab,
+    Progress, StopReason, StopSignal, WaitUntil, capture,
 };
 pub use error::EngineError;
 pub use event_log::har_from_events;
 pub use plan_runner::{PlanRun, RetryPolicy, RunConfig, RunStatus, run_plan};
-pub use pool::{BrowserPool, BrowserProvider, BrowserSource, ContextLease, PoolConfig, PoolStats};
+pub use pool::{
+    BrowserPool, BrowserProvider, BrowserSource, ContextLease, PoolConfig, PoolStats, SpareTab,
+};
 pub use replay::{
     ActionReplayConfig, ActionReplayReport, NetworkReplayReport, ReplayNetworkConfig,
     replay_actions, replay_network,

@@ -8,10 +8,15 @@
 //! `idle_timeout` beyond that is closed; a browser that died is dropped from the pool (its
 //! leases see their connection close) and replaced when needed.
 //!
+//! Each browser keeps one spare context with a blank tab open, so a caller does not wait for
+//! a renderer to start. With [`SpareTab::Recording`] (the default) that tab is also set up to
+//! be recorded, between requests: a capture that takes it sends its navigation at once.
+//!
 //! Where browsers come from is a [`BrowserProvider`]: a local Chromium we launch, or a remote
 //! DevTools endpoint such as a browser grid. The pool does not care which.
 
 use crate::browser::{Browser, BrowserContext, BrowserVersion, LaunchConfig};
+use crate::capture::PreparedTab;
 use crate::cdp::Connection;
 use crate::error::EngineError;
 use std::future::Future;
@@ -75,6 +80,23 @@ pub struct PoolConfig {
     /// How long a caller waits for a context before it is told the pool is busy.
     pub acquire_timeout: Duration,
     pub source: BrowserSource,
+    /// How the blank tab of each spare context is readied.
+    pub spare_tab: SpareTab,
+}
+
+/// How the pool readies the blank tab of each spare context before a caller takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpareTab {
+    /// Attached and set up as a capture with the default viewport sets up its tab (see
+    /// [`PreparedTab`]), besides its renderer started. Captures, recordings and browser-tool
+    /// sessions then send their navigation at once; a network replay turns off what it
+    /// does not use, in the round trip it needs for its own set-up anyway.
+    #[default]
+    Recording,
+    /// Its renderer started, nothing else: the caller attaches and sets the tab up itself.
+    /// For callers that must not have recording on, such as the uncaptured baseline of the
+    /// capture-overhead bench.
+    Blank,
 }
 
 impl Default for PoolConfig {
@@ -88,6 +110,7 @@ impl Default for PoolConfig {
             max_waiters: 64,
             acquire_timeout: Duration::from_secs(30),
             source: BrowserSource::Launch(LaunchConfig::default()),
+            spare_tab: SpareTab::default(),
         }
     }
 }
@@ -211,6 +234,7 @@ struct Slot {
 struct Spare {
     context: BrowserContext,
     page: String,
+    prepared: Option<PreparedTab>,
 }
 
 impl BrowserPool {
@@ -310,6 +334,7 @@ impl BrowserPool {
                         browser,
                         context: Some(context),
                         page: None,
+                        prepared: None,
                         _permit: permit,
                     });
                 }
@@ -471,6 +496,7 @@ impl BrowserPool {
             browser,
             context: Some(spare.context),
             page: Some(spare.page),
+            prepared: spare.prepared,
             _permit: permit,
         }
     }
@@ -523,7 +549,12 @@ impl BrowserPool {
         }
         drop(state);
         if let Some((runtime, browser)) = make {
-            runtime.spawn(make_spare(Arc::downgrade(&self.inner), slot_id, browser));
+            runtime.spawn(make_spare(
+                Arc::downgrade(&self.inner),
+                slot_id,
+                browser,
+                self.inner.config.spare_tab,
+            ));
         }
         self.inner.changed.notify_waiters();
     }
@@ -544,6 +575,10 @@ impl BrowserPool {
 /// How long after a caller took a context the upkeep tick leaves its browser's spare unmade:
 /// about the time a page takes to load on a busy two-core machine.
 const SPARE_AFTER_CLAIM: Duration = Duration::from_secs(1);
+
+/// How long setting a spare tab up for recording may take before the pool hands the tab out
+/// without it (the caller then sets it up itself).
+const PREPARE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// How long a caller waits for a spare context already being made before it makes its own.
 /// Making one takes 50–150 ms on a busy two-core machine.
@@ -628,7 +663,12 @@ async fn maintain(pool: Weak<PoolInner>) {
             tokio::task::spawn_blocking(move || browser.kill());
         }
         for (slot_id, browser) in need_spare {
-            tokio::spawn(make_spare(Arc::downgrade(&pool.inner), slot_id, browser));
+            tokio::spawn(make_spare(
+                Arc::downgrade(&pool.inner),
+                slot_id,
+                browser,
+                pool.inner.config.spare_tab,
+            ));
         }
         for _ in 0..to_launch {
             if let Err(e) = pool.launch_one(false).await {
@@ -677,12 +717,41 @@ async fn warm_up(conn: &crate::cdp::Connection, target: &str) {
 }
 
 /// Opens a spare context with a blank tab for a slot, in the background.
-async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>) {
+async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>, tab: SpareTab) {
     let made = async {
         let context = browser.new_context().await?;
         let page = context.create_page("about:blank").await?;
-        warm_up(context.connection(), &page).await;
-        Ok::<_, EngineError>(Spare { context, page })
+        let conn = context.connection();
+        let prepared = match tab {
+            SpareTab::Recording => {
+                match tokio::time::timeout(
+                    PREPARE_PATIENCE,
+                    crate::capture::prepare_tab(conn, &page),
+                )
+                .await
+                {
+                    Ok(Ok(prepared)) => Some(prepared),
+                    // The caller sets the tab up itself, as it would have without this.
+                    Ok(Err(e)) => {
+                        tracing::debug!("could not set the spare tab up for recording: {e}");
+                        None
+                    }
+                    Err(_) => {
+                        tracing::debug!("setting the spare tab up for recording timed out");
+                        None
+                    }
+                }
+            }
+            SpareTab::Blank => {
+                warm_up(conn, &page).await;
+                None
+            }
+        };
+        Ok::<_, EngineError>(Spare {
+            context,
+            page,
+            prepared,
+        })
     }
     .await;
     let Some(inner) = pool.upgrade() else { return };
@@ -710,6 +779,8 @@ pub struct ContextLease {
     context: Option<BrowserContext>,
     /// A blank tab already open in the context, for the first capture to use.
     page: Option<String>,
+    /// How that tab was set up, when the pool set it up for recording.
+    prepared: Option<PreparedTab>,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -733,9 +804,17 @@ impl ContextLease {
         &self.browser
     }
 
-    /// The blank tab the pool opened in this context ahead of time, if it did.
+    /// The blank tab the pool opened in this context ahead of time, if it did. With
+    /// [`SpareTab::Recording`] it is already attached with recording on
+    /// ([`ContextLease::prepared_tab`]): a caller that attaches a session of its own to it
+    /// records along, unless it turns that off.
     pub fn ready_page(&self) -> Option<&str> {
         self.page.as_deref()
+    }
+
+    /// How the pool set the ready tab up, when it set it up for recording.
+    pub fn prepared_tab(&self) -> Option<&PreparedTab> {
+        self.prepared.as_ref()
     }
 
     pub fn browser_version(&self) -> &BrowserVersion {

@@ -7,8 +7,8 @@
 mod common;
 
 use spool_engine::{
-    BrowserPool, BrowserSource, Capture, CaptureConfig, EngineError, LaunchConfig, NoSink,
-    PoolConfig, StopReason, capture,
+    BrowserPool, BrowserSource, Capture, CaptureConfig, EngineError, LaunchConfig, LiveCapture,
+    NoSink, PoolConfig, SpareTab, StopReason, capture,
 };
 use spool_fixtures::FixtureServer;
 use spool_model::session::CaptureLevel;
@@ -335,4 +335,107 @@ async fn back_to_back_leases_each_get_a_ready_tab() {
         );
     }
     pool.shutdown().await;
+}
+
+/// The pool sets its spare tab up for recording between requests (the default) or leaves it
+/// blank (`SpareTab::Blank`). Either way a capture records the whole flow, from the
+/// document request on, with the viewport it asks for: the pool's set-up is the capture's
+/// own, and what differs from it (here the viewport) the capture sets itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_records_the_same_on_a_set_up_or_a_blank_spare_tab() {
+    let server = FixtureServer::start().await.unwrap();
+    let mut lone = None;
+    for spare_tab in [SpareTab::Recording, SpareTab::Blank] {
+        let pool = BrowserPool::new(PoolConfig {
+            max_browsers: 1,
+            min_browsers: 1,
+            max_contexts_per_browser: 2,
+            spare_tab,
+            ..PoolConfig::default()
+        })
+        .unwrap();
+        spare_ready(&pool).await;
+        let lease = pool.acquire().await.unwrap();
+        assert!(lease.ready_page().is_some(), "{spare_tab:?}: no ready tab");
+        match (spare_tab, lease.prepared_tab()) {
+            (SpareTab::Recording, Some(prepared)) => {
+                assert_eq!(prepared.viewport, Default::default());
+                assert!(!prepared.session_id.is_empty());
+            }
+            (SpareTab::Blank, None) => {}
+            (kind, prepared) => panic!("{kind:?} pool handed out {prepared:?}"),
+        }
+        drop(lease);
+        spare_ready(&pool).await;
+        let cap = capture(
+            &pool,
+            &config_for(&server, "/shop/?auto=1"),
+            &mut NoSink,
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(cap.stop_reason, StopReason::NetworkIdle, "{spare_tab:?}");
+        let first = &cap.har.log.entries[0];
+        assert!(
+            first.request.url.ends_with("/shop/?auto=1"),
+            "{spare_tab:?}: the first entry is {}, not the document",
+            first.request.url
+        );
+        let order = cap
+            .har
+            .log
+            .entries
+            .iter()
+            .find(|e| e.request.url.ends_with("/api/orders"))
+            .unwrap_or_else(|| panic!("{spare_tab:?}: no order request"));
+        assert!(
+            order
+                .response
+                .content
+                .text
+                .as_deref()
+                .unwrap_or("")
+                .contains("orderId"),
+            "{spare_tab:?}: the order's body was not recorded"
+        );
+        match &lone {
+            None => lone = Some(requests(&cap)),
+            Some(lone) => assert_eq!(&requests(&cap), lone, "{spare_tab:?}"),
+        }
+
+        // A viewport other than the pool's: the capture emulates its own.
+        spare_ready(&pool).await;
+        let mut config = CaptureConfig::new(server.url("/static/"));
+        config.viewport = spool_model::session::Viewport {
+            width: 640,
+            height: 480,
+        };
+        let live = LiveCapture::start(&pool, config, Box::new(NoSink))
+            .await
+            .unwrap();
+        let size = live
+            .page()
+            .evaluate(
+                "new Promise((ok) => { const f = () => document.readyState === 'complete' ? ok([innerWidth, innerHeight]) : setTimeout(f, 10); f(); })",
+            )
+            .await
+            .unwrap();
+        assert_eq!(size, serde_json::json!([640, 480]), "{spare_tab:?}");
+        live.stop().await.unwrap();
+        pool.shutdown().await;
+    }
+}
+
+/// Waits until the pool has a spare context ready, as a server has between requests.
+async fn spare_ready(pool: &BrowserPool) {
+    let until = Instant::now() + Duration::from_secs(30);
+    while pool.stats().spares == 0 {
+        assert!(
+            Instant::now() < until,
+            "no spare context within 30 s: {:?}",
+            pool.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }

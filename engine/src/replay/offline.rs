@@ -12,7 +12,7 @@
 //! loaded and no request was paused for [`ReplayNetworkConfig::quiet`] (and the optional
 //! `wait_for` condition holds), or at the timeout.
 
-use crate::capture::Step;
+use crate::capture::{PreparedTab, Step};
 use crate::cdp::{CdpEvent, Connection, DEFAULT_ROUTE_CAPACITY};
 use crate::error::EngineError;
 use crate::pool::BrowserPool;
@@ -157,12 +157,13 @@ pub async fn replay_network(
     let conn = lease.connection().clone();
     let (route, mut events) = conn.open_route(DEFAULT_ROUTE_CAPACITY);
     route.add_context(lease.context_id());
-    let (_target_id, page_session) = crate::capture::open_tab(&lease, &route).await?;
+    let tab = crate::capture::open_tab(&lease, &route).await?;
     let mut replay = Replay {
         conn: &conn,
         answers: Answers::new(har, config.matching.clone(), config.unmatched),
         config,
-        page_session: &page_session,
+        page_session: &tab.session_id,
+        prepared: tab.prepared.as_ref(),
     };
     let outcome = replay
         .run(&url, &mut events, started + config.timeout)
@@ -197,6 +198,8 @@ struct Replay<'a> {
     answers: Answers,
     config: &'a ReplayNetworkConfig,
     page_session: &'a str,
+    /// How the pool set the tab up for recording, which the replay turns off.
+    prepared: Option<&'a PreparedTab>,
 }
 
 /// Whether the page loaded and settled, its title, and the evaluated expression.
@@ -213,24 +216,25 @@ impl Replay<'_> {
         let conn = self.conn;
         // Every request of the tab pauses before it is sent; children (frames, workers)
         // wait for the debugger until their own Fetch is on.
-        // Sent at once, answered in order: one round trip instead of four.
-        crate::capture::run_steps(
-            conn,
-            s,
-            vec![
-                Step::must("Page.enable", json!({})),
-                Step::must("Runtime.enable", json!({})),
-                Step::must(
-                    "Fetch.enable",
-                    json!({ "patterns": [{ "urlPattern": "*" }] }),
-                ),
-                Step::must(
-                    "Target.setAutoAttach",
-                    json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
-                ),
-            ],
-        )
-        .await?;
+        // Sent at once, answered in order: one round trip for all of them. A tab the pool
+        // set up for recording has that turned off in the same round trip.
+        let mut steps = self
+            .prepared
+            .map(crate::capture::recording_off_steps)
+            .unwrap_or_default();
+        steps.extend([
+            Step::must("Page.enable", json!({})),
+            Step::must("Runtime.enable", json!({})),
+            Step::must(
+                "Fetch.enable",
+                json!({ "patterns": [{ "urlPattern": "*" }] }),
+            ),
+            Step::must(
+                "Target.setAutoAttach",
+                json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
+            ),
+        ]);
+        crate::capture::run_steps(conn, s, steps).await?;
 
         // The navigation's own request pauses too, so the answer to Page.navigate arrives
         // only after we fulfil it: navigate while the loop runs.
