@@ -22,7 +22,7 @@
 //! browser that dies is [`EngineError::CaptureAborted`] at once. Both carry what was
 //! captured so far.
 
-use crate::cdp::{CdpEvent, Connection, DEFAULT_ROUTE_CAPACITY, Route};
+use crate::cdp::{CdpError, CdpEvent, Connection, DEFAULT_ROUTE_CAPACITY, Route};
 use crate::console::ConsoleRecorder;
 use crate::error::EngineError;
 use crate::network::{Body, Fetch, NetworkRecorder, RecorderConfig, iso8601};
@@ -1099,9 +1099,10 @@ async fn run(
                     json!({ "url": nav_url }),
                 )
                 .await;
-            // A navigation that fails loads an error page and says so in its answer; a
-            // refused command means there is no tab to record.
-            if let Err(e) = sent {
+            // A navigation that fails loads an error page and says so in its answer, and a
+            // slow server only delays the answer (the deadline is the capture's to keep); a
+            // refused command or a closed connection means there is no tab to record.
+            if let Err(e @ (CdpError::Protocol { .. } | CdpError::Closed)) = sent {
                 let _ = tx.send(Done::TabGone(e.to_string()));
             }
         })
@@ -1357,19 +1358,23 @@ pub struct PreparedTab {
 
 /// Attaches to the blank tab `target` and sets it up as a capture with the default viewport
 /// sets up its tab: the recording domains, auto-attach, the action recorder, and the
-/// browser's target discovery. Run by the pool for its spare tab.
+/// browser's target discovery. Run by the pool for its spare tab. A set-up that fails or
+/// takes longer than `patience` is undone (the session detached): half set up, the tab
+/// would record along with whoever attaches next, and hold its children for a debugger.
 pub(crate) async fn prepare_tab(
     conn: &Connection,
     target: &str,
+    patience: Duration,
 ) -> Result<PreparedTab, EngineError> {
-    let session = conn
-        .execute_for_string(
-            None,
-            "Target.attachToTarget",
-            json!({ "targetId": target, "flatten": true }),
-            "sessionId",
-        )
-        .await?;
+    let attach = conn.execute_for_string(
+        None,
+        "Target.attachToTarget",
+        json!({ "targetId": target, "flatten": true }),
+        "sessionId",
+    );
+    let session = tokio::time::timeout(patience, attach).await.map_err(|_| {
+        EngineError::NetworkCaptureFailed("attaching to the spare tab timed out".into())
+    })??;
     let viewport = Viewport::default();
     let s = Some(session.as_str());
     let mut steps = vec![emulation_step(viewport.width, viewport.height)];
@@ -1386,8 +1391,8 @@ pub(crate) async fn prepare_tab(
         "Target.setDiscoverTargets",
         json!({ "discover": true }),
     );
-    let (steps, script, discover) = tokio::join!(run_steps(conn, s, steps), script, discover);
-    let prepared = (|| {
+    let set_up = async {
+        let (steps, script, discover) = tokio::join!(run_steps(conn, s, steps), script, discover);
         steps?;
         discover?;
         Ok::<_, EngineError>(PreparedTab {
@@ -1395,9 +1400,15 @@ pub(crate) async fn prepare_tab(
             viewport,
             recorder_script: script?,
         })
-    })();
+    };
+    let prepared = tokio::time::timeout(patience, set_up)
+        .await
+        .unwrap_or_else(|_| {
+            Err(EngineError::NetworkCaptureFailed(
+                "setting the spare tab up timed out".into(),
+            ))
+        });
     if prepared.is_err() {
-        // Half set up is not set up: the caller attaches a session of its own.
         let _ = conn
             .execute_raw(
                 None,
@@ -1410,10 +1421,12 @@ pub(crate) async fn prepare_tab(
 }
 
 /// What turns a prepared tab's recording off, for a caller that only wants the page: the
-/// Network and Log domains and the action recorder.
+/// Network and Log domains, the action recorder, and the viewport the pool emulated (the
+/// page renders as in a tab nobody set up).
 pub(crate) fn recording_off_steps(prepared: &PreparedTab) -> Vec<Step> {
     vec![
         Step::must("Network.disable", json!({})),
+        Step::may("Emulation.clearDeviceMetricsOverride", json!({})),
         Step::may("Log.disable", json!({})),
         Step::must(
             "Page.removeScriptToEvaluateOnNewDocument",
@@ -1581,9 +1594,11 @@ pub(crate) async fn run_steps(
 impl Session<'_> {
     /// Loaded, nothing in flight, and no activity for `idle`: the page has gone quiet.
     fn settled(&self, idle: Duration) -> bool {
-        self.network.page_loaded()
+        // Cheapest first: this runs after every event once the page has loaded, and
+        // counting what is in flight walks every request seen.
+        self.last_activity.elapsed() >= idle
+            && self.network.page_loaded()
             && self.network.in_flight() == 0
-            && self.last_activity.elapsed() >= idle
     }
 
     fn on_event(&mut self, event: CdpEvent, sink: &mut dyn CaptureSink) {
@@ -1860,14 +1875,16 @@ impl Session<'_> {
         // holds: at once after each change to the DOM (a title set, a result shown), and
         // every few milliseconds for anything else. One round trip, and no polling interval
         // between the page being done and the capture knowing it.
+        // The expression is a function made at the script's top level, so the names it
+        // uses are the page's, never the checker's own.
         let expression = format!(
-            "new Promise((answer) => {{\n\
+            "((expression) => new Promise((answer) => {{\n\
                const until = performance.now() + {WAIT_FOR_WINDOW_MS};\n\
                let done = false, timer = 0, observer = null;\n\
                const check = () => {{\n\
                  if (done) return;\n\
                  let ok = false;\n\
-                 try {{ ok = !!({expression}\n); }} catch (e) {{}}\n\
+                 try {{ ok = !!expression(); }} catch (e) {{}}\n\
                  if (ok || performance.now() >= until) {{\n\
                    done = true;\n\
                    clearTimeout(timer);\n\
@@ -1883,7 +1900,7 @@ impl Session<'_> {
                  observer = new MutationObserver(check);\n\
                  observer.observe(document, {{ subtree: true, childList: true, characterData: true, attributes: true }});\n\
                }}\n\
-             }})"
+             }}))(() => ({expression}\n))"
         );
         self.pending += 1;
         tokio::spawn(async move {

@@ -724,20 +724,11 @@ async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>, 
         let conn = context.connection();
         let prepared = match tab {
             SpareTab::Recording => {
-                match tokio::time::timeout(
-                    PREPARE_PATIENCE,
-                    crate::capture::prepare_tab(conn, &page),
-                )
-                .await
-                {
-                    Ok(Ok(prepared)) => Some(prepared),
+                match crate::capture::prepare_tab(conn, &page, PREPARE_PATIENCE).await {
+                    Ok(prepared) => Some(prepared),
                     // The caller sets the tab up itself, as it would have without this.
-                    Ok(Err(e)) => {
+                    Err(e) => {
                         tracing::debug!("could not set the spare tab up for recording: {e}");
-                        None
-                    }
-                    Err(_) => {
-                        tracing::debug!("setting the spare tab up for recording timed out");
                         None
                     }
                 }

@@ -403,6 +403,30 @@ async fn static_signed_and_captcha_flows_at_every_level() {
     }
 }
 
+/// The `wait_for` expression sees the page's names, never those of the checker the capture
+/// runs in the page: a page global called `done` or `check` must not be hidden by them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wait_for_sees_the_pages_names_not_the_checkers() {
+    let server = FixtureServer::start().await.unwrap();
+    let mut config = CaptureConfig::new(server.url("/shop/?auto=1"));
+    config.level = CaptureLevel::Api;
+    config.timeout = Duration::from_secs(20);
+    // None of these is a global of the shop page.
+    config.wait_for = Some(
+        "document.title === 'done' && typeof done === 'undefined' && typeof check === 'undefined' \
+         && typeof until === 'undefined' && typeof timer === 'undefined' \
+         && typeof observer === 'undefined' && typeof answer === 'undefined'"
+            .into(),
+    );
+    let cap = common::capture_alone(&config).await.unwrap();
+    assert_eq!(
+        cap.stop_reason,
+        spool_engine::StopReason::NetworkIdle,
+        "the expression saw names the page does not have"
+    );
+    assert_eq!(cap.har.log.pages[0].title, "done");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn browser_state_is_visible_to_the_page() {
     let server = FixtureServer::start().await.unwrap();

@@ -414,11 +414,19 @@ async fn a_capture_records_the_same_on_a_set_up_or_a_blank_spare_tab() {
         let live = LiveCapture::start(&pool, config, Box::new(NoSink))
             .await
             .unwrap();
+        // The live capture returns once its navigation was sent: wait for the page itself.
+        live.page()
+            .wait_until(
+                spool_engine::WaitUntil::Load,
+                &Default::default(),
+                Duration::from_secs(30),
+                "the static page",
+            )
+            .await
+            .unwrap();
         let size = live
             .page()
-            .evaluate(
-                "new Promise((ok) => { const f = () => document.readyState === 'complete' ? ok([innerWidth, innerHeight]) : setTimeout(f, 10); f(); })",
-            )
+            .evaluate("[innerWidth, innerHeight]")
             .await
             .unwrap();
         assert_eq!(size, serde_json::json!([640, 480]), "{spare_tab:?}");
