@@ -73,10 +73,7 @@ pub async fn load_in_pool_context(
     let conn = lease.connection();
     turn_recording_off(&lease).await;
     let start = Instant::now();
-    let target = match lease.ready_page() {
-        Some(page) => page.to_string(),
-        None => lease.context().create_page("about:blank").await.unwrap(),
-    };
+    let target = ready_or_new_tab(&lease).await;
     let session = attach(conn, &target).await;
     wait_until_done(conn, &session, url, done_expression).await;
     start.elapsed()
@@ -90,10 +87,7 @@ pub async fn load_in_set_up_tab(pool: &BrowserPool, url: &str, done_expression: 
     let lease = pool.acquire().await.unwrap();
     let conn = lease.connection();
     turn_recording_off(&lease).await;
-    let target = match lease.ready_page() {
-        Some(page) => page.to_string(),
-        None => lease.context().create_page("about:blank").await.unwrap(),
-    };
+    let target = ready_or_new_tab(&lease).await;
     let session = attach(conn, &target).await;
     conn.execute_raw(Some(&session), "Page.enable", json!({}))
         .await
@@ -101,6 +95,14 @@ pub async fn load_in_set_up_tab(pool: &BrowserPool, url: &str, done_expression: 
     let start = Instant::now();
     navigate_and_wait(conn, &session, url, done_expression).await;
     start.elapsed()
+}
+
+/// The pool's ready tab of the lease's context, else a new blank one.
+async fn ready_or_new_tab(lease: &ContextLease) -> String {
+    match lease.ready_page() {
+        Some(page) => page.to_string(),
+        None => lease.context().create_page("about:blank").await.unwrap(),
+    }
 }
 
 /// Detaches the session the pool set the ready tab up for recording with, if it did: that

@@ -1010,21 +1010,7 @@ async fn run(
             commands.push(fetch_step());
         }
         if prepared.is_none() {
-            commands.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
-            commands.push(Step::must(
-                "Page.addScriptToEvaluateOnNewDocument",
-                json!({ "source": ACTION_RECORDER_JS }),
-            ));
-            // Popups of our tab are announced as new targets of our context. Asked beside
-            // the tab's own commands: one round trip for all of setup.
-            let discover = conn.execute_raw(
-                None,
-                "Target.setDiscoverTargets",
-                json!({ "discover": true }),
-            );
-            let (steps, discover) = tokio::join!(run_steps(conn, s, commands), discover);
-            steps?;
-            discover?;
+            set_up_recording(conn, &page_session, commands).await?;
         } else if !commands.is_empty() {
             run_steps(conn, s, commands).await?;
         }
@@ -1376,29 +1362,13 @@ pub(crate) async fn prepare_tab(
         EngineError::NetworkCaptureFailed("attaching to the spare tab timed out".into())
     })??;
     let viewport = Viewport::default();
-    let s = Some(session.as_str());
     let mut steps = vec![emulation_step(viewport.width, viewport.height)];
     steps.extend(domain_steps(true, false));
-    steps.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
-    let script = conn.execute_for_string(
-        s,
-        "Page.addScriptToEvaluateOnNewDocument",
-        json!({ "source": ACTION_RECORDER_JS }),
-        "identifier",
-    );
-    let discover = conn.execute_raw(
-        None,
-        "Target.setDiscoverTargets",
-        json!({ "discover": true }),
-    );
     let set_up = async {
-        let (steps, script, discover) = tokio::join!(run_steps(conn, s, steps), script, discover);
-        steps?;
-        discover?;
         Ok::<_, EngineError>(PreparedTab {
             session_id: session.clone(),
             viewport,
-            recorder_script: script?,
+            recorder_script: set_up_recording(conn, &session, steps).await?,
         })
     };
     let prepared = tokio::time::timeout(patience, set_up)
@@ -1418,6 +1388,34 @@ pub(crate) async fn prepare_tab(
             .await;
     }
     prepared
+}
+
+/// Sends a tab's set-up `steps` together with what recording adds to them: the action
+/// recorder's binding and script, and the browser's target discovery (popups of the tab are
+/// announced as new targets of its context). One round trip for all of it. Returns the
+/// recorder script's identifier, to take it off again.
+async fn set_up_recording(
+    conn: &Connection,
+    session: &str,
+    mut steps: Vec<Step>,
+) -> Result<String, EngineError> {
+    let s = Some(session);
+    steps.push(Step::must("Runtime.addBinding", json!({ "name": BINDING })));
+    let script = conn.execute_for_string(
+        s,
+        "Page.addScriptToEvaluateOnNewDocument",
+        json!({ "source": ACTION_RECORDER_JS }),
+        "identifier",
+    );
+    let discover = conn.execute_raw(
+        None,
+        "Target.setDiscoverTargets",
+        json!({ "discover": true }),
+    );
+    let (steps, script, discover) = tokio::join!(run_steps(conn, s, steps), script, discover);
+    steps?;
+    discover?;
+    Ok(script?)
 }
 
 /// What turns a prepared tab's recording off, for a caller that only wants the page: the
@@ -1565,7 +1563,7 @@ fn domain_steps(page: bool, intercept: bool) -> Vec<Step> {
 }
 
 /// Every request of a target pauses (`Fetch`), to be answered from a recording.
-fn fetch_step() -> Step {
+pub(crate) fn fetch_step() -> Step {
     Step::must(
         "Fetch.enable",
         json!({ "patterns": [{ "urlPattern": "*" }] }),

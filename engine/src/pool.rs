@@ -549,12 +549,7 @@ impl BrowserPool {
         }
         drop(state);
         if let Some((runtime, browser)) = make {
-            runtime.spawn(make_spare(
-                Arc::downgrade(&self.inner),
-                slot_id,
-                browser,
-                self.inner.config.spare_tab,
-            ));
+            runtime.spawn(make_spare(Arc::downgrade(&self.inner), slot_id, browser));
         }
         self.inner.changed.notify_waiters();
     }
@@ -663,12 +658,7 @@ async fn maintain(pool: Weak<PoolInner>) {
             tokio::task::spawn_blocking(move || browser.kill());
         }
         for (slot_id, browser) in need_spare {
-            tokio::spawn(make_spare(
-                Arc::downgrade(&pool.inner),
-                slot_id,
-                browser,
-                pool.inner.config.spare_tab,
-            ));
+            tokio::spawn(make_spare(Arc::downgrade(&pool.inner), slot_id, browser));
         }
         for _ in 0..to_launch {
             if let Err(e) = pool.launch_one(false).await {
@@ -717,7 +707,10 @@ async fn warm_up(conn: &crate::cdp::Connection, target: &str) {
 }
 
 /// Opens a spare context with a blank tab for a slot, in the background.
-async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>, tab: SpareTab) {
+async fn make_spare(pool: Weak<PoolInner>, slot_id: u64, browser: Arc<Browser>) {
+    let Some(tab) = pool.upgrade().map(|inner| inner.config.spare_tab) else {
+        return;
+    };
     let made = async {
         let context = browser.new_context().await?;
         let page = context.create_page("about:blank").await?;

@@ -225,10 +225,7 @@ impl Replay<'_> {
         steps.extend([
             Step::must("Page.enable", json!({})),
             Step::must("Runtime.enable", json!({})),
-            Step::must(
-                "Fetch.enable",
-                json!({ "patterns": [{ "urlPattern": "*" }] }),
-            ),
+            crate::capture::fetch_step(),
             Step::must(
                 "Target.setAutoAttach",
                 json!({ "autoAttach": true, "waitForDebuggerOnStart": true, "flatten": true }),
